@@ -113,16 +113,12 @@ class Companding(enum.Enum):
         if isinstance(name, Companding):
             return name
         if not isinstance(name, str):
-            raise MetadataError(
-                f"SAMPLE_BIT_MODE_ID must be a string, got {type(name).__name__}"
-            )
+            raise MetadataError(f"SAMPLE_BIT_MODE_ID must be a string, got {type(name).__name__}")
         try:
             return cls(name.strip().upper())
         except ValueError:
             known = ", ".join(c.value for c in cls)
-            raise MetadataError(
-                f"unknown SAMPLE_BIT_MODE_ID {name!r} (known: {known})"
-            ) from None
+            raise MetadataError(f"unknown SAMPLE_BIT_MODE_ID {name!r} (known: {known})") from None
 
 
 _QUANTITY = re.compile(
