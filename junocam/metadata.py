@@ -18,14 +18,15 @@ Examples
 from __future__ import annotations
 
 import enum
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from .errors import MetadataError
+from .errors import MetadataError, MissingMetadataError
 
 __all__ = [
     "Filter",
@@ -33,6 +34,14 @@ __all__ = [
     "FrameMeta",
     "parse_quantity",
     "parse_duration",
+    "from_website_json",
+    "from_pds3_label",
+    "assumed_meta",
+    "exposure_start_time",
+    "product_id_from_filename",
+    "DEFAULT_FILTERS",
+    "START_TIME_BIAS",
+    "INTERFRAME_DELTA",
     "FRAMELET_LINES",
     "LINE_SAMPLES",
 ]
@@ -297,3 +306,451 @@ class FrameMeta:
         True
         """
         return name in self.assumed
+
+
+# ---------------------------------------------------------------------------
+# Timing constants [IK juno_junocam_v03.ti, CAMERA.md "Timing"]
+
+#: Seconds between START_TIME and the start of the first exposure [IK].
+START_TIME_BIAS = 0.06188
+#: Seconds added to INTERFRAME_DELAY between consecutive exposures [IK].
+INTERFRAME_DELTA = 0.001
+
+
+def exposure_start_time(meta: FrameMeta, index: int) -> datetime:
+    """Start time of exposure ``index`` (counting from 0), from the IK timing rule.
+
+    ``START_TIME + START_TIME_BIAS + index * (INTERFRAME_DELAY + INTERFRAME_DELTA)``
+    [IK, CAMERA.md]. About 20 ms of jitter remains in real data.
+
+    Parameters
+    ----------
+    meta : FrameMeta
+        Needs ``start_time`` and ``interframe_delay``.
+    index : int
+        Exposure number; negative numbers count from the end.
+
+    Returns
+    -------
+    datetime
+        Timezone-aware UTC.
+
+    Raises
+    ------
+    MissingMetadataError
+        If START_TIME or INTERFRAME_DELAY is unknown.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> m = FrameMeta("X", (Filter.RED,), 256, Companding.SQROOT, interframe_delay=0.37,
+    ...               start_time=datetime(2022, 1, 1, tzinfo=timezone.utc))
+    >>> exposure_start_time(m, 1).isoformat()
+    '2022-01-01T00:00:00.432880+00:00'
+    """
+    if meta.start_time is None:
+        raise MissingMetadataError("START_TIME is unknown", path=meta.source)
+    if meta.interframe_delay is None:
+        raise MissingMetadataError("INTERFRAME_DELAY is unknown", path=meta.source)
+    n = meta.n_exposures
+    if index < 0:
+        index += n
+    step = meta.interframe_delay + INTERFRAME_DELTA
+    return meta.start_time + timedelta(seconds=START_TIME_BIAS + index * step)
+
+
+# ---------------------------------------------------------------------------
+# Field parsers shared by the website JSON and PDS3 label readers
+
+
+def _field(source: str | None, name: str, parse: Callable[[Any], Any], value: Any) -> Any:
+    """Run ``parse(value)``; turn any failure into a MetadataError naming the field."""
+    try:
+        return parse(value)
+    except MetadataError as err:
+        raise MetadataError(f"{name}: {err.message}", path=source) from None
+    except (TypeError, ValueError, OverflowError) as err:
+        raise MetadataError(f"{name}: cannot parse {value!r} ({err})", path=source) from None
+
+
+def _parse_time(value: Any) -> datetime:
+    """Parse a UTC time such as ``2022-07-05T12:13:37.407`` (or day-of-year form)."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        text = value.strip().removesuffix("Z").removesuffix("z")
+        if re.match(r"^\d{4}-\d{3}T", text):
+            fmt = "%Y-%jT%H:%M:%S.%f" if "." in text else "%Y-%jT%H:%M:%S"
+            dt = datetime.strptime(text, fmt)
+        else:
+            dt = datetime.fromisoformat(text)
+    else:
+        raise MetadataError(f"expected a time string, got {type(value).__name__}")
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _parse_int(value: Any) -> int:
+    """Parse an integer given as int or decimal string (not bool, not fractional)."""
+    if isinstance(value, bool):
+        raise MetadataError(f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+        return int(value)
+    raise MetadataError(f"expected an integer, got {value!r}")
+
+
+def _parse_float(value: Any) -> float:
+    """Parse a plain number (int, float or numeric string, unit ignored)."""
+    if _is_pvl_quantity(value):
+        value = value.value
+    return parse_quantity(value)[0]
+
+
+def _parse_km(value: Any) -> float:
+    """Parse a distance to kilometres (``"269171.4 <km>"``; unitless means km)."""
+    if _is_pvl_quantity(value):
+        number, unit = float(value.value), str(value.units)
+    else:
+        number, unit = parse_quantity(value)
+    scale = {None: 1.0, "km": 1.0, "m": 1e-3}
+    key = None if unit is None else unit.strip().lower()
+    if key not in scale:
+        raise MetadataError(f"unknown distance unit {unit!r}")
+    return number * scale[key]
+
+
+def _duration(default_unit: str) -> Callable[[Any], float]:
+    """A duration parser (JSON ``"0.372 <s>"`` or pvl Quantity) with a default unit."""
+
+    def parse(value: Any) -> float:
+        if _is_pvl_quantity(value):
+            value = f"{value.value} <{value.units}>"
+        return parse_duration(value, default_unit=default_unit)
+
+    return parse
+
+
+def _parse_filters(value: Any) -> tuple[Filter, ...]:
+    """Parse FILTER_NAME: a list/tuple of names (or one name) into Filters."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise MetadataError(f"expected a list of filter names, got {type(value).__name__}")
+    return tuple(Filter.parse(v) for v in value)
+
+
+def _parse_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise MetadataError(f"expected a string, got {type(value).__name__}")
+    return value.strip()
+
+
+def _is_pvl_quantity(value: Any) -> bool:
+    return hasattr(value, "value") and hasattr(value, "units") and isinstance(value, tuple)
+
+
+def _product_id(data: Mapping[str, Any], source: str | None) -> str:
+    """PRODUCT_ID, else FILE_NAME without extension and ``-raw`` suffix."""
+    if "PRODUCT_ID" in data:
+        return _field(source, "PRODUCT_ID", _parse_str, data["PRODUCT_ID"])
+    if "FILE_NAME" in data:
+        name = _field(source, "FILE_NAME", _parse_str, data["FILE_NAME"])
+        return product_id_from_filename(name)
+    raise MetadataError("neither PRODUCT_ID nor FILE_NAME is present", path=source)
+
+
+def product_id_from_filename(name: str | os.PathLike[str]) -> str:
+    """Product id from a file name: strip folders, extension and a ``-raw`` suffix.
+
+    Examples
+    --------
+    >>> product_id_from_filename("raw/JNCE_2022186_43C00078_V01-raw.png")
+    'JNCE_2022186_43C00078_V01'
+    """
+    stem = os.path.basename(os.fspath(name))
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    for suffix in ("-raw", "_raw", "-RAW"):
+        stem = stem.removesuffix(suffix)
+    return stem
+
+
+def _optional(
+    data: Mapping[str, Any], source: str | None, parse: Callable[[Any], Any], *names: str
+) -> Any:
+    """Parse the first present, non-placeholder field of ``names``; None if none is."""
+    for name in names:
+        if name in data and data[name] not in (None, "", "N/A", "UNK", "NULL"):
+            return _field(source, name, parse, data[name])
+    return None
+
+
+def from_website_json(
+    data: Mapping[str, Any], source: str | os.PathLike[str] | None = None
+) -> FrameMeta:
+    """Build :class:`FrameMeta` from the mission website's ``*-Metadata.json`` content.
+
+    Parameters
+    ----------
+    data : Mapping
+        The decoded JSON object.
+    source : str or os.PathLike, optional
+        Path of the JSON file, used in error messages and recorded in ``source``.
+
+    Returns
+    -------
+    FrameMeta
+        Times as timezone-aware UTC datetimes, durations in seconds, PJ as int.
+        A missing SAMPLE_BIT_MODE_ID is assumed to be ``SQROOT`` (as every website raw
+        PNG is) and a missing LINE_SAMPLES 1648; both are then listed in ``assumed``.
+
+    Raises
+    ------
+    MetadataError
+        If FILTER_NAME, LINES (or FILE_RECORDS) or the product id are missing, or a
+        field has the wrong type or cannot be parsed; the message names the field.
+
+    Examples
+    --------
+    >>> meta = from_website_json({"PRODUCT_ID": "JNCE_2022186_43C00078_V01",
+    ...     "FILTER_NAME": ["BLUE", "GREEN", "RED"], "LINES": 4608,
+    ...     "INTERFRAME_DELAY": "0.372 <s>", "EXPOSURE_DURATION": "19.200000 <ms>",
+    ...     "START_TIME": "2022-07-05T12:13:37.407", "PJ": "43"})
+    >>> meta.n_exposures, meta.interframe_delay, meta.exposure_duration, meta.perijove
+    (12, 0.372, 0.0192, 43)
+    >>> meta.assumed
+    ('companding', 'line_samples')
+    """
+    src = None if source is None else os.fspath(source)
+    if not isinstance(data, Mapping):
+        raise MetadataError(f"metadata must be a JSON object, got {type(data).__name__}", path=src)
+    assumed: list[str] = []
+    if "FILTER_NAME" not in data:
+        raise MetadataError(
+            "FILTER_NAME is missing: cannot tell which bands the strip holds", path=src
+        )
+    filters = _field(src, "FILTER_NAME", _parse_filters, data["FILTER_NAME"])
+    lines = _optional(data, src, _parse_int, "LINES", "FILE_RECORDS")
+    if lines is None:
+        raise MetadataError("LINES is missing", path=src)
+    line_samples = _optional(data, src, _parse_int, "LINE_SAMPLES")
+    if line_samples is None:
+        line_samples = LINE_SAMPLES
+        assumed.append("line_samples")
+    companding = _optional(data, src, Companding.parse, "SAMPLE_BIT_MODE_ID")
+    if companding is None:
+        companding = Companding.SQROOT
+        assumed.insert(0, "companding")
+    return _build(
+        src,
+        data,
+        product_id=_product_id(data, src),
+        filters=filters,
+        lines=lines,
+        line_samples=line_samples,
+        companding=companding,
+        assumed=tuple(assumed),
+    )
+
+
+def _build(src: str | None, data: Mapping[str, Any], **known: Any) -> FrameMeta:
+    """Parse the optional fields common to JSON and PVL and construct FrameMeta."""
+    sampling = _optional(data, src, _parse_int, "SAMPLING_FACTOR")
+    try:
+        return FrameMeta(
+            start_time=_optional(data, src, _parse_time, "START_TIME"),
+            stop_time=_optional(data, src, _parse_time, "STOP_TIME"),
+            interframe_delay=_optional(data, src, _duration("s"), "INTERFRAME_DELAY"),
+            exposure_duration=_optional(data, src, _duration("ms"), "EXPOSURE_DURATION"),
+            tdi_stages=_optional(data, src, _parse_int, "JNO:TDI_STAGES_COUNT"),
+            sampling_factor=1 if sampling is None else sampling,
+            target=_optional(data, src, _parse_str, "TARGET_NAME"),
+            title=_optional(data, src, _parse_str, "TITLE"),
+            perijove=_optional(data, src, _parse_int, "PJ", "ORBIT_NUMBER"),
+            sub_spacecraft_lat_deg=_optional(data, src, _parse_float, "SUB_SPACECRAFT_LATITUDE"),
+            sub_spacecraft_lon_deg=_optional(data, src, _parse_float, "SUB_SPACECRAFT_LONGITUDE"),
+            spacecraft_altitude_km=_optional(data, src, _parse_km, "SPACECRAFT_ALTITUDE"),
+            source=src,
+            extra=dict(data),
+            **known,
+        )
+    except MetadataError as err:
+        raise MetadataError(err.message, path=src) from None
+
+
+def from_pds3_label(
+    label: Mapping[str, Any] | str | bytes, source: str | os.PathLike[str] | None = None
+) -> FrameMeta:
+    """Build :class:`FrameMeta` from a PDS3 EDR/RDR label.
+
+    Parameters
+    ----------
+    label : Mapping or str or bytes
+        A label already parsed by :func:`pvl.load` / :func:`pvl.loads`, or its text.
+    source : str or os.PathLike, optional
+        Path of the label file, for messages and ``source``.
+
+    Returns
+    -------
+    FrameMeta
+        LINES and LINE_SAMPLES come from the ``IMAGE`` object. 16-bit samples (RDR)
+        are already linear, so their companding is ``Companding.NONE`` whatever
+        SAMPLE_BIT_MODE_ID says; 8-bit samples use SAMPLE_BIT_MODE_ID (assumed
+        ``SQROOT`` when absent, and listed in ``assumed``).
+
+    Raises
+    ------
+    MetadataError
+        If the text is not valid PVL, the IMAGE object or FILTER_NAME is missing,
+        or a value cannot be parsed; the message names the field.
+
+    Examples
+    --------
+    >>> meta = from_pds3_label('''PRODUCT_ID = "JNCE_2017038_04C00586_V01"
+    ... FILTER_NAME = ('BLUE', 'GREEN', 'RED')
+    ... INTERFRAME_DELAY = 0.376 <s>
+    ... OBJECT = IMAGE
+    ...   LINES = 3072
+    ...   LINE_SAMPLES = 1648
+    ...   SAMPLE_BITS = 8
+    ... END_OBJECT = IMAGE
+    ... END''')
+    >>> meta.n_exposures, meta.interframe_delay, meta.companding.value
+    (8, 0.376, 'SQROOT')
+    """
+    src = None if source is None else os.fspath(source)
+    if isinstance(label, (str, bytes)):
+        label = _loads_pvl(label, src)
+    if not isinstance(label, Mapping):
+        raise MetadataError(f"label must be a mapping, got {type(label).__name__}", path=src)
+    image = label.get("IMAGE")
+    if not isinstance(image, Mapping):
+        raise MetadataError("the label has no IMAGE object", path=src)
+    if "FILTER_NAME" not in label:
+        raise MetadataError(
+            "FILTER_NAME is missing: cannot tell which bands the strip holds", path=src
+        )
+    filters = _field(src, "FILTER_NAME", _parse_filters, label["FILTER_NAME"])
+    if "LINES" not in image:
+        raise MetadataError("IMAGE.LINES is missing", path=src)
+    lines = _field(src, "IMAGE.LINES", _parse_int, image["LINES"])
+    line_samples = _field(
+        src, "IMAGE.LINE_SAMPLES", _parse_int, image.get("LINE_SAMPLES", LINE_SAMPLES)
+    )
+    bits = _field(src, "IMAGE.SAMPLE_BITS", _parse_int, image.get("SAMPLE_BITS", 8))
+    assumed: list[str] = []
+    if bits == 16:
+        companding = Companding.NONE
+    elif bits == 8:
+        companding = _optional(label, src, Companding.parse, "SAMPLE_BIT_MODE_ID")
+        if companding is None:
+            companding = Companding.SQROOT
+            assumed.append("companding")
+    else:
+        raise MetadataError(f"IMAGE.SAMPLE_BITS is {bits}; only 8 and 16 are supported", path=src)
+    if "LINE_SAMPLES" not in image:
+        assumed.append("line_samples")
+    data = dict(label)
+    return _build(
+        src,
+        data,
+        product_id=_product_id(data, src),
+        filters=filters,
+        lines=lines,
+        line_samples=line_samples,
+        companding=companding,
+        assumed=tuple(assumed),
+    )
+
+
+def _loads_pvl(text: str | bytes, src: str | None) -> Mapping[str, Any]:
+    import pvl
+
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    try:
+        return pvl.loads(text)
+    except Exception as err:  # pvl raises several exception types (LexerError, ...)
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise MetadataError(f"malformed PVL label: {first}", path=src) from None
+
+
+#: Filters assumed for a strip without metadata whose height fits them.
+DEFAULT_FILTERS = (Filter.BLUE, Filter.GREEN, Filter.RED)
+
+
+def assumed_meta(
+    lines: int,
+    filters: Sequence[Filter | str] | None = None,
+    interframe_delay: float | None = None,
+    source: str | os.PathLike[str] | None = None,
+) -> FrameMeta:
+    """Metadata for a raw PNG that comes without any metadata file.
+
+    Everything except ``lines`` is assumed and listed in ``assumed``: the product id
+    (from the file name), the filters (given, or BLUE, GREEN, RED when the height
+    is a multiple of 384 lines), SQROOT companding (as on the mission website), the
+    1648-sample width, and the interframe delay when one is given.
+
+    Parameters
+    ----------
+    lines : int
+        Image height.
+    filters : sequence of Filter or str, optional
+        Filters in readout order, for example from ``--filters``.
+    interframe_delay : float, optional
+        Seconds between exposures, for example from ``--interframe-delay``.
+    source : str or os.PathLike, optional
+        The image path; gives the product id and is used in messages.
+
+    Returns
+    -------
+    FrameMeta
+
+    Raises
+    ------
+    MissingMetadataError
+        If no filters are given and the height is not a whole number of RGB
+        exposures (3 x 128 lines).
+
+    Examples
+    --------
+    >>> m = assumed_meta(6912, source="JNCE_2021246_36C00061_V01-raw.png")
+    >>> m.product_id, [f.value for f in m.filters], m.n_exposures
+    ('JNCE_2021246_36C00061_V01', ['BLUE', 'GREEN', 'RED'], 18)
+    >>> m.assumed
+    ('product_id', 'filters', 'companding', 'line_samples')
+    """
+    src = None if source is None else os.fspath(source)
+    if filters is None:
+        block = FRAMELET_LINES * len(DEFAULT_FILTERS)
+        if lines <= 0 or lines % block:
+            raise MissingMetadataError(
+                f"no metadata, and the height {lines} is not a multiple of {block} lines "
+                "(an RGB strip), so the filters cannot be assumed: give the metadata "
+                "file or the filters",
+                path=src,
+            )
+        flt = DEFAULT_FILTERS
+    else:
+        flt = _field(src, "filters", _parse_filters, list(filters))
+    assumed = ["product_id", "filters", "companding", "line_samples"]
+    if interframe_delay is not None:
+        assumed.append("interframe_delay")
+    pid = product_id_from_filename(src) if src else "unknown"
+    try:
+        return FrameMeta(
+            product_id=pid,
+            filters=flt,
+            lines=lines,
+            companding=Companding.SQROOT,
+            interframe_delay=interframe_delay,
+            source=None,
+            assumed=tuple(assumed),
+        )
+    except MetadataError as err:
+        raise MetadataError(err.message, path=src) from None
