@@ -1,0 +1,484 @@
+"""Naive band images and colour composites: the quick-look method.
+
+This is the method many beginners use, and it is honest about being naive: each
+band's framelets are stacked in time order into one tall image, the band images
+are shifted by whole lines so that they roughly overlap, and the three colour
+bands become an RGB picture. The result shows seams every framelet and colour
+fringes, because the spin moves the scene by slightly less than a framelet per
+exposure and the lens distorts; the seamless geometry lives in
+:mod:`junocam.stitch`.
+
+How the band offsets are found (:func:`naive_band_offsets`)
+-----------------------------------------------------------
+The filter stripes sit at different CCD lines (first lines 284.52, 441.52, 596.52,
+751.52 for methane, blue, green, red [ADD]); the spin sweeps the scene across them,
+so one feature appears in the red stripe a little more than one exposure after
+it appeared in green. In stacked coordinates (128 stacked lines per exposure) the
+expected offset of a band relative to the reference band is::
+
+    nominal = (first_line[band] - first_line[ref]) * framelet_lines / lines_per_exposure
+    lines_per_exposure = spin_rate * (INTERFRAME_DELAY + INTERFRAME_DELTA) / pixel_ifov
+
+with the nominal spin rate of 2 rpm and the 0.675 mrad pixel field of view, about
++-172 lines for neighbouring bands at 0.372 s. The actual offset is then measured
+by phase correlation of the two band images (:func:`skimage.registration.
+phase_cross_correlation`, whole pixels, along lines and samples). The measured
+offset is used when it lies within 25 % (at least 16 lines) of the nominal one
+and its sample shift is at most 16 samples; otherwise (flat or dissimilar images,
+methane against a colour band) the nominal offset is used. The reference band is
+green, else red, else blue, else methane.
+
+How the composite is normalised (:func:`compose_rgb`)
+-----------------------------------------------------
+Linear values are divided by a white point and clipped to [0, 1]; the black point
+is 0 DN. With ``normalize="joint"`` (default) one white point, the
+``percentile``-th percentile of all colour channels together, keeps the bands'
+relative brightness (raw JunoCam colour is therefore yellowish, since blue is the
+least sensitive band). With ``normalize="per-band"`` each channel gets its own
+white point, a crude white balance. Percentiles are estimated on a regular
+subsample of at most about a million values. Pixels not covered by a band (NaN)
+become 0. An optional ``gamma`` is applied last (``out ** (1 / gamma)``).
+
+Examples
+--------
+>>> import numpy as np
+>>> from junocam.framelets import split
+>>> strip = np.random.default_rng(0).random((3 * 3 * 128, 1648)).astype(np.float32)
+>>> bands = naive_band_images(split(strip, ["BLUE", "GREEN", "RED"]))
+>>> {f.value: b.shape for f, b in bands.items()}
+{'BLUE': (384, 1648), 'GREEN': (384, 1648), 'RED': (384, 1648)}
+>>> compose_rgb(bands).shape
+(384, 1648, 3)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+
+from .framelets import Framelets, split
+from .metadata import FRAMELET_LINES, INTERFRAME_DELTA, Filter
+
+__all__ = [
+    "naive_band_images",
+    "naive_band_offsets",
+    "nominal_band_offsets",
+    "shift_bands",
+    "compose_rgb",
+    "naive_composite",
+    "reference_band",
+    "CCD_FIRST_LINE",
+    "NOMINAL_SPIN_RATE_RPM",
+    "PIXEL_IFOV_RAD",
+]
+
+#: First CCD line of each filter's framelet [ADD junoAddendum005.ti, CAMERA.md].
+CCD_FIRST_LINE = {
+    Filter.METHANE: 284.52,
+    Filter.BLUE: 441.52,
+    Filter.GREEN: 596.52,
+    Filter.RED: 751.52,
+}
+#: Nominal Juno spin rate used for the fallback offsets [H17, CAMERA.md].
+NOMINAL_SPIN_RATE_RPM = 2.0
+#: Pixel field of view: pixel size / focal length [IK, CAMERA.md].
+PIXEL_IFOV_RAD = 0.0074 / 10.95637
+#: Default interframe delay for nominal offsets when the metadata has none (s).
+_DEFAULT_DELAY = 0.372
+_MAX_SAMPLE_SHIFT = 16
+
+Normalize = Literal["joint", "per-band"]
+
+
+def naive_band_images(
+    framelets: Framelets | np.ndarray,
+    filters: Sequence[Filter | str] | None = None,
+    *,
+    photoactive: bool = False,
+) -> dict[Filter, np.ndarray]:
+    """Stack each band's framelets in time order into one tall float32 image.
+
+    Parameters
+    ----------
+    framelets : Framelets or numpy.ndarray
+        A :class:`~junocam.framelets.Framelets` view, a 2-D strip, or a 4-D array
+        ``(n_exposures, n_filters, lines, samples)`` (raw codes or linear values).
+    filters : sequence of Filter or str, optional
+        Readout order; required for arrays, ignored for Framelets.
+    photoactive : bool
+        Crop to the 1608 photoactive samples (drop the dark columns and padding).
+
+    Returns
+    -------
+    dict of Filter to numpy.ndarray
+        In readout order; each image is float32 ``(n_exposures * lines, samples)``,
+        exposure 0 at the top. The arrays are new (not views of the input).
+
+    Examples
+    --------
+    >>> strip = np.repeat(np.arange(4, dtype=np.uint8), 128)[:, None] * np.ones(1648, np.uint8)
+    >>> bands = naive_band_images(strip, ["RED", "BLUE"])
+    >>> float(bands[Filter.RED][0, 0]), float(bands[Filter.RED][128, 0])
+    (0.0, 2.0)
+    """
+    if not isinstance(framelets, Framelets):
+        if filters is None:
+            raise ValueError("filters are required when framelets is an array")
+        arr = np.asarray(framelets)
+        if arr.ndim == 2:
+            framelets = split(arr, filters)
+        elif arr.ndim == 4:
+            flt = tuple(Filter.parse(f) for f in filters)
+            if arr.shape[1] != len(flt):
+                raise ValueError(f"array has {arr.shape[1]} filters, {len(flt)} named")
+            framelets = Framelets(data=arr, filters=flt)
+        else:
+            raise ValueError(f"expected a 2-D strip or 4-D framelets, got shape {arr.shape}")
+    data = framelets.photoactive() if photoactive else framelets.data
+    n_exp, _, lines, samples = data.shape
+    return {
+        f: data[:, i].reshape(n_exp * lines, samples).astype(np.float32)
+        for i, f in enumerate(framelets.filters)
+    }
+
+
+def reference_band(filters: Sequence[Filter | str]) -> Filter:
+    """The band others are registered to: green, else red, else blue, else methane.
+
+    Examples
+    --------
+    >>> reference_band(["RED", "BLUE"])
+    <Filter.RED: 'RED'>
+    """
+    have = {Filter.parse(f) for f in filters}
+    for f in (Filter.GREEN, Filter.RED, Filter.BLUE, Filter.METHANE):
+        if f in have:
+            return f
+    raise ValueError("no filters given")
+
+
+def nominal_band_offsets(
+    filters: Sequence[Filter | str],
+    *,
+    interframe_delay: float | None = None,
+    framelet_lines: int = FRAMELET_LINES,
+    reference: Filter | str | None = None,
+) -> dict[Filter, int]:
+    """Whole-line offsets of the stacked band images predicted from the CCD layout.
+
+    See the module documentation for the formula. The offset is the shift (in
+    lines, positive = down) to apply to a band so that it overlaps the reference.
+
+    Parameters
+    ----------
+    filters : sequence of Filter or str
+    interframe_delay : float, optional
+        Seconds; 0.372 s when unknown.
+    framelet_lines : int
+        128, or 64 for 2x2 summed products.
+    reference : Filter or str, optional
+        Default :func:`reference_band`.
+
+    Returns
+    -------
+    dict of Filter to int
+
+    Examples
+    --------
+    >>> nominal_band_offsets(["BLUE", "GREEN", "RED"], interframe_delay=0.372)
+    {<Filter.BLUE: 'BLUE'>: -172, <Filter.GREEN: 'GREEN'>: 0, <Filter.RED: 'RED'>: 172}
+    """
+    flt = [Filter.parse(f) for f in filters]
+    ref = reference_band(flt) if reference is None else Filter.parse(reference)
+    delay = _DEFAULT_DELAY if interframe_delay is None else interframe_delay
+    rate = NOMINAL_SPIN_RATE_RPM * 2.0 * math.pi / 60.0
+    lines_per_exposure = rate * (delay + INTERFRAME_DELTA) / PIXEL_IFOV_RAD
+    scale = framelet_lines / lines_per_exposure
+    return {f: round((CCD_FIRST_LINE[f] - CCD_FIRST_LINE[ref]) * scale) for f in flt}
+
+
+def naive_band_offsets(
+    bands: Mapping[Filter, np.ndarray],
+    *,
+    interframe_delay: float | None = None,
+    framelet_lines: int = FRAMELET_LINES,
+    reference: Filter | str | None = None,
+    measure: bool = True,
+) -> dict[Filter, tuple[int, int]]:
+    """Whole-pixel (line, sample) shifts that make naive band images roughly overlap.
+
+    Measured by phase correlation against the reference band, checked against
+    :func:`nominal_band_offsets` and replaced by the nominal value when implausible
+    (see the module documentation).
+
+    Parameters
+    ----------
+    bands : Mapping of Filter to numpy.ndarray
+        Naive band images of equal shape (from :func:`naive_band_images`).
+    interframe_delay : float, optional
+        Seconds, for the nominal offsets.
+    framelet_lines : int
+        128, or 64 for 2x2 summed products.
+    reference : Filter or str, optional
+        Band that stays in place; default :func:`reference_band`.
+    measure : bool
+        False to use the nominal offsets only.
+
+    Returns
+    -------
+    dict of Filter to (int, int)
+        ``(dy, dx)`` to apply to each band; ``(0, 0)`` for the reference.
+
+    Examples
+    --------
+    >>> flat = {f: np.zeros((768, 64), np.float32) for f in (Filter.GREEN, Filter.RED)}
+    >>> naive_band_offsets(flat, interframe_delay=0.372)  # flat: nominal fallback
+    {<Filter.GREEN: 'GREEN'>: (0, 0), <Filter.RED: 'RED'>: (172, 0)}
+    """
+    ref = reference_band(list(bands)) if reference is None else Filter.parse(reference)
+    nominal = nominal_band_offsets(
+        list(bands),
+        interframe_delay=interframe_delay,
+        framelet_lines=framelet_lines,
+        reference=ref,
+    )
+    out: dict[Filter, tuple[int, int]] = {}
+    for f, img in bands.items():
+        guess = (nominal[f], 0)
+        if f is ref or not measure:
+            out[f] = guess
+            continue
+        measured = _phase_offset(bands[ref], img)
+        out[f] = measured if _plausible(measured, nominal[f]) else guess
+    return out
+
+
+def _phase_offset(reference: np.ndarray, moving: np.ndarray) -> tuple[int, int] | None:
+    """Whole-pixel shift registering ``moving`` onto ``reference``, or None."""
+    from skimage.registration import phase_cross_correlation
+
+    if reference.shape != moving.shape or reference.size == 0:
+        return None
+    a = np.nan_to_num(reference.astype(np.float32))
+    b = np.nan_to_num(moving.astype(np.float32))
+    if float(a.std()) == 0.0 or float(b.std()) == 0.0:
+        return None
+    shift, _, _ = phase_cross_correlation(a - a.mean(), b - b.mean())
+    dy, dx = (int(round(float(s))) for s in shift)
+    # the correlation is circular: map shifts to the signed range
+    h, w = a.shape
+    dy = dy - h if dy > h // 2 else dy
+    dx = dx - w if dx > w // 2 else dx
+    return dy, dx
+
+
+def _plausible(measured: tuple[int, int] | None, nominal: int) -> bool:
+    if measured is None:
+        return False
+    dy, dx = measured
+    tolerance = max(16.0, 0.25 * abs(nominal))
+    return abs(dy - nominal) <= tolerance and abs(dx) <= _MAX_SAMPLE_SHIFT
+
+
+def shift_bands(
+    bands: Mapping[Filter, np.ndarray],
+    offsets: Mapping[Filter, tuple[int, int]],
+    fill: float = np.nan,
+) -> dict[Filter, np.ndarray]:
+    """Place band images on one common canvas, shifted by whole-pixel offsets.
+
+    The canvas is the union of all shifted bands; uncovered pixels get ``fill``.
+
+    Parameters
+    ----------
+    bands : Mapping of Filter to numpy.ndarray
+        2-D images of equal shape.
+    offsets : Mapping of Filter to (int, int)
+        ``(dy, dx)`` per band (missing bands are not shifted).
+    fill : float
+        Value of uncovered pixels.
+
+    Returns
+    -------
+    dict of Filter to numpy.ndarray
+        float32 images, all of the same shape.
+
+    Examples
+    --------
+    >>> out = shift_bands({Filter.RED: np.ones((2, 2)), Filter.BLUE: np.ones((2, 2))},
+    ...                   {Filter.RED: (1, 0), Filter.BLUE: (0, 0)}, fill=0)
+    >>> out[Filter.RED][:, 0], out[Filter.BLUE][:, 0]
+    (array([0., 1., 1.], dtype=float32), array([1., 1., 0.], dtype=float32))
+    """
+    if not bands:
+        return {}
+    shapes = {b.shape for b in bands.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"band images differ in shape: {sorted(shapes)}")
+    (h, w) = shapes.pop()
+    offs = {f: tuple(int(v) for v in offsets.get(f, (0, 0))) for f in bands}
+    y0 = min(o[0] for o in offs.values())
+    x0 = min(o[1] for o in offs.values())
+    height = h + max(o[0] for o in offs.values()) - y0
+    width = w + max(o[1] for o in offs.values()) - x0
+    out = {}
+    for f, img in bands.items():
+        canvas = np.full((height, width), fill, dtype=np.float32)
+        dy, dx = offs[f][0] - y0, offs[f][1] - x0
+        canvas[dy : dy + h, dx : dx + w] = img
+        out[f] = canvas
+    return out
+
+
+def _white_point(values: Sequence[np.ndarray], percentile: float) -> float:
+    """Percentile of the finite values of ``values`` together, on a subsample."""
+    parts = []
+    for v in values:
+        flat = v.reshape(-1)
+        step = max(1, flat.size // 1_000_000)
+        sub = flat[::step]
+        parts.append(sub[np.isfinite(sub)])
+    data = np.concatenate(parts) if parts else np.empty(0, np.float32)
+    if data.size == 0:
+        return 1.0
+    white = float(np.percentile(data, percentile))
+    if not white > 0.0:
+        white = float(data.max()) if data.max() > 0 else 1.0
+    return white
+
+
+def compose_rgb(
+    bands: Mapping[Filter | str, np.ndarray],
+    *,
+    normalize: Normalize = "joint",
+    percentile: float = 99.9,
+    gamma: float = 1.0,
+) -> np.ndarray:
+    """Compose aligned band images into an RGB picture, float32 in [0, 1].
+
+    Channel rules:
+
+    - red, green and blue present: (R, G, B); methane, if present, is not used;
+    - red and blue without green: green is synthesised as the mean (R + B) / 2;
+    - a single band (methane-only, or one colour band with or without methane):
+      grey, the band in all three channels;
+    - other partial sets: the missing channel is 0.
+
+    Parameters
+    ----------
+    bands : Mapping of Filter (or name) to numpy.ndarray
+        2-D linear images of equal shape, already aligned (see :func:`shift_bands`).
+        NaN marks uncovered pixels; they become 0.
+    normalize : {"joint", "per-band"}
+        One white point for all channels, or one per channel (module documentation).
+    percentile : float
+        Percentile of the values used as the white point.
+    gamma : float
+        Display gamma applied after normalisation (1 = linear).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(H, W, 3)`` in [0, 1].
+
+    Examples
+    --------
+    >>> r, b = np.full((2, 2), 4.0), np.full((2, 2), 2.0)
+    >>> rgb = compose_rgb({"RED": r, "BLUE": b}, percentile=100)
+    >>> rgb[0, 0].tolist()
+    [1.0, 0.75, 0.5]
+    >>> compose_rgb({"METHANE": r}, percentile=100)[0, 0].tolist()
+    [1.0, 1.0, 1.0]
+    """
+    b = {Filter.parse(k): np.asarray(v, dtype=np.float32) for k, v in bands.items()}
+    if not b:
+        raise ValueError("no bands to compose")
+    shapes = {v.shape for v in b.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ValueError(f"bands must be 2-D images of one shape, got {sorted(shapes)}")
+    if normalize not in ("joint", "per-band"):
+        raise ValueError(f"normalize must be 'joint' or 'per-band', got {normalize!r}")
+    channels = _select_channels(b)
+    present = [c for c in channels if c is not None]
+    if normalize == "joint":
+        white = _white_point(present, percentile)
+        scaled = [None if c is None else c / np.float32(white) for c in channels]
+    else:
+        scaled = [
+            None if c is None else c / np.float32(_white_point([c], percentile)) for c in channels
+        ]
+    shape = next(iter(shapes))
+    rgb = np.zeros((*shape, 3), dtype=np.float32)
+    for i, c in enumerate(scaled):
+        if c is not None:
+            rgb[..., i] = c
+    np.nan_to_num(rgb, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+    np.clip(rgb, 0.0, 1.0, out=rgb)
+    if gamma != 1.0:
+        np.power(rgb, np.float32(1.0 / gamma), out=rgb)
+    return rgb
+
+
+def _select_channels(b: Mapping[Filter, np.ndarray]) -> list[np.ndarray | None]:
+    """(R, G, B) source images per the rules of :func:`compose_rgb`."""
+    colour = {f: b[f] for f in (Filter.RED, Filter.GREEN, Filter.BLUE) if f in b}
+    if not colour:
+        grey = b[Filter.METHANE] if Filter.METHANE in b else next(iter(b.values()))
+        return [grey, grey, grey]
+    if len(colour) == 1:
+        grey = next(iter(colour.values()))
+        return [grey, grey, grey]
+    red, green, blue = colour.get(Filter.RED), colour.get(Filter.GREEN), colour.get(Filter.BLUE)
+    if green is None and red is not None and blue is not None:
+        green = (red + blue) * np.float32(0.5)
+    return [red, green, blue]
+
+
+def naive_composite(
+    framelets: Framelets,
+    *,
+    interframe_delay: float | None = None,
+    photoactive: bool = True,
+    measure_offsets: bool = True,
+    normalize: Normalize = "joint",
+    percentile: float = 99.9,
+    gamma: float = 1.0,
+) -> np.ndarray:
+    """The whole naive chain: band images, offsets, shift, compose.
+
+    Parameters
+    ----------
+    framelets : Framelets
+        Linear (decompanded) framelets.
+    interframe_delay : float, optional
+        Seconds, for the nominal band offsets.
+    photoactive : bool
+        Drop the dark columns first.
+    measure_offsets : bool
+        Measure the band offsets by phase correlation (else nominal only).
+    normalize, percentile, gamma
+        See :func:`compose_rgb`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(H, W, 3)`` in [0, 1].
+
+    Examples
+    --------
+    >>> strip = np.ones((2 * 128, 1648), np.float32)
+    >>> naive_composite(split(strip, ["METHANE"])).shape
+    (256, 1608, 3)
+    """
+    bands = naive_band_images(framelets, photoactive=photoactive)
+    offsets = naive_band_offsets(
+        bands,
+        interframe_delay=interframe_delay,
+        framelet_lines=framelets.framelet_lines,
+        measure=measure_offsets,
+    )
+    aligned = shift_bands(bands, offsets)
+    return compose_rgb(aligned, normalize=normalize, percentile=percentile, gamma=gamma)
