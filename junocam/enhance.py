@@ -1,0 +1,852 @@
+"""Colour and contrast stages: pure functions on float32 images in [0, 1].
+
+Every stage takes an image of shape ``(H, W, 3)`` (RGB) or ``(H, W)`` (grey) with
+values in [0, 1] and returns a NEW float32 array of the same shape, clipped to
+[0, 1] and finite (non-finite input values are treated as 0). Parameters are plain
+keywords with simple types, so recipes can name them; an out-of-range parameter
+raises :class:`ValueError` with a message naming it. Stages that compute image
+statistics take an optional ``mask`` (bool, ``(H, W)``, True on valid pixels) so that
+black sky or no-data pixels do not skew them. Identity parameters (``gamma=1``,
+``amount=0``, ``factor=1``, ...) return the input unchanged.
+
+Stages that only make sense for colour (white balance, saturation, the colour
+matrix) return grey images unchanged.
+
+Examples
+--------
+>>> import numpy as np
+>>> from junocam import enhance
+>>> rng = np.random.default_rng(0)
+>>> img = rng.uniform(0.1, 0.4, (16, 16, 3)).astype(np.float32)
+>>> out = enhance.gamma(enhance.stretch(enhance.white_balance(img, "grey_world")), 1.8)
+>>> out.dtype, out.shape, bool(out.min() >= 0 and out.max() <= 1)
+(dtype('float32'), (16, 16, 3), True)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from types import MappingProxyType
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = [
+    "BAND_WEIGHTS",
+    "TRUE_COLOR_MATRICES",
+    "band_weights",
+    "white_balance",
+    "stretch",
+    "gamma",
+    "filmic",
+    "flatten_illumination",
+    "clahe",
+    "unsharp",
+    "saturation",
+    "true_color_matrix",
+    "methane_false_color",
+    "luminance",
+]
+
+#: Community per-band weights (R, G, B) applied to linear composites [CAMERA.md
+#: "Known artefacts"]: Kevin M. Gill's defaults and Gerald Eichstädt's for PJ43-44.
+BAND_WEIGHTS = MappingProxyType(
+    {
+        "none": (1.0, 1.0, 1.0),
+        "gill": (0.902, 1.0, 1.888),
+        "eichstaedt": (0.768, 1.0, 2.630),
+    }
+)
+
+#: 3x3 colour matrices (rows: output R, G, B; columns: input R, G, B).
+#: ``"approx"`` is an APPROXIMATION chosen for this project, not a measured
+#: calibration: no published JunoCam-to-sRGB matrix was available to us. Its rows
+#: sum to 1, so a white-balanced grey stays grey, and its small negative
+#: off-diagonal terms undo part of the channel overlap that broad filters give
+#: (raw JunoCam composites look washed out); the green row leans on red more than on
+#: blue because green and red sit closer in wavelength.
+TRUE_COLOR_MATRICES = MappingProxyType(
+    {
+        "identity": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+        "approx": ((1.20, -0.15, -0.05), (-0.10, 1.20, -0.10), (-0.02, -0.13, 1.15)),
+    }
+)
+
+#: Rec. 709 / sRGB luminance weights of R, G, B.
+_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_image(img: object, name: str = "img") -> np.ndarray:
+    """Validate an (H, W) or (H, W, 3) image; return float32 with non-finite -> 0."""
+    a = np.asarray(img)
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
+        raise ValueError(f"{name} must have shape (H, W) or (H, W, 3), got {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    a = a.astype(np.float32, copy=True)
+    if not np.isfinite(a).all():
+        a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+    return a
+
+
+def _finish(x: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] as a finite float32 array."""
+    x = np.asarray(x, dtype=np.float32)
+    x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(x, 0.0, 1.0, out=x)
+
+
+def _valid(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """Bool (H, W) valid-pixel mask (all True when ``mask`` is None)."""
+    if mask is None:
+        return np.ones(shape[:2], dtype=bool)
+    m = np.asarray(mask)
+    if m.shape != shape[:2]:
+        raise ValueError(f"mask must have shape {shape[:2]} (H, W), got {m.shape}")
+    return m.astype(bool)
+
+
+def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> float:
+    """Check ``lo <= value <= hi`` (or ``lo < value``); return it as float."""
+    v = float(value)
+    ok = (lo < v if lo_open else lo <= v) and v <= hi and np.isfinite(v)
+    if not ok:
+        bracket = "(" if lo_open else "["
+        raise ValueError(f"{name} must be in {bracket}{lo:g}, {hi:g}], got {value}")
+    return v
+
+
+def _triple(name: str, value: str | Sequence[float], presets: object) -> np.ndarray:
+    """Three positive gains from a preset name or a sequence."""
+    if isinstance(value, str):
+        table = dict(presets)  # type: ignore[call-overload]
+        if value not in table:
+            raise ValueError(f"unknown {name} {value!r} (known: {', '.join(sorted(table))})")
+        value = table[value]
+    g = np.asarray(value, dtype=np.float64)
+    if g.shape != (3,) or not np.isfinite(g).all() or (g <= 0).any() or (g > 100).any():
+        raise ValueError(f"{name} must be three numbers in (0, 100] (R, G, B), got {value!r}")
+    return g
+
+
+def luminance(img: np.ndarray) -> np.ndarray:
+    """Rec. 709 luminance of an RGB image (the image itself when grey).
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) or (H, W) float image.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (H, W).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(float(luminance(np.ones((1, 1, 3)))[0, 0]), 6)
+    1.0
+    """
+    a = _as_image(img)
+    return a if a.ndim == 2 else (a @ _LUMA).astype(np.float32)
+
+
+def _masked_blur(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple:
+    """Normalised convolution of ``values`` with weights, fast for large sigma.
+
+    Returns (smoothed values, smoothed weights). For sigma > 8 pixels the arrays
+    are block-averaged first and the result upsampled, which is exact enough for a
+    field that is smooth on the scale of sigma.
+    """
+    from skimage.transform import downscale_local_mean, resize
+
+    h, w = values.shape
+    k = max(1, int(sigma // 4))
+    num, den = values * weights, weights.astype(np.float32)
+    if k > 1:
+        num = downscale_local_mean(num, (k, k))
+        den = downscale_local_mean(den, (k, k))
+    s = sigma / k
+    num = ndimage.gaussian_filter(num, s, mode="reflect", truncate=3.0)
+    den = ndimage.gaussian_filter(den, s, mode="reflect", truncate=3.0)
+    if k > 1:
+        big = (num.shape[0] * k, num.shape[1] * k)
+        num = resize(num, big, order=1, mode="edge", anti_aliasing=False)[:h, :w]
+        den = resize(den, big, order=1, mode="edge", anti_aliasing=False)[:h, :w]
+    return num.astype(np.float32), den.astype(np.float32)
+
+
+def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    from skimage.color import rgb2lab
+
+    return rgb2lab(rgb.astype(np.float64))
+
+
+def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    from skimage.color import lab2rgb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # out-of-gamut notices; we clip anyway
+        return lab2rgb(lab)
+
+
+# ---------------------------------------------------------------------- colour balance
+
+
+def white_balance(
+    img: np.ndarray,
+    method: str = "fixed",
+    gains: str | Sequence[float] = (1.0, 1.0, 1.0),
+    percentile: float = 99.0,
+    mask: np.ndarray | None = None,
+    normalise: bool = True,
+) -> np.ndarray:
+    """Scale the R, G, B channels so that the colour balance is right.
+
+    - ``"fixed"``: multiply by ``gains`` (three numbers, or a name from
+      :data:`BAND_WEIGHTS`: ``"gill"`` R 0.902 G 1.0 B 1.888, ``"eichstaedt"``
+      R 0.768 G 1.0 B 2.630 [CAMERA.md]).
+    - ``"grey_world"``: gains make the channel means over ``mask`` equal to green's.
+    - ``"white_patch"``: gains make the channels' ``percentile`` values over ``mask``
+      equal to green's (the brightest parts become neutral).
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) float image in [0, 1], best on LINEAR data. Grey images are
+        returned unchanged.
+    method : str
+        ``"fixed"``, ``"grey_world"`` or ``"white_patch"``.
+    gains : str or tuple of 3 floats
+        Gains for ``"fixed"``, each in (0, 100]; ignored by the other methods.
+    percentile : float
+        Percentile for ``"white_patch"``, in [50, 100].
+    mask : numpy.ndarray, optional
+        Bool (H, W), True on pixels used for the statistics.
+    normalise : bool
+        When True (default), if any pixel would exceed 1 all gains are scaled down by
+        one common factor so the brightest value becomes exactly 1: nothing clips and
+        hues are kept. When False, values above 1 are clipped.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 balanced image.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method or preset, or an out-of-range parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> patch = np.ones((4, 4, 3), np.float32) * np.float32([0.2, 0.4, 0.1])
+    >>> [round(float(v), 4) for v in white_balance(patch, "grey_world")[0, 0]]
+    [0.4, 0.4, 0.4]
+    """
+    if method not in ("fixed", "grey_world", "white_patch"):
+        raise ValueError(
+            f"unknown white balance method {method!r} (known: fixed, grey_world, white_patch)"
+        )
+    _check("percentile", percentile, 50.0, 100.0)
+    fixed = _triple("gains", gains, BAND_WEIGHTS)
+    a = _as_image(img)
+    if a.ndim == 2:
+        return _finish(a)
+    valid = _valid(mask, a.shape)
+    if method == "fixed":
+        g = fixed
+    else:
+        px = a[valid]
+        if px.shape[0] == 0:
+            return _finish(a)
+        if method == "grey_world":
+            ref = px.mean(axis=0, dtype=np.float64)
+        else:
+            ref = np.percentile(px, percentile, axis=0)
+        g = np.where(ref > 1e-6, ref[1] / np.maximum(ref, 1e-12), 1.0)
+        if ref[1] <= 1e-6:
+            g = np.ones(3)
+    if normalise:
+        peak = float((a.reshape(-1, 3).max(axis=0) * g).max())
+        if peak > 1.0:
+            g = g / peak
+    if np.all(g == 1.0):
+        return _finish(a)
+    return _finish(a * g.astype(np.float32))
+
+
+def band_weights(
+    img: np.ndarray, weights: str | Sequence[float] = "gill", normalise: bool = True
+) -> np.ndarray:
+    """Multiply R, G, B by per-band weights (white balance with fixed gains).
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) float image in [0, 1], linear. Grey images are returned unchanged.
+    weights : str or tuple of 3 floats
+        ``"gill"`` (R 0.902, G 1.0, B 1.888), ``"eichstaedt"`` (PJ43-44: R 0.768,
+        G 1.0, B 2.630), ``"none"``, or three numbers in (0, 100].
+    normalise : bool
+        Scale all weights down together if needed so nothing clips (see
+        :func:`white_balance`).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 weighted image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.full((2, 2, 3), 0.5, np.float32)
+    >>> band_weights(img, (1.0, 1.0, 2.0))[0, 0].tolist()
+    [0.5, 0.5, 1.0]
+    """
+    return white_balance(img, "fixed", gains=weights, normalise=normalise)
+
+
+# ---------------------------------------------------------------------- tone curves
+
+
+def stretch(
+    img: np.ndarray,
+    low: float = 0.5,
+    high: float = 99.5,
+    linked: bool = True,
+    method: str = "percentile",
+    sigma: float = 3.0,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """Linear contrast stretch: map a black point to 0 and a white point to 1.
+
+    - ``"percentile"``: black and white points are the ``low`` and ``high``
+      percentiles of the valid pixels.
+    - ``"sigma"``: they are mean -/+ ``sigma`` standard deviations.
+
+    With ``linked`` the points come from all channels together and are the same for
+    R, G and B (colour balance kept); otherwise each channel is stretched on its own
+    (which also white-balances). The mapping is monotone non-decreasing. A channel
+    whose black and white points coincide (a constant image) is left unchanged.
+    ``low=0, high=100`` on an image that spans [0, 1] is the identity.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) or (H, W) float image in [0, 1].
+    low, high : float
+        Percentiles, 0 <= low < high <= 100.
+    linked : bool
+        One black/white point for all channels (True) or one per channel.
+    method : str
+        ``"percentile"`` or ``"sigma"``.
+    sigma : float
+        Half-width in standard deviations for ``"sigma"``, in (0, 20].
+    mask : numpy.ndarray, optional
+        Bool (H, W), True on pixels used for the statistics.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 stretched image.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method or out-of-range parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(0.2, 0.6, 5, dtype=np.float32).reshape(1, 5)
+    >>> [round(float(v), 4) for v in stretch(x, low=0, high=100)[0]]
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    if method not in ("percentile", "sigma"):
+        raise ValueError(f"unknown stretch method {method!r} (known: percentile, sigma)")
+    low = _check("low", low, 0.0, 100.0)
+    high = _check("high", high, 0.0, 100.0)
+    if not low < high:
+        raise ValueError(f"low ({low}) must be below high ({high})")
+    _check("sigma", sigma, 0.0, 20.0, lo_open=True)
+    a = _as_image(img)
+    valid = _valid(mask, a.shape)
+    chans = a[..., None] if a.ndim == 2 else a
+    px = chans[valid]  # (n, c)
+    if px.shape[0] == 0:
+        return _finish(a)
+    groups = [px.ravel()] if linked else [px[:, c] for c in range(px.shape[1])]
+
+    def points(v: np.ndarray) -> tuple[float, float]:
+        if method == "percentile":
+            lo, hi = np.percentile(v, [low, high])
+        else:
+            m, s = float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64))
+            lo, hi = m - sigma * s, m + sigma * s
+        return float(lo), float(hi)
+
+    pts = [points(v) for v in groups]
+    if linked:
+        pts = pts * chans.shape[-1]
+    out = np.empty_like(chans)
+    for c, (lo, hi) in enumerate(pts):  # at most three channels
+        if hi - lo <= 1e-12:
+            out[..., c] = chans[..., c]
+        else:
+            out[..., c] = (chans[..., c] - np.float32(lo)) * np.float32(1.0 / (hi - lo))
+    return _finish(out[..., 0] if a.ndim == 2 else out)
+
+
+def gamma(img: np.ndarray, gamma: float = 1.0) -> np.ndarray:
+    """Gamma tone curve, ``out = in ** (1 / gamma)``.
+
+    The display-encoding convention: ``gamma`` > 1 brightens the mid-tones (2.2 is
+    roughly sRGB encoding of linear data), < 1 darkens them, 1 is the identity.
+    Uses :func:`skimage.exposure.adjust_gamma` with exponent ``1 / gamma``.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) or (H, W) float image in [0, 1].
+    gamma : float
+        In [0.1, 10].
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 image; 0 and 1 are fixed points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gamma(np.array([[0.0, 0.25, 1.0]]), 2.0).tolist()
+    [[0.0, 0.5, 1.0]]
+    """
+    from skimage.exposure import adjust_gamma
+
+    g = _check("gamma", gamma, 0.1, 10.0)
+    a = _finish(_as_image(img))
+    if g == 1.0:
+        return a
+    return _finish(adjust_gamma(a, 1.0 / g))
+
+
+def _hable(x: np.ndarray) -> np.ndarray:
+    # J. Hable's filmic curve ("Filmic Tonemapping Operators", 2010) with his
+    # published constants: shoulder A, linear B, C, toe D, E, F.
+    a, b, c, d, e, f = 0.15, 0.50, 0.10, 0.20, 0.02, 0.30
+    return (x * (a * x + c * b) + d * e) / (x * (a * x + b) + d * f) - e / f
+
+
+def _aces(x: np.ndarray) -> np.ndarray:
+    # K. Narkowicz's fit of the ACES reference tone curve ("ACES Filmic Tone
+    # Mapping Curve", 2016): x (2.51 x + 0.03) / (x (2.43 x + 0.59) + 0.14).
+    return x * (2.51 * x + 0.03) / (x * (2.43 * x + 0.59) + 0.14)
+
+
+def filmic(
+    img: np.ndarray, white: float = 4.0, strength: float = 1.0, curve: str = "hable"
+) -> np.ndarray:
+    """Filmic tone curve: a toe in the shadows and a soft shoulder in the highlights.
+
+    The input is scaled so that 1 maps to ``white`` in the curve's scene units, the
+    curve applied, and the result divided by ``curve(white)`` so that 0 maps to 0 and
+    1 maps to 1. Larger ``white`` compresses highlights more and lifts mid-tones.
+    The result is blended with the input: ``(1 - strength) * in + strength * curve``.
+    Both curves are monotone increasing.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) or (H, W) float image in [0, 1].
+    white : float
+        Scene value of input 1, in [0.1, 100].
+    strength : float
+        Blend with the input, in [0, 1]; 0 is the identity.
+    curve : str
+        ``"hable"`` (J. Hable's 2010 filmic curve) or ``"aces"`` (K. Narkowicz's
+        2016 fit of the ACES curve).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 toned image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = filmic(np.array([[0.0, 0.5, 1.0]]))
+    >>> y[0, 0], y[0, 2], bool(y[0, 1] > 0.5)
+    (np.float32(0.0), np.float32(1.0), True)
+    """
+    curves = {"hable": _hable, "aces": _aces}
+    if curve not in curves:
+        raise ValueError(f"unknown filmic curve {curve!r} (known: hable, aces)")
+    w = _check("white", white, 0.1, 100.0)
+    s = _check("strength", strength, 0.0, 1.0)
+    a = _finish(_as_image(img))
+    if s == 0.0:
+        return a
+    fn = curves[curve]
+    x = a.astype(np.float64)
+    toned = fn(x * w) / fn(np.float64(w))
+    return _finish((1.0 - s) * x + s * toned)
+
+
+# ------------------------------------------------------------------- local contrast
+
+
+def flatten_illumination(
+    img: np.ndarray,
+    sigma: float = 40.0,
+    strength: float = 1.0,
+    mask: np.ndarray | None = None,
+    sky_threshold: float = 0.02,
+    max_gain: float = 8.0,
+) -> np.ndarray:
+    """Even out large-scale brightness (terminator, limb darkening): the "enhanced" look.
+
+    The luminance is blurred heavily with a Gaussian of ``sigma`` pixels using
+    normalised convolution over the valid pixels only, so black sky does not bleed
+    into the limb. Every pixel is multiplied by ``(mean / blurred) ** strength``, the
+    gain limited to ``[1 / max_gain, max_gain]``; ``mean`` is the mean valid
+    luminance, so the overall brightness stays about the same. Far from any valid
+    pixel (deep sky) the gain fades smoothly to 1. Colours keep their ratios.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) or (H, W) float image in [0, 1].
+    sigma : float
+        Blur scale in pixels, in [1, 1000]; about a tenth of the disc diameter.
+    strength : float
+        In [0, 2]; 0 is the identity, 1 flattens fully, values in between partly.
+    mask : numpy.ndarray, optional
+        Bool (H, W), True on valid pixels. When None, pixels whose luminance is
+        above ``sky_threshold`` are valid.
+    sky_threshold : float
+        Luminance below which a pixel is sky when no mask is given, in [0, 1).
+    max_gain : float
+        Largest brightening (and 1 / largest darkening) factor, in [1, 100].
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 image (values that would exceed 1 are clipped).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ramp = np.tile(np.linspace(0.1, 0.9, 64, dtype=np.float32), (64, 1))
+    >>> flat = flatten_illumination(ramp, sigma=8)
+    >>> bool(flat[:, 48:].std() < ramp[:, 48:].std() / 2)
+    True
+    """
+    sigma = _check("sigma", sigma, 1.0, 1000.0)
+    strength = _check("strength", strength, 0.0, 2.0)
+    _check("sky_threshold", sky_threshold, 0.0, 0.999)
+    max_gain = _check("max_gain", max_gain, 1.0, 100.0)
+    a = _finish(_as_image(img))
+    if strength == 0.0:
+        return a
+    lum = luminance(a)
+    valid = _valid(mask, a.shape) if mask is not None else lum > sky_threshold
+    if not valid.any():
+        return a
+    target = float(lum[valid].mean(dtype=np.float64))
+    if target <= 0.0:
+        return a
+    num, den = _masked_blur(lum, valid, sigma)
+    blurred = num / np.maximum(den, 1e-6)
+    gain = (np.float32(target) / np.maximum(blurred, np.float32(target / max_gain))) ** np.float32(
+        strength
+    )
+    gain = np.clip(gain, 1.0 / max_gain, max_gain)
+    # fade to gain 1 where hardly any valid pixel is near (deep sky, no-data areas)
+    weight = np.clip(den / 0.25, 0.0, 1.0)
+    gain = 1.0 + (gain - 1.0) * weight
+    return _finish(a * (gain[..., None] if a.ndim == 3 else gain))
+
+
+def clahe(
+    img: np.ndarray,
+    clip_limit: float = 0.01,
+    kernel_size: int | None = None,
+    amount: float = 1.0,
+) -> np.ndarray:
+    """Contrast-limited adaptive histogram equalisation of the lightness only.
+
+    RGB images are converted to CIE Lab (:mod:`skimage.color`), the L channel is
+    equalised with :func:`skimage.exposure.equalize_adapthist` and mapped back to its
+    original range, and a and b are kept, so hues do not shift. The result is blended
+    with the input by ``amount``.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) or (H, W) float image in [0, 1].
+    clip_limit : float
+        Contrast limit of skimage, in (0, 1]; higher gives more local contrast.
+    kernel_size : int, optional
+        Tile size in pixels, 8 to 4096; default 1/8 of the image (skimage's default).
+    amount : float
+        Blend with the input, in [0, 1]; 0 is the identity.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> dull = (0.4 + 0.05 * rng.random((64, 64))).astype(np.float32)
+    >>> bool(clahe(dull, 0.03).std() > dull.std())
+    True
+    """
+    from skimage.exposure import equalize_adapthist
+
+    _check("clip_limit", clip_limit, 0.0, 1.0, lo_open=True)
+    amount = _check("amount", amount, 0.0, 1.0)
+    if kernel_size is not None and (
+        int(kernel_size) != kernel_size or not 8 <= kernel_size <= 4096
+    ):
+        raise ValueError(f"kernel_size must be an integer from 8 to 4096, got {kernel_size}")
+    a = _finish(_as_image(img))
+    if amount == 0.0:
+        return a
+    if a.ndim == 3:
+        lab = _rgb_to_lab(a)
+        light = lab[..., 0] / 100.0
+    else:
+        light = a.astype(np.float64)
+    lo, hi = float(light.min()), float(light.max())
+    if hi - lo <= 1e-9:
+        return a
+    eq = equalize_adapthist(
+        np.clip((light - lo) / (hi - lo), 0.0, 1.0),
+        kernel_size=None if kernel_size is None else int(kernel_size),
+        clip_limit=float(clip_limit),
+    )
+    eq = lo + eq * (hi - lo)
+    if a.ndim == 3:
+        lab[..., 0] = eq * 100.0
+        res = _lab_to_rgb(lab)
+    else:
+        res = eq
+    return _finish((1.0 - amount) * a + amount * res)
+
+
+def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.ndarray:
+    """Unsharp masking: add ``amount`` x (image - Gaussian blur of ``radius``).
+
+    Uses :func:`skimage.filters.unsharp_mask` on each channel.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) or (H, W) float image in [0, 1].
+    radius : float
+        Gaussian sigma in pixels, in (0, 100].
+    amount : float
+        Strength, in [0, 10]; 0 is the identity.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 sharpened image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> edge = np.zeros((8, 8), np.float32); edge[:, 4:] = 0.5
+    >>> s = unsharp(edge, 1.0, 1.0)
+    >>> bool(s[0, 4] > 0.5 and s[0, 3] == 0.0)
+    True
+    """
+    from skimage.filters import unsharp_mask
+
+    radius = _check("radius", radius, 0.0, 100.0, lo_open=True)
+    amount = _check("amount", amount, 0.0, 10.0)
+    a = _finish(_as_image(img))
+    if amount == 0.0:
+        return a
+    res = unsharp_mask(
+        a,
+        radius=radius,
+        amount=amount,
+        preserve_range=True,
+        channel_axis=-1 if a.ndim == 3 else None,
+    )
+    return _finish(res)
+
+
+# --------------------------------------------------------------------------- colour
+
+
+def saturation(
+    img: np.ndarray, factor: float = 1.0, vibrance: float = 0.0, chroma_ref: float = 60.0
+) -> np.ndarray:
+    """Change colourfulness in CIE LCh, keeping lightness and hue.
+
+    Chroma C becomes ``C * factor * (1 + vibrance * (1 - min(C / chroma_ref, 1)))``:
+    ``factor`` scales all colours alike, ``vibrance`` boosts muted colours more than
+    already vivid ones (at ``chroma_ref`` and above it has no effect). Conversion with
+    :mod:`skimage.color` (sRGB, D65); out-of-gamut results are clipped.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) float image in [0, 1]; grey images are returned unchanged.
+    factor : float
+        In [0, 5]; 1 is the identity, 0 makes the image grey.
+    vibrance : float
+        In [0, 5]; 0 is off.
+    chroma_ref : float
+        Chroma (Lab units) where vibrance fades out, in (0, 200].
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> px = np.array([[[0.6, 0.4, 0.3]]], np.float32)
+    >>> grey = saturation(px, 0.0)[0, 0]
+    >>> bool(np.ptp(grey) < 1e-3), bool(np.ptp(saturation(px, 1.5)) > np.ptp(px))
+    (True, True)
+    """
+    factor = _check("factor", factor, 0.0, 5.0)
+    vibrance = _check("vibrance", vibrance, 0.0, 5.0)
+    chroma_ref = _check("chroma_ref", chroma_ref, 0.0, 200.0, lo_open=True)
+    a = _finish(_as_image(img))
+    if a.ndim == 2 or (factor == 1.0 and vibrance == 0.0):
+        return a
+    lab = _rgb_to_lab(a)
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    scale = factor * (1.0 + vibrance * (1.0 - np.minimum(chroma / chroma_ref, 1.0)))
+    lab[..., 1] *= scale
+    lab[..., 2] *= scale
+    return _finish(_lab_to_rgb(lab))
+
+
+def true_color_matrix(
+    img: np.ndarray, matrix: str | Sequence[float] | Sequence[Sequence[float]] = "approx"
+) -> np.ndarray:
+    """Apply a 3x3 colour matrix, ``out[..., i] = sum_j M[i, j] * in[..., j]``.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W, 3) float image in [0, 1], linear and white-balanced. Grey images are
+        returned unchanged.
+    matrix : str or sequence
+        A name from :data:`TRUE_COLOR_MATRICES` (``"approx"``: an approximate
+        JunoCam-to-sRGB matrix chosen for this project, NOT a measured calibration;
+        ``"identity"``), or 9 numbers in row order, or 3 rows of 3; each entry in
+        [-10, 10].
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 image, clipped to [0, 1].
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or a matrix that is not 3x3 finite numbers in range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grey = np.full((1, 1, 3), 0.5, np.float32)
+    >>> true_color_matrix(grey)[0, 0].round(4).tolist()
+    [0.5, 0.5, 0.5]
+    """
+    if isinstance(matrix, str):
+        if matrix not in TRUE_COLOR_MATRICES:
+            known = ", ".join(sorted(TRUE_COLOR_MATRICES))
+            raise ValueError(f"unknown colour matrix {matrix!r} (known: {known})")
+        matrix = TRUE_COLOR_MATRICES[matrix]
+    try:
+        m = np.asarray(matrix, dtype=np.float64).reshape(3, 3)
+    except (ValueError, TypeError):
+        raise ValueError(f"matrix must be 9 numbers or 3 rows of 3, got {matrix!r}") from None
+    if not np.isfinite(m).all() or np.abs(m).max() > 10:
+        raise ValueError(f"matrix entries must be finite numbers in [-10, 10], got {matrix!r}")
+    a = _finish(_as_image(img))
+    if a.ndim == 2 or np.array_equal(m, np.eye(3)):
+        return a
+    return _finish(a @ m.T.astype(np.float32))
+
+
+def methane_false_color(
+    methane: np.ndarray,
+    red: np.ndarray,
+    blue: np.ndarray,
+    low: float = 0.5,
+    high: float = 99.5,
+    mask: np.ndarray | None = None,
+    normalise: bool = True,
+) -> np.ndarray:
+    """False-colour composite: methane as red, red as green, blue as blue.
+
+    The 889 nm methane band shows high hazes and clouds bright, deep clouds dark;
+    putting it in the red channel next to the visible red and blue bands is the
+    usual methane composite. The methane signal is much weaker than the visible
+    bands (longer exposures, lower DN), so each band is stretched on its own.
+
+    Parameters
+    ----------
+    methane, red, blue : numpy.ndarray
+        float (H, W) band images on the same grid, any linear scale.
+    low, high : float
+        Percentiles of the per-band stretch, 0 <= low < high <= 100.
+    mask : numpy.ndarray, optional
+        Bool (H, W), True on valid pixels (used for the percentiles).
+    normalise : bool
+        Stretch each band (True). When False the bands are used as they are,
+        clipped to [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (H, W, 3) composite in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If the bands are not 2-D of one shape, or a percentile is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.linspace(0, 50, 12, dtype=np.float32).reshape(3, 4)
+    >>> rgb = methane_false_color(m, m * 20, m * 30)
+    >>> rgb.shape, bool(np.allclose(rgb[..., 0], rgb[..., 2], atol=1e-6))
+    ((3, 4, 3), True)
+    """
+    bands = [np.asarray(b) for b in (methane, red, blue)]
+    names = ("methane", "red", "blue")
+    for n, b in zip(names, bands, strict=True):
+        if b.ndim != 2:
+            raise ValueError(f"{n} band must be 2-D (H, W), got shape {b.shape}")
+    if len({b.shape for b in bands}) != 1:
+        shapes = ", ".join(f"{n} {b.shape}" for n, b in zip(names, bands, strict=True))
+        raise ValueError(f"bands must share one grid; got {shapes}")
+    rgb = _as_image(np.stack(bands, axis=-1), "bands")
+    if not normalise:
+        _check("low", low, 0.0, 100.0)
+        _check("high", high, 0.0, 100.0)
+        return _finish(rgb)
+    return stretch(rgb, low=low, high=high, linked=False, mask=mask)
