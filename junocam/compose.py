@@ -262,8 +262,8 @@ def _phase_offset(reference: np.ndarray, moving: np.ndarray) -> tuple[int, int] 
 
     if reference.shape != moving.shape or reference.size == 0:
         return None
-    a = np.nan_to_num(reference.astype(np.float32))
-    b = np.nan_to_num(moving.astype(np.float32))
+    a = _finite(reference)
+    b = _finite(moving)
     if float(a.std()) == 0.0 or float(b.std()) == 0.0:
         return None
     shift, _, _ = phase_cross_correlation(a - a.mean(), b - b.mean())
@@ -273,6 +273,13 @@ def _phase_offset(reference: np.ndarray, moving: np.ndarray) -> tuple[int, int] 
     dy = dy - h if dy > h // 2 else dy
     dx = dx - w if dx > w // 2 else dx
     return dy, dx
+
+
+def _finite(img: np.ndarray) -> np.ndarray:
+    """float32 copy with NaN and infinities set to 0."""
+    out = np.array(img, dtype=np.float32)
+    out[~np.isfinite(out)] = 0.0
+    return out
 
 
 def _plausible(measured: tuple[int, int] | None, nominal: int) -> bool:
@@ -415,7 +422,7 @@ def compose_rgb(
     for i, c in enumerate(scaled):
         if c is not None:
             rgb[..., i] = c
-    np.nan_to_num(rgb, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+    rgb[np.isnan(rgb)] = 0.0
     np.clip(rgb, 0.0, 1.0, out=rgb)
     if gamma != 1.0:
         np.power(rgb, np.float32(1.0 / gamma), out=rgb)

@@ -89,7 +89,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
-def encode_png(img: np.ndarray, compress_level: int = 6) -> bytes:
+def encode_png(img: np.ndarray, compress_level: int = 3) -> bytes:
     """Encode a uint8/uint16 grey or RGB image as PNG bytes.
 
     Rows use PNG's "Up" filter (difference to the previous row), computed for the
@@ -208,7 +208,7 @@ def write_png(
     bits: int = 8,
     *,
     protect: Iterable[PathLike] = (),
-    compress_level: int = 6,
+    compress_level: int = 3,
 ) -> None:
     """Write a grey or RGB image as an 8- or 16-bit PNG, atomically.
 

@@ -1,0 +1,534 @@
+"""The ``junocam`` command line: a thin click layer over the package's functions.
+
+Commands: ``info`` (describe a frame), ``split`` (one image per band or per
+framelet) and ``process`` (decode, decompand, split, compose, write). Every frame
+is handled on its own: a frame that fails prints one line
+``error: <path>: <message>`` on stderr (with a traceback only under ``--debug``)
+and the other frames are still processed.
+
+Exit codes: 0 when every frame succeeded, 1 when any frame failed, 2 on a usage
+error (bad option or argument).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from . import __version__
+from .companding import decompand
+from .compose import naive_composite
+from .decode import DEFAULT_MAX_PIXELS, RawFrame, load_metadata, read_frame
+from .errors import FormatError, JunoCamError, OutputError
+from .framelets import Framelets, split
+from .metadata import Filter, FrameMeta, exposure_start_time
+from .output import write_png, write_tiff16
+
+__all__ = ["main"]
+
+_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """Options of the ``junocam`` group shared by every command."""
+
+    debug: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    """What ``process`` does with each frame after decoding it."""
+
+    out_dir: Path
+    fmt: str = "png8"
+    normalize: str = "joint"
+    gamma: float = 1.0
+    protect: tuple[Path, ...] = ()
+
+
+# ---------------------------------------------------------------------------
+# Shared helpers
+
+
+def _report(path: str, err: BaseException, debug: bool) -> None:
+    """One error line on stderr (traceback first when debugging)."""
+    if debug:
+        traceback.print_exception(err, file=sys.stderr)
+    if isinstance(err, JunoCamError):
+        line = str(err) if err.path is not None else f"{path}: {err.message}"
+    else:
+        hint = "" if debug else "; run with --debug for the traceback"
+        line = f"{path}: internal error ({type(err).__name__}: {err}){hint}"
+    click.echo(f"error: {line}", err=True)
+
+
+def _for_each(ctx: click.Context, frames: Iterable[str], work: Callable[[str], None]) -> None:
+    """Run ``work`` on every frame; report failures; exit 1 if any failed."""
+    opts: GlobalOptions = ctx.obj
+    failed = 0
+    for path in frames:
+        try:
+            work(path)
+        except Exception as err:  # noqa: BLE001 - one bad frame must not stop the others
+            _report(path, err, opts.debug)
+            failed += 1
+    if failed:
+        ctx.exit(1)
+
+
+def _parse_filters(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[Filter, ...] | None:
+    if value is None:
+        return None
+    try:
+        return tuple(Filter.parse(v) for v in value.split(",") if v.strip())
+    except JunoCamError as err:
+        raise click.BadParameter(err.message) from None
+
+
+def _note_assumed(frame: RawFrame) -> None:
+    """Tell the user which values were assumed rather than read from the product."""
+    if frame.meta.assumed:
+        values = ", ".join(f"{name}={_field_text(frame.meta, name)}" for name in frame.meta.assumed)
+        click.echo(f"note: {frame.path}: assumed {values}", err=True)
+
+
+def _field_text(meta: FrameMeta, name: str) -> str:
+    value = getattr(meta, name, None)
+    if name == "filters":
+        return ",".join(f.value for f in meta.filters)
+    if hasattr(value, "value"):
+        return str(value.value)
+    return str(value)
+
+
+def _ensure_out_dir(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(
+            f"cannot create the output directory: {err.strerror or err}", path=out_dir
+        ) from None
+    if not out_dir.is_dir():
+        raise OutputError("output path is not a directory", path=out_dir)
+
+
+def _inputs(frame: RawFrame, *extra: str | Path | None) -> tuple[Path, ...]:
+    paths = [frame.path, frame.meta.source, *extra]
+    return tuple(Path(p) for p in paths if p is not None)
+
+
+# ---------------------------------------------------------------------------
+# The group
+
+
+@click.group(context_settings=_CONTEXT)
+@click.option("--debug", is_flag=True, help="Show the full traceback of errors.")
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    help="Refuse input images with more pixels than this (checked before decoding).",
+)
+@click.version_option(__version__, prog_name="junocam")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, max_pixels: int) -> None:
+    """Turn raw NASA Juno JunoCam frames into colour pictures.
+
+    Raw frames are the mission website's *-raw.png strips (with their
+    *-Metadata.json) or PDS3 products (.LBL/.IMG).
+
+    \b
+    Examples:
+      junocam info JNCE_2022186_43C00078_V01-raw.png
+      junocam split JNCE_2022186_43C00078_V01-raw.png -o bands/
+      junocam process raw/*/*-raw.png -o out/
+      junocam --debug process broken-raw.png -o out/
+    """
+    ctx.obj = GlobalOptions(debug=debug, max_pixels=max_pixels)
+
+
+# ---------------------------------------------------------------------------
+# info
+
+
+def describe(frame: RawFrame | None, meta: FrameMeta) -> dict[str, Any]:
+    """A JSON-ready description of a frame (``frame`` None when only metadata is known)."""
+    first = last = None
+    if meta.start_time is not None and meta.interframe_delay is not None:
+        first = exposure_start_time(meta, 0).isoformat()
+        last = exposure_start_time(meta, -1).isoformat()
+    return {
+        "product_id": meta.product_id,
+        "image": None if frame is None else frame.path,
+        "metadata": meta.source,
+        "title": meta.title,
+        "target": meta.target,
+        "perijove": meta.perijove,
+        "width": meta.line_samples,
+        "lines": meta.lines,
+        "sample_type": None if frame is None else str(frame.pixels.dtype),
+        "filters": [f.value for f in meta.filters],
+        "n_exposures": meta.n_exposures,
+        "n_framelets": meta.n_exposures * meta.n_filters,
+        "framelet_lines": meta.framelet_lines,
+        "companding": meta.companding.value,
+        "exposure_duration_s": meta.exposure_duration,
+        "tdi_stages": meta.tdi_stages,
+        "interframe_delay_s": meta.interframe_delay,
+        "start_time": None if meta.start_time is None else meta.start_time.isoformat(),
+        "stop_time": None if meta.stop_time is None else meta.stop_time.isoformat(),
+        "first_exposure_start": first,
+        "last_exposure_start": last,
+        "assumed": list(meta.assumed),
+    }
+
+
+def _format_info(d: dict[str, Any]) -> str:
+    assumed = set(d["assumed"])
+
+    def mark(*names: str) -> str:
+        return " (assumed)" if assumed.intersection(names) else ""
+
+    def val(v: Any, unit: str = "") -> str:
+        return "unknown" if v is None else f"{v}{unit}"
+
+    exposure = d["exposure_duration_s"]
+    exp_text = "unknown" if exposure is None else f"{exposure * 1000:g} ms"
+    rows = [
+        ("product", d["product_id"] + mark("product_id")),
+        ("image", val(d["image"]) if d["image"] else "not read"),
+        ("metadata", d["metadata"] or "none (values assumed from the image)"),
+        ("title", val(d["title"])),
+        ("target", val(d["target"])),
+        ("perijove", val(d["perijove"])),
+        ("size", f"{d['width']} x {d['lines']} samples x lines" + mark("line_samples")),
+        ("filters", ", ".join(d["filters"]) + " (readout order)" + mark("filters")),
+        (
+            "framelets",
+            f"{d['n_exposures']} exposures x {len(d['filters'])} filters = "
+            f"{d['n_framelets']} framelets of {d['framelet_lines']} lines",
+        ),
+        ("companding", d["companding"] + mark("companding")),
+        ("exposure", f"{exp_text}, TDI {val(d['tdi_stages'])}"),
+        ("interframe", val(d["interframe_delay_s"], " s") + mark("interframe_delay")),
+        ("start", val(d["start_time"])),
+        ("stop", val(d["stop_time"])),
+        ("first exp.", val(d["first_exposure_start"])),
+        ("last exp.", val(d["last_exposure_start"])),
+    ]
+    if assumed:
+        rows.append(("assumed", ", ".join(d["assumed"]) + " (not read from the product)"))
+    return "\n".join(f"{k + ':':<12} {v}" for k, v in rows)
+
+
+@main.command(context_settings=_CONTEXT)
+@click.argument("frame", type=click.Path(dir_okay=False, path_type=str))
+@click.option(
+    "--metadata",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Metadata JSON or PDS3 label, when it is not found beside the image.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@click.pass_context
+def info(ctx: click.Context, frame: str, metadata: str | None, as_json: bool) -> None:
+    """Describe a raw frame: metadata, exposures x filters, times, companding.
+
+    A PNG without metadata is described from the image alone; assumed values are
+    marked "(assumed)". A PDS3 label whose image is missing is still described,
+    and the missing image is reported as an error (exit 1).
+
+    \b
+    Examples:
+      junocam info JNCE_2022186_43C00078_V01-raw.png
+      junocam info --json JNCE_2022186_43C00078_V01-raw.png
+      junocam info frame-raw.png --metadata 13537-Metadata.json
+      junocam info JNCE_2017038_04C00586_V01.LBL
+    """
+    opts: GlobalOptions = ctx.obj
+
+    def work(path: str) -> None:
+        try:
+            raw = read_frame(path, metadata, max_pixels=opts.max_pixels)
+        except FormatError:
+            if not path.lower().endswith(".lbl"):
+                raise
+            _print_info(describe(None, load_metadata(path)), as_json)
+            raise
+        _print_info(describe(raw, raw.meta), as_json)
+
+    _for_each(ctx, [frame], work)
+
+
+def _print_info(d: dict[str, Any], as_json: bool) -> None:
+    click.echo(json.dumps(d, indent=2) if as_json else _format_info(d))
+
+
+# ---------------------------------------------------------------------------
+# split
+
+
+def _filters_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--filters",
+        callback=_parse_filters,
+        metavar="B,G,R",
+        help="Filters in readout order when the metadata lacks them, e.g. BLUE,GREEN,RED "
+        "or M (methane). Recorded as assumed.",
+    )(f)
+
+
+def _metadata_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--metadata",
+        type=click.Path(dir_okay=False, path_type=str),
+        help="Metadata JSON or PDS3 label (only with a single FRAME).",
+    )(f)
+
+
+def _out_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "-o",
+        "--out",
+        "out_dir",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Output directory (created if missing).",
+    )(f)
+
+
+def _check_single(metadata: str | None, frames: Sequence[str]) -> None:
+    if metadata is not None and len(frames) > 1:
+        raise click.UsageError("--metadata can only be used with a single FRAME")
+
+
+def _load(
+    path: str,
+    metadata: str | None,
+    filters: Sequence[Filter] | None,
+    opts: GlobalOptions,
+    **kw: Any,
+) -> RawFrame:
+    frame = read_frame(path, metadata, filters=filters, max_pixels=opts.max_pixels, **kw)
+    _note_assumed(frame)
+    return frame
+
+
+def split_outputs(
+    frame: RawFrame, out_dir: Path, per_framelet: bool
+) -> list[tuple[Path, np.ndarray]]:
+    """(path, image) pairs that ``split`` writes: raw samples, one per band or framelet."""
+    fr: Framelets = frame.framelets
+    pid = frame.meta.product_id
+    items: list[tuple[Path, np.ndarray]] = []
+    for f in fr.filters:
+        band = fr.band(f)
+        if per_framelet:
+            for i in range(fr.n_exposures):
+                items.append((out_dir / f"{pid}-{f.value}-{i:03d}.png", band[i]))
+        else:
+            items.append((out_dir / f"{pid}-{f.value}.png", band.reshape(-1, band.shape[-1])))
+    return items
+
+
+@main.command("split", context_settings=_CONTEXT)
+@click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
+@_out_option
+@click.option("--per-framelet", is_flag=True, help="Write every framelet as its own image.")
+@_metadata_option
+@_filters_option
+@click.pass_context
+def split_cmd(
+    ctx: click.Context,
+    frames: tuple[str, ...],
+    out_dir: Path,
+    per_framelet: bool,
+    metadata: str | None,
+    filters: tuple[Filter, ...] | None,
+) -> None:
+    """Split raw frames into one image per band (framelets stacked in time order).
+
+    Images keep the raw samples (8-bit companded codes, or 16-bit for RDRs) and
+    the full 1648-sample width. Files are named <product_id>-<BAND>.png, or
+    <product_id>-<BAND>-<NNN>.png with --per-framelet.
+
+    \b
+    Examples:
+      junocam split JNCE_2022186_43C00078_V01-raw.png -o bands/
+      junocam split JNCE_2022186_43C00078_V01-raw.png -o bands/ --per-framelet
+      junocam split old-raw.png --filters BLUE,GREEN,RED -o bands/
+    """
+    opts: GlobalOptions = ctx.obj
+    _check_single(metadata, frames)
+
+    def work(path: str) -> None:
+        frame = _load(path, metadata, filters, opts)
+        _ensure_out_dir(out_dir)
+        bits = 16 if frame.pixels.dtype == np.uint16 else 8
+        for target, img in split_outputs(frame, out_dir, per_framelet):
+            write_png(target, img, bits=bits, protect=_inputs(frame, path))
+        click.echo(f"{frame.path}: wrote {frame.meta.n_filters} band(s) to {out_dir}")
+
+    _for_each(ctx, frames, work)
+
+
+# ---------------------------------------------------------------------------
+# process
+
+
+_FORMATS = {"png8": ".png", "png16": ".png", "tiff16": ".tif"}
+
+
+def decode_step(
+    path: str,
+    metadata: str | None,
+    filters: Sequence[Filter] | None,
+    delay: float | None,
+    opts: GlobalOptions,
+) -> RawFrame:
+    """Read a frame for ``process``; metadata is required unless filters are given."""
+    return _load(path, metadata, filters, opts, interframe_delay=delay, allow_assumed=False)
+
+
+def linear_framelets(frame: RawFrame) -> Framelets:
+    """Decompand the strip and view it as framelets."""
+    linear = decompand(frame.pixels, frame.meta.companding)
+    return split(linear, frame.meta.filters, frame.meta.framelet_lines)
+
+
+def compose_step(framelets: Framelets, meta: FrameMeta, popts: ProcessOptions) -> np.ndarray:
+    """Composition: linear framelets to an RGB float32 image in [0, 1] (naive method)."""
+    return naive_composite(
+        framelets,
+        interframe_delay=meta.interframe_delay,
+        normalize=popts.normalize,  # type: ignore[arg-type]
+        gamma=popts.gamma,
+    )
+
+
+def output_path(meta: FrameMeta, popts: ProcessOptions, label: str = "naive") -> Path:
+    """``<out_dir>/<product_id>-<label>.png`` (``.tif`` for tiff16)."""
+    return popts.out_dir / f"{meta.product_id}-{label}{_FORMATS[popts.fmt]}"
+
+
+def write_step(
+    rgb: np.ndarray, target: Path, popts: ProcessOptions, protect: Iterable[Path]
+) -> None:
+    """Write the composite atomically in the chosen format."""
+    protect = (*popts.protect, *protect)
+    if popts.fmt == "tiff16":
+        write_tiff16(target, rgb, protect=protect)
+    else:
+        write_png(target, rgb, bits=16 if popts.fmt == "png16" else 8, protect=protect)
+
+
+def process_frame(
+    path: str,
+    metadata: str | None,
+    filters: Sequence[Filter] | None,
+    delay: float | None,
+    opts: GlobalOptions,
+    popts: ProcessOptions,
+) -> Path:
+    """decode -> decompand -> split -> compose -> write, for one frame."""
+    frame = decode_step(path, metadata, filters, delay, opts)
+    framelets = linear_framelets(frame)
+    rgb = compose_step(framelets, frame.meta, popts)
+    target = output_path(frame.meta, popts)
+    write_step(rgb, target, popts, _inputs(frame, path, metadata))
+    return target
+
+
+@main.command(context_settings=_CONTEXT)
+@click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
+@_out_option
+@_metadata_option
+@_filters_option
+@click.option(
+    "--interframe-delay",
+    type=click.FloatRange(min=0.0, max=60.0, min_open=True),
+    metavar="SECONDS",
+    help="Seconds between exposures when the metadata lacks it. Recorded as assumed.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(_FORMATS)),
+    default="png8",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--normalize",
+    type=click.Choice(["joint", "per-band"]),
+    default="joint",
+    show_default=True,
+    help="One white point for all bands, or one per band (crude white balance).",
+)
+@click.option(
+    "--gamma",
+    type=click.FloatRange(min=0.05, max=20.0),
+    default=1.0,
+    show_default=True,
+    help="Display gamma applied after normalisation (1 = linear).",
+)
+@click.pass_context
+def process(
+    ctx: click.Context,
+    frames: tuple[str, ...],
+    out_dir: Path,
+    metadata: str | None,
+    filters: tuple[Filter, ...] | None,
+    interframe_delay: float | None,
+    fmt: str,
+    normalize: str,
+    gamma: float,
+) -> None:
+    """Make a naive colour composite of each raw frame.
+
+    Each frame is decoded, decompanded, split into framelets; each band's
+    framelets are stacked in time order and the bands shifted to roughly
+    overlap, then composed to RGB and written as <product_id>-naive.png
+    (or .tif). Naive means seams and colour fringes remain.
+
+    A frame without metadata needs --filters (and optionally --interframe-delay).
+
+    \b
+    Examples:
+      junocam process JNCE_2022186_43C00078_V01-raw.png -o out/
+      junocam process raw/*/*-raw.png -o out/ --format png16
+      junocam process old-raw.png --filters BLUE,GREEN,RED --interframe-delay 0.37 -o out/
+      junocam process frame-raw.png --metadata 13537-Metadata.json -o out/ --gamma 2
+    """
+    opts: GlobalOptions = ctx.obj
+    _check_single(metadata, frames)
+    popts = ProcessOptions(
+        out_dir=out_dir,
+        fmt=fmt,
+        normalize=normalize,
+        gamma=gamma,
+        protect=tuple(Path(f) for f in frames),
+    )
+    try:
+        _ensure_out_dir(out_dir)
+    except OutputError as err:
+        _report(str(out_dir), err, opts.debug)
+        ctx.exit(1)
+
+    def work(path: str) -> None:
+        target = process_frame(path, metadata, filters, interframe_delay, opts, popts)
+        click.echo(f"{path}: wrote {target}")
+
+    _for_each(ctx, frames, work)
