@@ -7,6 +7,15 @@ command line is a thin layer over them.
 from __future__ import annotations
 
 from .companding import compand, decompand
+from .compose import (
+    compose_rgb,
+    naive_band_images,
+    naive_band_offsets,
+    naive_composite,
+    nominal_band_offsets,
+    shift_bands,
+)
+from .decode import DEFAULT_MAX_PIXELS, RawFrame, find_metadata, load_metadata, read_frame
 from .errors import (
     FormatError,
     GeometryError,
@@ -19,7 +28,18 @@ from .errors import (
     SizeLimitError,
 )
 from .framelets import Framelets, split
-from .metadata import Companding, Filter, FrameMeta
+from .metadata import (
+    Companding,
+    Filter,
+    FrameMeta,
+    assumed_meta,
+    exposure_start_time,
+    from_pds3_label,
+    from_website_json,
+    parse_duration,
+    parse_quantity,
+)
+from .output import write_png, write_tiff16
 
 __version__ = "0.1.0"
 
@@ -32,6 +52,25 @@ __all__ = [
     "split",
     "compand",
     "decompand",
+    "RawFrame",
+    "read_frame",
+    "find_metadata",
+    "load_metadata",
+    "DEFAULT_MAX_PIXELS",
+    "from_website_json",
+    "from_pds3_label",
+    "assumed_meta",
+    "exposure_start_time",
+    "parse_quantity",
+    "parse_duration",
+    "naive_band_images",
+    "naive_band_offsets",
+    "nominal_band_offsets",
+    "shift_bands",
+    "compose_rgb",
+    "naive_composite",
+    "write_png",
+    "write_tiff16",
     "JunoCamError",
     "FormatError",
     "SizeLimitError",
