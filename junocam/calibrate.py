@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -778,16 +779,18 @@ def _classify(name: str) -> tuple[str, Filter] | None:
 def _read_image(path: Path) -> np.ndarray:
     """Read a 2-D calibration image, or raise FormatError naming the file."""
     try:
-        if path.suffix.lower() == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        elif path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # imageio's plugin-probing notices on bad files
+            if path.suffix.lower() == ".npy":
+                arr = np.load(path, allow_pickle=False)
+            elif path.suffix.lower() in (".tif", ".tiff"):
+                import tifffile
 
-            arr = tifffile.imread(path)
-        else:
-            import imageio.v3 as iio
+                arr = tifffile.imread(path)
+            else:
+                import imageio.v3 as iio
 
-            arr = iio.imread(path)
+                arr = iio.imread(path)
     except Exception as err:  # noqa: BLE001 - any reader failure is a format problem
         raise FormatError(f"cannot read calibration image: {err}", path=path) from err
     arr = np.asarray(arr)
@@ -876,14 +879,15 @@ def load_calibration(directory: str | os.PathLike[str]) -> Calibration:
         )
     images: dict[str, dict[Filter, np.ndarray]] = {"dark": {}, "flat": {}, "mask": {}}
     files: dict[str, str] = {}
-    shape: tuple[int, ...] | None = None
+    first: tuple[tuple[int, ...], Path] | None = None
     for (kind, band), path in sorted(found.items(), key=lambda kv: str(kv[1])):
         arr = _read_image(path)
-        if shape is None:
-            shape = arr.shape
-        elif arr.shape != shape:
+        if first is None:
+            first = (arr.shape, path)
+        elif arr.shape != first[0]:
             raise FormatError(
-                f"shape {arr.shape} differs from the other calibration images {shape}",
+                f"shape {arr.shape} differs from {first[0]} of {first[1].name}; "
+                "all calibration images must have one framelet's shape",
                 path=path,
             )
         if kind == "mask":
