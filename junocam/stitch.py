@@ -1,0 +1,676 @@
+"""Seamless stitching: every framelet of every band onto one common output grid.
+
+For each output pixel we know a direction on the sky (the *sky frame* is the camera
+frame at the spin model's reference exposure). For every exposure the spin model
+rotates that direction into the camera frame of the exposure, the camera model
+projects it onto the CCD, and the CCD line tells which band's framelet (if any) saw
+it. The framelet is sampled there (bilinear by default) and overlapping framelets
+are blended with feathered weights that fall to nearly zero at framelet edges, so
+no seam shows. All bands share the grid, so the band images are co-registered
+by construction and colour composition needs no further alignment.
+
+Two grids are provided:
+
+* :class:`CylinderGrid`: the *spin cylinder*, azimuth about the spin axis down the
+  rows and ``f * tan(elevation)`` across the columns; at the centre one output
+  pixel is one detector pixel. A turn about the spin axis is a pure row shift.
+* :class:`PerspectiveGrid`: a virtual pinhole camera looking in any direction,
+  for example at the target's brightness centroid.
+
+Examples
+--------
+>>> import numpy as np
+>>> from junocam.camera import CameraModel
+>>> from junocam.framelets import split
+>>> from junocam.spin import SpinModel
+>>> strip = np.ones((4 * 128, 1648), np.float32)
+>>> fr = split(strip, ["RED"])
+>>> spin = SpinModel.nominal(0.372, reference_exposure=1.5)
+>>> grid = CylinderGrid.covering(fr, CameraModel(), spin)
+>>> out = stitch(fr, CameraModel(), spin, grid)
+>>> bool(np.allclose(out.bands["RED"][out.masks["RED"]], 1.0))
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .camera import CameraModel
+from .errors import GeometryError
+from .framelets import Framelets
+from .metadata import Filter
+from .spin import SpinModel
+
+__all__ = [
+    "CylinderGrid",
+    "PerspectiveGrid",
+    "StitchResult",
+    "stitch",
+    "framelet_footprints",
+    "brightness_centroid",
+    "perspective_grid_for",
+]
+
+Grid = "CylinderGrid | PerspectiveGrid"
+
+
+def _spin_basis(spin: SpinModel) -> np.ndarray:
+    """Rows u_x, u_y, u_z of a right-handed basis with u_x = -spin axis (close to +X)."""
+    ux = -spin.axis
+    z = np.array([0.0, 0.0, 1.0])
+    uz = z - (z @ ux) * ux
+    uz /= np.linalg.norm(uz)
+    uy = np.cross(uz, ux)
+    return np.stack([ux, uy, uz])
+
+
+@dataclass(frozen=True)
+class CylinderGrid:
+    """The spin-cylinder output grid.
+
+    Row ``r`` is azimuth ``(r - row0) / scale`` (radians) about the spin axis, column
+    ``c`` is ``tan(elevation) = (c - col0) / scale``; ``scale`` is pixels per radian
+    at the centre (default: the focal length in pixels, one detector pixel per
+    output pixel). Azimuth 0 is the reference exposure's boresight.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (rows, cols) of the output.
+    row0, col0 : float
+        Output pixel of azimuth 0 and elevation 0.
+    scale : float
+        Output pixels per radian.
+    basis : tuple of 9 float
+        Row-major rows u_x (minus the spin axis), u_y, u_z in the sky frame.
+
+    Examples
+    --------
+    >>> g = CylinderGrid((10, 20), 5.0, 10.0, 1000.0, tuple(np.eye(3).ravel()))
+    >>> np.round(g.rays(slice(5, 6), slice(10, 11))[0, 0], 6)
+    array([0., 0., 1.])
+    """
+
+    shape: tuple[int, int]
+    row0: float
+    col0: float
+    scale: float
+    basis: tuple[float, ...]
+
+    @property
+    def _b(self) -> np.ndarray:
+        return np.asarray(self.basis, dtype=np.float64).reshape(3, 3)
+
+    @classmethod
+    def for_spin(
+        cls, spin: SpinModel, shape: tuple[int, int], row0: float, col0: float, scale: float
+    ) -> CylinderGrid:
+        """A grid whose axis is ``spin``'s axis."""
+        return cls(
+            (int(shape[0]), int(shape[1])), row0, col0, scale, tuple(_spin_basis(spin).ravel())
+        )
+
+    @classmethod
+    def covering(
+        cls,
+        framelets: Framelets,
+        camera: CameraModel,
+        spin: SpinModel,
+        scale: float | None = None,
+        margin: int = 2,
+    ) -> CylinderGrid:
+        """The smallest spin-cylinder grid that holds every framelet of ``framelets``.
+
+        Parameters
+        ----------
+        framelets : Framelets
+            Only its shape and filters are used.
+        camera, spin : CameraModel, SpinModel
+        scale : float, optional
+            Output pixels per radian; defaults to the focal length in pixels.
+        margin : int
+            Extra pixels around the footprint.
+
+        Examples
+        --------
+        >>> from junocam.framelets import split
+        >>> fr = split(np.zeros((3 * 384, 1648), np.float32), ["BLUE", "GREEN", "RED"])
+        >>> g = CylinderGrid.covering(fr, CameraModel(), SpinModel.nominal(0.372))
+        >>> g.shape[1] > 1600
+        True
+        """
+        scale = camera.focal_px if scale is None else float(scale)
+        basis = _spin_basis(spin)
+        lo = np.array([np.inf, np.inf])
+        hi = -lo
+        for i, band, s, ln in _framelet_borders(framelets, camera):
+            rays = camera.pixel_to_ray(s, ln, band) @ spin.rotation(i).T
+            az, tan_el = _cylinder_coords(rays, basis)
+            lo = np.minimum(lo, [az.min(), tan_el.min()])
+            hi = np.maximum(hi, [az.max(), tan_el.max()])
+        row0 = -lo[0] * scale + margin
+        col0 = -lo[1] * scale + margin
+        rows = int(math.ceil((hi[0] - lo[0]) * scale)) + 2 * margin + 1
+        cols = int(math.ceil((hi[1] - lo[1]) * scale)) + 2 * margin + 1
+        return cls((rows, cols), float(row0), float(col0), float(scale), tuple(basis.ravel()))
+
+    def rays(self, rows: slice, cols: slice) -> np.ndarray:
+        """Unit sky-frame directions of the output pixels ``[rows, cols]``, (h, w, 3)."""
+        r = np.arange(self.shape[0], dtype=np.float64)[rows]
+        c = np.arange(self.shape[1], dtype=np.float64)[cols]
+        return self.rays_at(r[:, None], c[None, :])
+
+    def rays_at(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Unit sky-frame directions at (broadcastable) fractional pixel positions."""
+        az = (np.asarray(r, dtype=np.float64) - self.row0) / self.scale
+        t = (np.asarray(c, dtype=np.float64) - self.col0) / self.scale
+        az, t = np.broadcast_arrays(az, t)
+        b = self._b
+        d = t[..., None] * b[0] + np.sin(az)[..., None] * b[1] + np.cos(az)[..., None] * b[2]
+        return d / np.sqrt(1.0 + t * t)[..., None]
+
+    def to_pixel(self, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sky-frame directions -> fractional (row, col) on this grid."""
+        az, tan_el = _cylinder_coords(rays, self._b)
+        return self.row0 + az * self.scale, self.col0 + tan_el * self.scale
+
+
+def _cylinder_coords(rays: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = rays @ basis[0]
+    y = rays @ basis[1]
+    z = rays @ basis[2]
+    rho = np.hypot(y, z)
+    return np.arctan2(y, z), x / rho
+
+
+@dataclass(frozen=True)
+class PerspectiveGrid:
+    """A virtual pinhole camera in the sky frame.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (rows, cols).
+    focal : float
+        Focal length in output pixels.
+    center : tuple of float
+        (row, col) of the optical axis in the output.
+    rotation : tuple of 9 float
+        Row-major 3x3 matrix whose columns are the virtual camera's x (columns),
+        y (rows) and z (viewing direction) axes in the sky frame.
+
+    Examples
+    --------
+    >>> g = PerspectiveGrid.looking_at([0, 0, 1], fov_deg=10.0, size=(101, 101))
+    >>> np.round(g.rays(slice(50, 51), slice(50, 51))[0, 0], 6)
+    array([0., 0., 1.])
+    """
+
+    shape: tuple[int, int]
+    focal: float
+    center: tuple[float, float]
+    rotation: tuple[float, ...]
+
+    @property
+    def _r(self) -> np.ndarray:
+        return np.asarray(self.rotation, dtype=np.float64).reshape(3, 3)
+
+    @classmethod
+    def looking_at(
+        cls,
+        direction: Sequence[float] | np.ndarray,
+        fov_deg: float,
+        size: tuple[int, int],
+        up: Sequence[float] | np.ndarray = (0.0, -1.0, 0.0),
+        roll_deg: float = 0.0,
+    ) -> PerspectiveGrid:
+        """A virtual camera looking along ``direction`` with a horizontal field of view.
+
+        Parameters
+        ----------
+        direction : array_like (3,)
+            Viewing direction in the sky frame.
+        fov_deg : float
+            Field of view across the columns, degrees (0 < fov < 170).
+        size : (rows, cols)
+        up : array_like (3,)
+            Sky direction that should point up in the image (default: the camera's
+            -Y, so the view is oriented like a raw framelet).
+        roll_deg : float
+            Extra rotation about the viewing direction, degrees.
+
+        Raises
+        ------
+        GeometryError
+            For a zero direction, a field of view out of range or an empty size.
+        """
+        d = np.asarray(direction, dtype=np.float64)
+        if not np.all(np.isfinite(d)) or np.linalg.norm(d) == 0:
+            raise GeometryError(f"viewing direction {list(d)} is not a direction")
+        if not (0.0 < fov_deg < 170.0):
+            raise GeometryError(f"field of view {fov_deg} degrees is outside (0, 170)")
+        rows, cols = int(size[0]), int(size[1])
+        if rows < 1 or cols < 1:
+            raise GeometryError(f"output size {size} is empty")
+        z = d / np.linalg.norm(d)
+        u = np.asarray(up, dtype=np.float64)
+        y = -(u - (u @ z) * z)
+        if np.linalg.norm(y) < 1e-9:
+            y = np.array([0.0, 1.0, 0.0]) - z[1] * z
+        y /= np.linalg.norm(y)
+        x = np.cross(y, z)
+        if roll_deg:
+            c, s = math.cos(math.radians(roll_deg)), math.sin(math.radians(roll_deg))
+            x, y = c * x + s * y, -s * x + c * y
+        focal = (cols / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+        rot = np.stack([x, y, z], axis=1)
+        return cls((rows, cols), focal, ((rows - 1) / 2.0, (cols - 1) / 2.0), tuple(rot.ravel()))
+
+    def rays(self, rows: slice, cols: slice) -> np.ndarray:
+        """Unit sky-frame directions of the output pixels ``[rows, cols]``, (h, w, 3)."""
+        r = np.arange(self.shape[0], dtype=np.float64)[rows]
+        c = np.arange(self.shape[1], dtype=np.float64)[cols]
+        return self.rays_at(r[:, None], c[None, :])
+
+    def rays_at(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Unit sky-frame directions at (broadcastable) fractional pixel positions."""
+        r, c = np.broadcast_arrays(np.asarray(r, np.float64), np.asarray(c, np.float64))
+        v = np.stack(
+            [(c - self.center[1]) / self.focal, (r - self.center[0]) / self.focal, np.ones_like(r)],
+            axis=-1,
+        )
+        d = v @ self._r.T
+        return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+    def to_pixel(self, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sky-frame directions -> fractional (row, col) (NaN behind the camera)."""
+        v = np.asarray(rays, dtype=np.float64) @ self._r
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(v[..., 2] > 0, v[..., 2], np.nan)
+            return self.center[0] + self.focal * v[..., 1] / z, self.center[1] + self.focal * v[
+                ..., 0
+            ] / z
+
+
+@dataclass(frozen=True, eq=False)
+class StitchResult:
+    """Band images on one grid.
+
+    Attributes
+    ----------
+    bands : dict of Filter -> numpy.ndarray
+        float32 images in the input's units (linear DN), 0 where not covered.
+        Keys are also reachable by name (``result.bands["RED"]`` works via
+        :class:`_BandDict`).
+    masks : dict of Filter -> numpy.ndarray
+        Boolean coverage masks.
+    grid : CylinderGrid or PerspectiveGrid
+    spin : SpinModel
+    """
+
+    bands: Mapping[Filter, np.ndarray]
+    masks: Mapping[Filter, np.ndarray]
+    grid: CylinderGrid | PerspectiveGrid
+    spin: SpinModel
+
+
+class _BandDict(dict):
+    """A dict keyed by Filter that also accepts filter names."""
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        return super().__getitem__(Filter.parse(key))
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return super().__contains__(Filter.parse(key))
+        except Exception:
+            return False
+
+
+def _framelet_borders(
+    framelets: Framelets, camera: CameraModel, step: int = 16
+) -> Iterator[tuple[int, Filter, np.ndarray, np.ndarray]]:
+    """Border pixels of the first and last exposure's framelets of every band."""
+    s0, s1 = camera.sample_range
+    lines = framelets.framelet_lines
+    s = np.append(np.arange(s0, s1, step), s1)
+    ln = np.append(np.arange(0, lines - 1, step), lines - 1).astype(np.float64)
+    bs = np.concatenate([s, s, np.full(ln.size, s0), np.full(ln.size, s1)])
+    bl = np.concatenate([np.zeros(s.size), np.full(s.size, lines - 1.0), ln, ln])
+    for i in sorted({0, framelets.n_exposures - 1}):
+        for band in framelets.filters:
+            yield i, band, bs, bl
+
+
+def feather_weight(line: np.ndarray, lines: int, feather: float) -> np.ndarray:
+    """Blending weight of a framelet sample by its distance to the framelet's edges.
+
+    A smooth ramp from about 0 at the first/last line to 1 at ``feather`` lines in.
+
+    Examples
+    --------
+    >>> np.round(feather_weight(np.array([0.0, 4.0, 64.0]), 128, 8.0), 3)
+    array([0.011, 0.593, 1.   ], dtype=float32)
+    """
+    d = np.minimum(line, (lines - 1) - line) + 0.5
+    t = np.clip(d / max(feather, 1e-6), 0.0, 1.0)
+    w = t * t * (3.0 - 2.0 * t)
+    return np.maximum(w, 1e-3).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _Footprint:
+    """Where one exposure lands on the grid: a bounding box and CCD coordinates."""
+
+    rows: slice
+    cols: slice
+    xd: np.ndarray
+    yd: np.ndarray
+    ok: np.ndarray
+
+
+def _exposure_footprint(
+    grid: CylinderGrid | PerspectiveGrid,
+    camera: CameraModel,
+    rot: np.ndarray,
+    y_lo: float,
+    y_hi: float,
+    step: int = 16,
+) -> _Footprint | None:
+    """Distorted CCD coordinates of the grid pixels one exposure can see."""
+    h, w = grid.shape
+    rr = np.unique(np.append(np.arange(0, h, step), h - 1))
+    cc = np.unique(np.append(np.arange(0, w, step), w - 1))
+    xd, yd, ok = camera.ray_to_focal(grid.rays_at(rr[:, None], cc[None, :]) @ rot)
+    s0, s1 = camera.sample_range
+    pad = 2.0 * step
+    with np.errstate(invalid="ignore"):
+        near = (
+            ok
+            & (yd >= y_lo - pad)
+            & (yd <= y_hi + pad)
+            & (xd + camera.cx >= s0 - pad)
+            & (xd + camera.cx <= s1 + pad)
+        )
+    if not near.any():
+        return None
+    ri = np.flatnonzero(near.any(axis=1))
+    ci = np.flatnonzero(near.any(axis=0))
+    r0 = max(int(rr[ri[0]]) - step, 0)
+    r1 = min(int(rr[ri[-1]]) + step + 1, h)
+    c0 = max(int(cc[ci[0]]) - step, 0)
+    c1 = min(int(cc[ci[-1]]) + step + 1, w)
+    rows, cols = slice(r0, r1), slice(c0, c1)
+    xd, yd, ok = camera.ray_to_focal(grid.rays(rows, cols) @ rot)
+    return _Footprint(rows, cols, xd, yd, ok)
+
+
+@dataclass(frozen=True)
+class FrameletSample:
+    """One framelet resampled onto (a box of) the output grid.
+
+    Attributes
+    ----------
+    exposure : int
+    band : Filter
+    rows, cols : slice
+        The box of the output grid.
+    valid : numpy.ndarray
+        Boolean (h, w): the framelet covers the pixel.
+    values : numpy.ndarray
+        float32 (h, w), 0 where not valid.
+    weights : numpy.ndarray
+        float32 (h, w) feather weights, 0 where not valid.
+    """
+
+    exposure: int
+    band: Filter
+    rows: slice
+    cols: slice
+    valid: np.ndarray
+    values: np.ndarray
+    weights: np.ndarray
+
+
+def framelet_footprints(
+    framelets: Framelets,
+    camera: CameraModel,
+    spin: SpinModel,
+    grid: CylinderGrid | PerspectiveGrid,
+    *,
+    bands: Sequence[Filter | str] | None = None,
+    order: int = 1,
+    feather: float = 8.0,
+    trim_lines: int = 0,
+) -> Iterator[FrameletSample]:
+    """Resample every framelet onto the grid, one at a time (inverse mapping).
+
+    This is the building block of :func:`stitch` and of the spin self-calibration.
+
+    Parameters
+    ----------
+    framelets : Framelets
+        Linear float data (use :func:`junocam.companding.decompand` first).
+    camera, spin, grid
+        The geometry.
+    bands : sequence of Filter, optional
+        Bands to resample (default all).
+    order : int
+        Spline order of the interpolation: 1 (bilinear) or 3 (cubic).
+    feather : float
+        Width (lines) of the blending ramp at framelet edges.
+    trim_lines : int
+        Lines dropped at the top and bottom of every framelet (edge artefacts).
+
+    Yields
+    ------
+    FrameletSample
+    """
+    if order not in (0, 1, 3):
+        raise GeometryError(f"interpolation order must be 0, 1 or 3, got {order}")
+    wanted = framelets.filters if bands is None else tuple(Filter.parse(b) for b in bands)
+    lines = framelets.framelet_lines
+    if lines != camera.framelet_lines:
+        raise GeometryError(
+            f"framelets have {lines} lines but the camera model expects {camera.framelet_lines}"
+            " (2x2 summed products are not supported by the stitcher yet)"
+        )
+    cys = {b: camera.cy(b) for b in wanted}
+    y_lo = min(-cy for cy in cys.values())
+    y_hi = max(lines - 1 - cy for cy in cys.values())
+    s0, s1 = camera.sample_range
+    l0, l1 = float(trim_lines), float(lines - 1 - trim_lines)
+    for i in range(framelets.n_exposures):
+        fp = _exposure_footprint(grid, camera, spin.rotation(i), y_lo, y_hi)
+        if fp is None:
+            continue
+        sample = fp.xd + camera.cx
+        with np.errstate(invalid="ignore"):
+            in_samples = fp.ok & (sample >= s0) & (sample <= s1)
+        for band in wanted:
+            line = fp.yd + cys[band]
+            with np.errstate(invalid="ignore"):
+                valid = in_samples & (line >= l0) & (line <= l1)
+            if not valid.any():
+                continue
+            img = framelets.data[i, framelets.index(band)]
+            vals = np.zeros(valid.shape, np.float32)
+            coords = np.stack([line[valid], sample[valid]])
+            vals[valid] = ndimage.map_coordinates(
+                np.asarray(img, dtype=np.float32),
+                coords,
+                order=order,
+                mode="nearest",
+                prefilter=order > 1,
+            )
+            wts = np.zeros(valid.shape, np.float32)
+            wts[valid] = feather_weight(line[valid] - l0, int(l1 - l0) + 1, feather)
+            yield FrameletSample(i, band, fp.rows, fp.cols, valid, vals, wts)
+
+
+def stitch(
+    framelets: Framelets,
+    camera: CameraModel,
+    spin: SpinModel,
+    grid: CylinderGrid | PerspectiveGrid,
+    *,
+    bands: Sequence[Filter | str] | None = None,
+    order: int = 1,
+    feather: float = 8.0,
+    trim_lines: int = 0,
+) -> StitchResult:
+    """Resample all framelets of all bands onto one grid and blend them seamlessly.
+
+    Parameters
+    ----------
+    framelets : Framelets
+        Linear float data, shape (n_exposures, n_filters, 128, 1648).
+    camera : CameraModel
+    spin : SpinModel
+        Usually fitted with :func:`junocam.spinfit.fit_spin`.
+    grid : CylinderGrid or PerspectiveGrid
+    bands : sequence of Filter, optional
+        Bands to stitch (default: all of the frame's).
+    order : int
+        Interpolation spline order (1 bilinear, 3 cubic).
+    feather : float
+        Blending ramp width in lines at framelet edges.
+    trim_lines : int
+        Lines dropped at each framelet's top and bottom.
+
+    Returns
+    -------
+    StitchResult
+        float32 band images (weighted mean of the framelets covering each pixel; 0
+        where none does) and boolean masks.
+
+    Examples
+    --------
+    >>> from junocam.framelets import split
+    >>> fr = split(np.full((2 * 128, 1648), 5.0, np.float32), ["METHANE"])
+    >>> sp = SpinModel.nominal(0.372)
+    >>> res = stitch(fr, CameraModel(), sp, CylinderGrid.covering(fr, CameraModel(), sp))
+    >>> round(float(res.bands["METHANE"].max()), 4)
+    5.0
+    """
+    wanted = framelets.filters if bands is None else tuple(Filter.parse(b) for b in bands)
+    acc = {b: np.zeros(grid.shape, np.float32) for b in wanted}
+    wsum = {b: np.zeros(grid.shape, np.float32) for b in wanted}
+    for fs in framelet_footprints(
+        framelets,
+        camera,
+        spin,
+        grid,
+        bands=wanted,
+        order=order,
+        feather=feather,
+        trim_lines=trim_lines,
+    ):
+        acc[fs.band][fs.rows, fs.cols] += fs.values * fs.weights
+        wsum[fs.band][fs.rows, fs.cols] += fs.weights
+    out = _BandDict()
+    masks = _BandDict()
+    for b in wanted:
+        m = wsum[b] > 0
+        img = np.zeros(grid.shape, np.float32)
+        np.divide(acc[b], wsum[b], out=img, where=m)
+        out[b] = img
+        masks[b] = m
+    return StitchResult(bands=out, masks=masks, grid=grid, spin=spin)
+
+
+def brightness_centroid(
+    image: np.ndarray, mask: np.ndarray | None = None, fraction: float = 0.1
+) -> tuple[float, float, float]:
+    """Centroid (row, col) and radius (pixels) of the bright target in an image.
+
+    Pixels brighter than ``fraction`` of the 99.9th percentile count as target; the
+    radius is that of a disc with the same area.
+
+    Examples
+    --------
+    >>> img = np.zeros((50, 60), np.float32); img[10:20, 30:40] = 1
+    >>> tuple(round(v, 1) for v in brightness_centroid(img))
+    (14.5, 34.5, 5.6)
+    """
+    img = np.asarray(image, dtype=np.float32)
+    valid = np.isfinite(img) if mask is None else (mask & np.isfinite(img))
+    if not valid.any():
+        raise GeometryError("no valid pixels to find the target in")
+    top = float(np.percentile(img[valid], 99.9))
+    if top <= 0:
+        raise GeometryError("the image is black: no target to centre on")
+    target = valid & (img > fraction * top)
+    r, c = np.nonzero(target)
+    w = img[r, c]
+    return (
+        float(np.sum(r * w) / np.sum(w)),
+        float(np.sum(c * w) / np.sum(w)),
+        float(np.sqrt(r.size / np.pi)),
+    )
+
+
+def perspective_grid_for(
+    cylinder: CylinderGrid,
+    image: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    fov_deg: float | None = None,
+    size: int | tuple[int, int] | None = None,
+    center: tuple[float, float] | None = None,
+    pad: float = 1.15,
+) -> PerspectiveGrid:
+    """A virtual camera centred on the target seen in a cylinder-grid image.
+
+    Parameters
+    ----------
+    cylinder : CylinderGrid
+        The grid ``image`` lives on.
+    image, mask : numpy.ndarray
+        A stitched band image (e.g. the brightest band) and its coverage.
+    fov_deg : float, optional
+        Field of view; by default just enough for the target (times ``pad``).
+    size : int or (rows, cols), optional
+        Output size; by default one output pixel per detector pixel at the centre.
+    center : (row, col), optional
+        Cylinder pixel to look at, instead of the brightness centroid.
+    pad : float
+        Margin factor around the target for the default field of view.
+
+    Returns
+    -------
+    PerspectiveGrid
+    """
+    if center is None:
+        r, c, radius = brightness_centroid(image, mask)
+        extent = 2.0 * radius * pad
+        # the target area may be a crescent; cover its extent, not only its area
+        target = image > 0.1 * float(
+            np.percentile(image[mask] if mask is not None else image, 99.9)
+        )
+        if mask is not None:
+            target &= mask
+        rr, cc = np.nonzero(target)
+        if rr.size:
+            half = max(np.abs(rr - r).max(), np.abs(cc - c).max())
+            extent = max(extent, 2.0 * half * pad)
+    else:
+        r, c = center
+        extent = min(cylinder.shape) * 0.9
+    direction = cylinder.rays_at(np.array(r), np.array(c))
+    if fov_deg is None:
+        fov_deg = math.degrees(2.0 * math.atan(extent / 2.0 / cylinder.scale))
+        fov_deg = float(min(max(fov_deg, 0.5), 120.0))
+    if size is None:
+        n = int(round(2.0 * cylinder.scale * math.tan(math.radians(fov_deg) / 2.0)))
+        size = (max(n, 16), max(n, 16))
+    elif isinstance(size, int):
+        size = (size, size)
+    up = -cylinder.rays_at(np.array(r + 1.0), np.array(c)) + direction
+    return PerspectiveGrid.looking_at(direction, fov_deg, size, up=up)
