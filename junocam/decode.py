@@ -47,6 +47,7 @@ from .metadata import (
     LINE_SAMPLES,
     Filter,
     FrameMeta,
+    _loads_pvl,
     assumed_meta,
     from_pds3_label,
     from_website_json,
@@ -594,14 +595,8 @@ def _label_for_img(img: Path) -> Path:
 
 def _read_pds3(image_hint: Path, label_path: Path, max_pixels: int) -> RawFrame:
     """Read a PDS3 product from its label (detached or attached)."""
-    import pvl
-
     text = _read_label_text(label_path)
-    try:
-        label = pvl.loads(text.decode("latin-1"))
-    except Exception as err:  # pvl raises several exception types
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise MetadataError(f"malformed PVL label: {first}", path=label_path) from None
+    label = _loads_pvl(text, os.fspath(label_path))
     meta = from_pds3_label(label, source=label_path)
     img_path, offset = _image_pointer(label, label_path)
     pixels = _read_img(img_path, offset, label, meta, label_path, max_pixels)

@@ -667,9 +667,19 @@ def from_pds3_label(
     )
 
 
-def _loads_pvl(text: str | bytes, src: str | None) -> Mapping[str, Any]:
-    import pvl
+def _import_pvl() -> Any:
+    """Import pvl, silencing the deprecation notices it emits about itself on import."""
+    import warnings
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        warnings.simplefilter("ignore", ImportWarning)
+        import pvl
+    return pvl
+
+
+def _loads_pvl(text: str | bytes, src: str | None) -> Mapping[str, Any]:
+    pvl = _import_pvl()
     if isinstance(text, bytes):
         text = text.decode("latin-1")
     try:

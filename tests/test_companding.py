@@ -1,0 +1,58 @@
+"""Companding tables and their round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from junocam.companding import compand, decode_table, decompand, sqroot_table
+from junocam.errors import FormatError
+
+MODES = ["SQROOT", "LIN1", "LIN8", "LIN16"]
+
+
+def test_sqroot_breakpoints():
+    t = sqroot_table()
+    assert [int(t[c]) for c in (0, 23, 43, 89, 184, 209, 255)] == [
+        0,
+        23,
+        63,
+        247,
+        1007,
+        1407,
+        2879,
+    ]
+    assert np.all(np.diff(t) > 0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_code_round_trips(mode):
+    codes = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(compand(decompand(codes, mode), mode), codes)
+
+
+@given(
+    hnp.arrays(np.uint8, hnp.array_shapes(min_dims=1, max_dims=3, max_side=8)),
+    st.sampled_from(MODES),
+)
+def test_round_trip_property(codes, mode):
+    lin = decompand(codes, mode)
+    assert lin.dtype == np.float32 and lin.shape == codes.shape
+    np.testing.assert_array_equal(compand(lin, mode), codes)
+
+
+@given(st.floats(min_value=0, max_value=2879), st.sampled_from(MODES))
+def test_compand_picks_nearest_code(value, mode):
+    table = decode_table(mode)
+    code = int(compand(np.array([value]), mode)[0])
+    best = np.min(np.abs(table.astype(np.float64) - min(value, float(table[-1]))))
+    assert abs(float(table[code]) - min(value, float(table[-1]))) == pytest.approx(best)
+
+
+def test_decompand_needs_uint8():
+    with pytest.raises(FormatError):
+        decompand(np.zeros(3, np.uint16), "SQROOT")
+    assert decompand(np.array([1000], np.uint16), "NONE")[0] == 1000.0
