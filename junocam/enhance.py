@@ -517,8 +517,10 @@ def flatten_illumination(
     normalised convolution over the valid pixels only, so black sky does not bleed
     into the limb. Every pixel is multiplied by ``(mean / blurred) ** strength``, the
     gain limited to ``[1 / max_gain, max_gain]``; ``mean`` is the mean valid
-    luminance, so the overall brightness stays about the same. Far from any valid
-    pixel (deep sky) the gain fades smoothly to 1. Colours keep their ratios.
+    luminance, so the overall brightness stays about the same. Colours keep their
+    ratios. Pixels outside a given ``mask`` are not changed; with the automatic mask
+    the gain fades smoothly to 1 away from valid pixels (deep sky), so there is no
+    seam at the threshold.
 
     Parameters
     ----------
@@ -569,9 +571,14 @@ def flatten_illumination(
         strength
     )
     gain = np.clip(gain, 1.0 / max_gain, max_gain)
-    # fade to gain 1 where hardly any valid pixel is near (deep sky, no-data areas)
-    weight = np.clip(den / 0.25, 0.0, 1.0)
-    gain = 1.0 + (gain - 1.0) * weight
+    if mask is not None:
+        # pixels the caller declared invalid (no data, sky) are left as they are
+        gain = np.where(valid, gain, np.float32(1.0))
+    else:
+        # fade to gain 1 where hardly any valid pixel is near (deep sky): no seam at
+        # the automatic sky threshold
+        weight = np.clip(den / 0.25, 0.0, 1.0)
+        gain = 1.0 + (gain - 1.0) * weight
     return _finish(a * (gain[..., None] if a.ndim == 3 else gain))
 
 
