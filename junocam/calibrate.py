@@ -733,7 +733,13 @@ class Calibration:
             object.__setattr__(self, name, MappingProxyType(dict(value)))
 
     def has(self, kind: str, band: Filter | str) -> bool:
-        """Whether a ``kind`` ("dark", "flat" or "mask") image exists for ``band``."""
+        """Whether a ``kind`` ("dark", "flat" or "mask") image exists for ``band``.
+
+        Examples
+        --------
+        >>> Calibration().has("mask", Filter.BLUE)
+        False
+        """
         if kind not in ("dark", "flat", "mask"):
             raise ValueError(f"kind must be dark, flat or mask, got {kind!r}")
         return Filter.parse(band) in getattr(self, kind)
@@ -848,9 +854,9 @@ def load_calibration(directory: str | os.PathLike[str]) -> Calibration:
     Examples
     --------
     >>> import tempfile, numpy as np
-    >>> d = tempfile.mkdtemp()
-    >>> np.save(f"{d}/flat_red.npy", np.ones((128, 1648)))
-    >>> cal = load_calibration(d)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     np.save(f"{d}/flat_red.npy", np.ones((128, 1648)))
+    ...     cal = load_calibration(d)
     >>> cal.has("flat", "red"), cal.flat[Filter.RED].shape
     (True, (128, 1648))
     """

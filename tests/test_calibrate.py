@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -13,19 +10,9 @@ from junocam.errors import FormatError
 from junocam.framelets import DARK_SAMPLES, PHOTOACTIVE
 from junocam.metadata import Filter
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "junocam"
 KMGILL = "calibration/kmgill_junocam_processing"
 
-
-@pytest.fixture(scope="session")
-def shared_junocam() -> Path:
-    """The shared JunoCam data folder; skip without it, but fail on CI."""
-    if not SHARED.is_dir():
-        reason = f"shared JunoCam data not found at {SHARED}"
-        if os.environ.get("CI"):
-            pytest.fail(reason + " (required when CI is set)")
-        pytest.skip(reason)
-    return SHARED
+# ``shared_junocam`` (the real data folder; skip without it, fail on CI) is in conftest.py.
 
 
 def _scene(rng: np.random.Generator, n: int = 2, lines: int = 128, samples: int = 400):
