@@ -114,6 +114,8 @@ def _field_text(meta: FrameMeta, name: str) -> str:
 
 
 def _ensure_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError("output path exists and is not a directory", path=out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -304,7 +306,7 @@ def _out_option(f: Callable[..., Any]) -> Callable[..., Any]:
         "--out",
         "out_dir",
         required=True,
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),
         help="Output directory (created if missing).",
     )(f)
 
