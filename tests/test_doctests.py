@@ -1,0 +1,26 @@
+"""The docstring examples of the foundation modules run and are true."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "junocam.errors",
+    "junocam.metadata",
+    "junocam.companding",
+    "junocam.framelets",
+    "junocam.decode",
+    "junocam.compose",
+    "junocam.output",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
