@@ -167,7 +167,15 @@ def main(ctx: click.Context, debug: bool, max_pixels: int) -> None:
 
 
 def describe(frame: RawFrame | None, meta: FrameMeta) -> dict[str, Any]:
-    """A JSON-ready description of a frame (``frame`` None when only metadata is known)."""
+    """A JSON-ready description of a frame (``frame`` None when only metadata is known).
+
+    Examples
+    --------
+    >>> from junocam.metadata import assumed_meta
+    >>> d = describe(None, assumed_meta(768))
+    >>> d["n_exposures"], d["filters"], d["first_exposure_start"]
+    (2, ['BLUE', 'GREEN', 'RED'], None)
+    """
     first = last = None
     if meta.start_time is not None and meta.interframe_delay is not None:
         first = exposure_start_time(meta, 0).isoformat()
@@ -405,13 +413,34 @@ def decode_step(
 
 
 def linear_framelets(frame: RawFrame) -> Framelets:
-    """Decompand the strip and view it as framelets."""
+    """Decompand the strip and view it as framelets.
+
+    Examples
+    --------
+    >>> from junocam.metadata import assumed_meta
+    >>> frame = RawFrame(np.full((384, 1648), 255, np.uint8), assumed_meta(384))
+    >>> fr = linear_framelets(frame)
+    >>> fr.data.shape, float(fr.data.max())
+    ((1, 3, 128, 1648), 2879.0)
+    """
     linear = decompand(frame.pixels, frame.meta.companding)
     return split(linear, frame.meta.filters, frame.meta.framelet_lines)
 
 
 def compose_step(framelets: Framelets, meta: FrameMeta, popts: ProcessOptions) -> np.ndarray:
-    """Composition: linear framelets to an RGB float32 image in [0, 1] (naive method)."""
+    """Composition: linear framelets to an RGB float32 image in [0, 1] (naive method).
+
+    This is the one place ``process`` turns framelets into a picture; other
+    geometries (a stitched grid) plug in here.
+
+    Examples
+    --------
+    >>> from junocam.metadata import assumed_meta
+    >>> meta = assumed_meta(384, interframe_delay=0.372)
+    >>> fr = split(np.ones((384, 1648), np.float32), meta.filters)
+    >>> compose_step(fr, meta, ProcessOptions(out_dir=Path("out"))).shape
+    (472, 1608, 3)
+    """
     return naive_composite(
         framelets,
         interframe_delay=meta.interframe_delay,
@@ -421,7 +450,15 @@ def compose_step(framelets: Framelets, meta: FrameMeta, popts: ProcessOptions) -
 
 
 def output_path(meta: FrameMeta, popts: ProcessOptions, label: str = "naive") -> Path:
-    """``<out_dir>/<product_id>-<label>.png`` (``.tif`` for tiff16)."""
+    """``<out_dir>/<product_id>-<label>.png`` (``.tif`` for tiff16).
+
+    Examples
+    --------
+    >>> from junocam.metadata import assumed_meta
+    >>> meta = assumed_meta(384, source="JNCE_X-raw.png")
+    >>> output_path(meta, ProcessOptions(out_dir=Path("out"), fmt="tiff16")).as_posix()
+    'out/JNCE_X-naive.tif'
+    """
     return popts.out_dir / f"{meta.product_id}-{label}{_FORMATS[popts.fmt]}"
 
 

@@ -15,6 +15,7 @@ MODULES = [
     "junocam.decode",
     "junocam.compose",
     "junocam.output",
+    "junocam.cli",
 ]
 
 
