@@ -23,15 +23,20 @@ def shared_junocam() -> Path:
     Skipped when absent, but a failure when the ``CI`` environment variable is set,
     so continuous integration never silently passes without the real-data tests.
     """
-    if not (SHARED_JUNOCAM / "raw").is_dir():
+    return require_data(SHARED_JUNOCAM)
+
+
+def require_data(folder: Path) -> Path:
+    """Return ``folder`` if it holds ``raw/``; else skip, or fail when ``CI`` is set."""
+    if not (folder / "raw").is_dir():
         reason = (
-            f"real JunoCam data not found at {SHARED_JUNOCAM} "
+            f"real JunoCam data not found at {folder} "
             "(expected ../shared/junocam next to the repository)"
         )
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; CI is set, so real-data tests must run")
         pytest.skip(reason)
-    return SHARED_JUNOCAM
+    return folder
 
 
 def synthetic_strip(

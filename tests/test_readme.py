@@ -37,3 +37,15 @@ def test_ci_runs_exactly_the_readme_test_command():
     pytest_lines = [ln for ln in script.splitlines() if "pytest" in ln and not ln.startswith("#")]
     assert any("python -m pytest -q" in ln for ln in pytest_lines)
     assert "pip install -e '.[test]'" in script
+
+
+def test_missing_data_skips_locally_and_fails_on_ci(tmp_path, monkeypatch):
+    import pytest
+    from conftest import require_data
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not found"):
+        require_data(tmp_path)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        require_data(tmp_path)
