@@ -100,7 +100,8 @@ class SpinFit:
     n_measurements : int
         Overlap shifts used in the last round.
     residual_rms_px : float
-        RMS of the overlap shifts left after the fit, all pairs (pixels).
+        RMS of the overlap shifts left after the fit, all pairs (pixels), outliers
+        (beyond 4 robust sigmas, at least 0.5 px) excluded.
     band_registration_px : float
         RMS of the cross-band overlap shifts left after the fit (pixels); NaN for
         single-band frames.
@@ -110,6 +111,8 @@ class SpinFit:
         True when the image had too little structure and the nominal model was kept.
     message : str
         A line for people.
+    n_outliers : int
+        Measurements left out of the residual figures.
     """
 
     spin: SpinModel
@@ -121,6 +124,7 @@ class SpinFit:
     seam_rms_px: float
     fallback: bool
     message: str
+    n_outliers: int = 0
 
     def as_dict(self, interframe_delay: float | None = None) -> dict[str, float | int | bool | str]:
         """Plain numbers for reports and manifests.
@@ -138,6 +142,7 @@ class SpinFit:
             "tilt_z_rad": self.spin.tilt_z,
             "iterations": self.iterations,
             "n_measurements": self.n_measurements,
+            "n_outliers": self.n_outliers,
             "residual_rms_px": self.residual_rms_px,
             "band_registration_px": self.band_registration_px,
             "seam_rms_px": self.seam_rms_px,
@@ -150,26 +155,19 @@ class SpinFit:
         return d
 
 
-def _bandpass(img: np.ndarray, sigma: float) -> np.ndarray:
-    """Hot-pixel-free, square-root compressed, band-passed copy for matching.
+def _prepare(img: np.ndarray, saturation: float | None) -> np.ndarray:
+    """Hot-pixel-free, square-root compressed copy for matching (NaN where unusable).
 
     The 3x3 median removes fixed hot pixels (which would otherwise dominate the
-    matching of dim frames), the square root makes shot noise roughly uniform, and
-    the difference of Gaussians (1 px and ``sigma`` px) keeps the scene's structure
-    while dropping its brightness level, so bands of different colour compare.
+    matching of dim frames) and the square root makes shot noise roughly uniform.
+    No high-pass filter: filters are biased near framelet edges, which is exactly
+    where framelets overlap; brightness differences are modelled in the matcher.
     """
-    g = np.sqrt(np.maximum(ndimage.median_filter(img.astype(np.float32), size=3), 0.0))
-    return ndimage.gaussian_filter(g, 1.0, mode="nearest") - ndimage.gaussian_filter(
-        g, sigma, mode="nearest"
-    )
-
-
-def _bandpass_gain(sigma: float) -> float:
-    """How much of white noise's standard deviation :func:`_bandpass` keeps (no median)."""
-    d = np.zeros((65, 65), np.float32)
-    d[32, 32] = 1.0
-    k = ndimage.gaussian_filter(d, 1.0) - ndimage.gaussian_filter(d, sigma)
-    return float(np.sqrt(np.sum(k * k)))
+    x = img.astype(np.float32)
+    g = np.sqrt(np.maximum(ndimage.median_filter(x, size=3, mode="nearest"), 0.0))
+    if saturation is not None:
+        g[ndimage.binary_dilation(x >= saturation, iterations=3)] = np.nan
+    return g
 
 
 def _noise_sigma(img: np.ndarray) -> float:
@@ -186,59 +184,95 @@ def _noise_sigma(img: np.ndarray) -> float:
 
 
 def _lk_shift(
-    a: np.ndarray, b: np.ndarray, valid: np.ndarray, noise: float, iters: int = 6
-) -> tuple[float, float, float, float] | None:
-    """Shift (dr, dc) such that b(x + d) ~ g * a(x) + o, with inverse variances.
+    a: np.ndarray,
+    b: np.ndarray,
+    valid: np.ndarray,
+    start: tuple[float, float],
+    noise: float,
+    max_shift: float,
+    iters: int = 10,
+) -> tuple[float, float, float, float, float] | None:
+    """Sub-pixel shift ``d`` with ``b(x + d) ~ g a(x) + o + plane`` over ``valid``.
 
-    Gauss-Newton on a gain/offset-tolerant brightness-constancy model; b is resampled
-    at the shifted positions each round.
+    Gauss-Newton on a brightness model that tolerates a gain, an offset and a
+    linear gradient between the two images (different bands, limb darkening).
+    ``b`` must be finite wherever ``valid`` shifted by up to ``max_shift`` + 1 lands.
+
+    Returns
+    -------
+    (d_row, d_col, w_row, w_col, score) or None
+        Shift, inverse variances (1/px^2) and the correlation of the fit.
     """
-    h, w = a.shape
     rr, cc = np.nonzero(valid)
     if rr.size < 200:
         return None
     av = a[rr, cc].astype(np.float64)
-    bz = np.where(np.isfinite(b), b, 0.0).astype(np.float32)
-    gy = ndimage.sobel(bz, axis=0) / 8.0
-    gx = ndimage.sobel(bz, axis=1) / 8.0
-    d = np.zeros(2)
-    normal = None
+    pad = int(math.ceil(max_shift)) + 2
+    bp = np.pad(b, pad, mode="edge")
+    gyp = np.pad(ndimage.sobel(b, axis=0, mode="nearest") / 8.0, pad, mode="edge")
+    gxp = np.pad(ndimage.sobel(b, axis=1, mode="nearest") / 8.0, pad, mode="edge")
+    rn = (rr - rr.mean()) / max(float(np.ptp(rr)), 1.0)
+    cn = (cc - cc.mean()) / max(float(np.ptp(cc)), 1.0)
+    d = np.array(start, dtype=np.float64)
+    normal = sol = None
     for _ in range(iters):
-        pos = np.stack([rr + d[0], cc + d[1]])
-        bv = ndimage.map_coordinates(bz, pos, order=1, mode="nearest")
-        by = ndimage.map_coordinates(gy, pos, order=1, mode="nearest")
-        bx = ndimage.map_coordinates(gx, pos, order=1, mode="nearest")
-        # model: a ~ g * b(x + d + delta) + o  ->  a ~ g*bv + g*by*dr + g*bx*dc + o
-        m = np.stack([bv, by, bx, np.ones_like(bv)], axis=1)
+        bv, by, bx = (x[valid] for x in _sample_shifted((bp, gyp, gxp), pad, b.shape, d))
+        # b(x + d + e) ~ bv + by e_r + bx e_c  and  b ~ g a + o + p_r r + p_c c
+        # -> bv - g a - o - p.r  =  -by e_r - bx e_c ; unknowns (g, o, p_r, p_c, e_r, e_c)
+        m = np.stack([av, np.ones_like(av), rn, cn, -by, -bx], axis=1)
         normal = m.T @ m
         try:
-            sol = np.linalg.solve(normal + 1e-9 * np.eye(4), m.T @ av)
+            sol = np.linalg.solve(normal + 1e-9 * np.eye(6), m.T @ bv)
         except np.linalg.LinAlgError:
             return None
-        g = sol[0]
-        if not np.isfinite(g) or abs(g) < 0.2 or abs(g) > 5.0:
-            return None
-        step = sol[1:3] / g
+        step = sol[4:6]
         d += step
+        if not np.all(np.isfinite(d)) or np.max(np.abs(d)) > max_shift:
+            return None
         if np.max(np.abs(step)) < 1e-3:
             break
-        if np.max(np.abs(d)) > 8.0:
-            return None
-    # inverse variance of the shift from the normal matrix and the residual noise
-    pos = np.stack([rr + d[0], cc + d[1]])
-    bv = ndimage.map_coordinates(bz, pos, order=1, mode="nearest")
-    resid = av - (sol[0] * bv + sol[3])
+    assert normal is not None and sol is not None
+    if sol[0] <= 0:
+        return None
+    bv = _sample_shifted((bp,), pad, b.shape, d)[0][valid]
+    model = sol[0] * av + sol[1] + sol[2] * rn + sol[3] * cn
+    resid = bv - model
     var = max(float(np.mean(resid**2)), noise**2)
     try:
-        cov = np.linalg.inv(normal)[1:3, 1:3] * var / (g * g)
+        cov = np.linalg.inv(normal)[4:6, 4:6] * var
     except np.linalg.LinAlgError:
         return None
+    spread = float(np.std(bv))
+    score = 1.0 - float(np.std(resid)) / max(spread, 1e-12)
     wr, wc = 1.0 / max(cov[0, 0], 1e-8), 1.0 / max(cov[1, 1], 1e-8)
-    return float(d[0]), float(d[1]), wr, wc
+    return float(d[0]), float(d[1]), wr, wc, score
+
+
+def _sample_shifted(
+    arrays: tuple[np.ndarray, ...], pad: int, shape: tuple[int, int], d: np.ndarray
+) -> list[np.ndarray]:
+    """Bilinear values of each padded array on the block grid shifted by d.
+
+    A uniform shift makes bilinear interpolation a fixed 2x2 stencil of slices, far
+    cheaper than general coordinate mapping.
+    """
+    fr, fc = math.floor(d[0]), math.floor(d[1])
+    tr, tc = d[0] - fr, d[1] - fc
+    h, w = shape
+    r0, c0 = pad + fr, pad + fc
+    out = []
+    for arr in arrays:
+        top = arr[r0 : r0 + h, c0 : c0 + w] * (1 - tc) + arr[r0 : r0 + h, c0 + 1 : c0 + 1 + w] * tc
+        bot = (
+            arr[r0 + 1 : r0 + 1 + h, c0 : c0 + w] * (1 - tc)
+            + arr[r0 + 1 : r0 + 1 + h, c0 + 1 : c0 + 1 + w] * tc
+        )
+        out.append(top * (1 - tr) + bot * tr)
+    return out
 
 
 def _coarse_shift(a: np.ndarray, b: np.ndarray, max_shift: int) -> tuple[int, int]:
-    """Integer shift of b relative to a by normalised cross-power spectrum."""
+    """Integer shift d with b(x + d) ~ a(x), by the normalised cross-power spectrum."""
     fa = np.fft.rfft2(a)
     fb = np.fft.rfft2(b)
     x = fb * np.conj(fa)
@@ -254,6 +288,12 @@ def _coarse_shift(a: np.ndarray, b: np.ndarray, max_shift: int) -> tuple[int, in
     return (dr - h if dr > h // 2 else dr), (dc - w if dc > w // 2 else dc)
 
 
+def _window(s: FrameletSample, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, ...]:
+    rs = slice(r0 - s.rows.start, r1 - s.rows.start)
+    cs = slice(c0 - s.cols.start, c1 - s.cols.start)
+    return s.values[rs, cs], s.valid[rs, cs]
+
+
 def measure_overlaps(
     samples: list[FrameletSample],
     noise: dict[str, float],
@@ -261,17 +301,19 @@ def measure_overlaps(
     max_gap: int = 4,
     column_blocks: int = 4,
     min_rows: int = 6,
-    max_shift: int = 12,
-    texture_snr: float = 2.0,
+    max_shift: int = 10,
+    max_sd_px: float = 0.5,
+    min_score: float = 0.3,
 ) -> list[OverlapShift]:
     """Measure residual shifts wherever two resampled framelets overlap.
 
     Parameters
     ----------
     samples : list of FrameletSample
-        High-passed framelets resampled onto one grid (NaN where unusable).
+        Prepared framelets (see :func:`fit_spin`) resampled onto one grid, NaN or
+        invalid where unusable.
     noise : dict
-        Noise sigma of the high-passed data per band name.
+        Noise sigma of the prepared data per band name.
     max_gap : int
         Largest exposure gap of a pair.
     column_blocks : int
@@ -281,12 +323,16 @@ def measure_overlaps(
         Smallest overlap height (rows) measured.
     max_shift : int
         Largest shift searched (pixels).
-    texture_snr : float
-        Minimum ratio of the block's signal spread to the noise.
+    max_sd_px : float
+        Measurements less precise than this (predicted standard deviation of the
+        row or column shift) are dropped: featureless sky, smooth cloud.
+    min_score : float
+        Smallest acceptable correlation of the matched blocks.
 
     Returns
     -------
     list of OverlapShift
+        ``d_row, d_col`` give where ``b``'s content sits relative to ``a``'s.
     """
     out: list[OverlapShift] = []
     for ia, sa in enumerate(samples):
@@ -299,54 +345,55 @@ def measure_overlaps(
             c1 = min(sa.cols.stop, sb.cols.stop)
             if r1 - r0 < min_rows or c1 - c0 < 64:
                 continue
-            va = sa.valid[
-                r0 - sa.rows.start : r1 - sa.rows.start, c0 - sa.cols.start : c1 - sa.cols.start
-            ]
-            vb = sb.valid[
-                r0 - sb.rows.start : r1 - sb.rows.start, c0 - sb.cols.start : c1 - sb.cols.start
-            ]
+            xa, va = _window(sa, r0, r1, c0, c1)
+            xb, vb = _window(sb, r0, r1, c0, c1)
+            va = va & np.isfinite(xa)
+            vb = vb & np.isfinite(xb)
             both = va & vb
             if both.sum() < 64 * min_rows:
                 continue
-            xa = sa.values[
-                r0 - sa.rows.start : r1 - sa.rows.start, c0 - sa.cols.start : c1 - sa.cols.start
-            ]
-            xb = sb.values[
-                r0 - sb.rows.start : r1 - sb.rows.start, c0 - sb.cols.start : c1 - sb.cols.start
-            ]
-            both &= np.isfinite(xa) & np.isfinite(xb)
+            # b is sampled around the shifted positions: fill its holes with its mean
+            # and measure only pixels whose shifted position stays inside b's
+            # footprint (checked below)
+            bf = np.where(vb, xb, np.nanmean(xb[vb]) if vb.any() else 0.0).astype(np.float32)
             edges = np.linspace(0, c1 - c0, column_blocks + 1).astype(int)
             for k in range(column_blocks):
-                blk = both[:, edges[k] : edges[k + 1]]
+                cs = slice(edges[k], edges[k + 1])
+                blk = both[:, cs]
                 rows_ok = np.flatnonzero(blk.mean(axis=1) > 0.9)
                 if rows_ok.size < min_rows:
                     continue
                 rs = slice(rows_ok[0], rows_ok[-1] + 1)
-                cs = slice(edges[k], edges[k + 1])
                 m = both[rs, cs]
                 a = np.where(m, xa[rs, cs], 0.0).astype(np.float32)
-                b = np.where(np.isfinite(xb[rs, cs]), xb[rs, cs], 0.0).astype(np.float32)
-                n_a, n_b = noise[sa.band.value], noise[sb.band.value]
-                if a[m].std() < texture_snr * n_a or b[m].std() < texture_snr * n_b:
-                    continue
-                # normalise contrast so different bands compare
-                a = np.where(m, (a - a[m].mean()) / a[m].std(), 0.0).astype(np.float32)
-                bm = np.isfinite(xb[rs, cs])
-                b = np.where(bm, (b - b[bm].mean()) / max(b[bm].std(), 1e-9), 0.0).astype(
-                    np.float32
-                )
-                h = a.shape[0]
-                if h >= 16:
-                    cr, cc = _coarse_shift(a * m, b, max_shift)
+                b = bf[rs, cs]
+                if a.shape[0] >= 16:
+                    am = np.where(m, a - a[m].mean(), 0.0)
+                    bm = np.where(m, b - b[m].mean(), 0.0)
+                    start = _coarse_shift(am, bm, max_shift)
                 else:
-                    cr, cc = 0, 0
-                lk = _lk_shift_from(a, b, m, cr, cc, noise=1.0 / max(texture_snr, 1.0))
-                if lk is None:
+                    start = (0, 0)
+                inner = ndimage.binary_erosion(m, iterations=2, border_value=0)
+                res = _lk_shift(
+                    a,
+                    b,
+                    inner,
+                    start,
+                    noise=max(noise[sa.band.value], noise[sb.band.value]),
+                    max_shift=float(max_shift),
+                )
+                if res is None:
                     continue
-                dr, dc, wr, wc = lk
-                if abs(dr) > max_shift or abs(dc) > max_shift:
+                dr, dc, wr, wc, score = res
+                if score < min_score or wr < max_sd_px**-2 or wc < max_sd_px**-2:
                     continue
-                ri, ci = np.nonzero(m)
+                # the shifted block must stay inside b's real footprint
+                vbb = vb[rs, cs]
+                ri, ci = np.nonzero(inner)
+                rq = np.clip(np.round(ri + dr).astype(int), 0, vbb.shape[0] - 1)
+                cq = np.clip(np.round(ci + dc).astype(int), 0, vbb.shape[1] - 1)
+                if vbb[rq, cq].mean() < 0.98:
+                    continue
                 out.append(
                     OverlapShift(
                         a=(sa.exposure, sa.band.value),
@@ -357,28 +404,10 @@ def measure_overlaps(
                         d_col=dc,
                         weight_row=wr,
                         weight_col=wc,
-                        n_pixels=int(m.sum()),
+                        n_pixels=int(ri.size),
                     )
                 )
     return out
-
-
-def _lk_shift_from(
-    a: np.ndarray, b: np.ndarray, valid: np.ndarray, dr0: int, dc0: int, noise: float
-) -> tuple[float, float, float, float] | None:
-    """Lucas-Kanade refinement starting from an integer shift."""
-    h, w = a.shape
-    rr, cc = np.nonzero(valid)
-    keep = (rr + dr0 >= 0) & (rr + dr0 <= h - 1) & (cc + dc0 >= 0) & (cc + dc0 <= w - 1)
-    v = np.zeros_like(valid)
-    v[rr[keep], cc[keep]] = True
-    # shift b by the integer part so LK starts near the answer
-    b0 = ndimage.shift(b, (-dr0, -dc0), order=0, mode="nearest")
-    res = _lk_shift(a, b0, v, noise)
-    if res is None:
-        return None
-    dr, dc, wr, wc = res
-    return dr + dr0, dc + dc0, wr, wc
 
 
 # parameters fitted: turn per exposure, tilt_y, tilt_z
@@ -448,6 +477,28 @@ def _solve_update(
     return delta, y - a @ delta
 
 
+def _max_displacement(
+    framelets: Framelets,
+    camera: CameraModel,
+    old: SpinModel,
+    new: SpinModel,
+    grid: CylinderGrid,
+) -> float:
+    """Largest move (grid pixels) of any framelet corner between two spin models."""
+    s0, s1 = camera.sample_range
+    ls = float(framelets.framelet_lines - 1)
+    s = np.array([s0, s1, s0, s1, (s0 + s1) / 2])
+    ln = np.array([0.0, 0.0, ls, ls, ls / 2])
+    worst = 0.0
+    for i in range(framelets.n_exposures):
+        for band in framelets.filters:
+            ray = camera.pixel_to_ray(s, ln, band)
+            r0, c0 = grid.to_pixel(ray @ old.rotation(i).T)
+            r1, c1 = grid.to_pixel(ray @ new.rotation(i).T)
+            worst = max(worst, float(np.max(np.hypot(r1 - r0, c1 - c0))))
+    return worst
+
+
 def _rms(v: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(v)))) if v.size else float("nan")
 
@@ -457,11 +508,10 @@ def fit_spin(
     camera: CameraModel,
     initial: SpinModel,
     *,
-    max_iter: int = 5,
+    max_iter: int = 4,
     min_measurements: int = 8,
     saturation: float | None = None,
-    highpass_sigma: float = 4.0,
-    tolerance_px: float = 0.005,
+    tolerance_px: float = 0.1,
 ) -> SpinFit:
     """Fit the turn per exposure and the spin-axis tilt so framelet overlaps agree.
 
@@ -478,8 +528,6 @@ def fit_spin(
         Fewer usable overlap measurements than this -> keep ``initial`` with a warning.
     saturation : float, optional
         Linear value at or above which pixels are ignored (saturated limb).
-    highpass_sigma : float
-        Gaussian sigma (pixels) of the high-pass used for matching.
     tolerance_px : float
         Stop when the update moves the farthest framelet by less than this.
 
@@ -508,24 +556,22 @@ def fit_spin(
         return fit
     hp = np.empty(framelets.data.shape, np.float32)
     noise: dict[str, float] = {}
-    gain = _bandpass_gain(highpass_sigma)
     for k, band in enumerate(framelets.filters):
         for i in range(framelets.n_exposures):
-            img = np.asarray(framelets.data[i, k], dtype=np.float32)
-            h = _bandpass(img, highpass_sigma)
-            if saturation is not None:
-                bad = ndimage.binary_dilation(img >= saturation, iterations=3)
-                h[bad] = np.nan
-            hp[i, k] = h
-        noise[band.value] = gain * _noise_sigma(framelets.data[:, k, :, 40:-40])
+            hp[i, k] = _prepare(np.asarray(framelets.data[i, k]), saturation)
+        noise[band.value] = _noise_sigma(framelets.data[:, k, :, 40:-40])
     hp_fr = Framelets(hp, framelets.filters)
     spin = initial
     shifts: list[OverlapShift] = []
     resid = np.zeros(0)
     it = 0
+    # one fixed sky parametrisation for all rounds, so that measured shifts respond to
+    # parameter changes exactly as the Jacobian says
+    grid = CylinderGrid.covering(framelets, camera, spin, margin=24)
     for it in range(1, max_iter + 1):  # noqa: B007 (used after the loop)
-        grid = CylinderGrid.covering(framelets, camera, spin)
-        samples = list(framelet_footprints(hp_fr, camera, spin, grid, order=1, feather=1.0))
+        samples = list(
+            framelet_footprints(hp_fr, camera, spin, grid, order=1, feather=1.0, trim_lines=1)
+        )
         # NaN (saturated) samples become invalid
         samples = [replace(s, valid=s.valid & np.isfinite(s.values)) for s in samples]
         shifts = measure_overlaps(samples, noise)
@@ -537,13 +583,7 @@ def fit_spin(
             **{p: getattr(spin, p) + d for p, d in zip(_PARAMS, delta, strict=True)},
             fitted=True,
         )
-        moved = (
-            abs(delta[0]) * camera.focal_px * framelets.n_exposures
-            + (abs(delta[1]) + abs(delta[2]))
-            * camera.focal_px
-            * abs(spin.turn_per_exposure)
-            * framelets.n_exposures
-        )
+        moved = _max_displacement(framelets, camera, spin, new, grid)
         spin = new
         if moved < tolerance_px:
             break
@@ -554,23 +594,29 @@ def fit_spin(
         )
         warnings.warn(msg, JunoCamWarning, stacklevel=2)
         return SpinFit(initial, initial, it, len(shifts), math.nan, math.nan, math.nan, True, msg)
-    # residuals after the last update, split by pair type
+    # residuals after the last update, split by pair type; gross outliers (moving
+    # clouds near the terminator, saturated limbs, cosmic rays) are counted, not
+    # averaged in
     comps = np.asarray(resid).reshape(-1, 2)
     cross = np.array([s.cross_band for s in shifts])
     mag = np.hypot(comps[:, 0], comps[:, 1])
+    limit = max(4.0 * 1.4826 * float(np.median(mag)), 0.5)
+    inlier = mag <= limit
     fit = SpinFit(
         spin=spin,
         nominal=initial,
         iterations=it,
         n_measurements=len(shifts),
-        residual_rms_px=_rms(mag),
-        band_registration_px=_rms(mag[cross]),
-        seam_rms_px=_rms(mag[~cross]),
+        residual_rms_px=_rms(mag[inlier]),
+        band_registration_px=_rms(mag[cross & inlier]),
+        seam_rms_px=_rms(mag[~cross & inlier]),
         fallback=False,
         message=(
             f"fitted turn {spin.turn_per_exposure:.6f} rad/exposure "
             f"({(spin.turn_per_exposure / initial.turn_per_exposure - 1) * 100:+.3f}% vs nominal) "
-            f"from {len(shifts)} overlaps, residual {_rms(mag):.3f} px"
+            f"from {len(shifts)} overlaps ({int((~inlier).sum())} outliers), "
+            f"residual {_rms(mag[inlier]):.3f} px"
         ),
+        n_outliers=int((~inlier).sum()),
     )
     return fit

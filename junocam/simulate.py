@@ -1,0 +1,482 @@
+"""Forward simulator: render JunoCam raw frames from a known scene.
+
+The simulator uses the very camera and spin models that the stitcher inverts, so
+processing a simulated frame and comparing with the truth measures how well the
+pipeline recovers geometry and radiometry (closed loop). A scene is a function of
+sky-frame direction and band returning radiance in [0, 1]; it is rendered into
+every framelet of every exposure (supersampled), scaled to data numbers by the
+exposure, given shot and read noise and fixed hot pixels, and companded to 8 bits.
+The result is written as a PNG plus website-style JSON metadata, with the true
+parameters recorded under the key ``SIMULATION``.
+
+Scenes
+------
+* :class:`JupiterScene`: a procedural Jupiter-like disc (belts and zones, ovals,
+  turbulence, limb darkening, a terminator) at a chosen place on the sky.
+* :class:`ImageScene`: any image placed on the sky by gnomonic projection (grey
+  images give a neutral scene, identical in every band).
+
+Examples
+--------
+>>> from junocam.simulate import JupiterScene, SimulationSpec, simulate_frame
+>>> sim = simulate_frame(JupiterScene(radius_deg=6.0), SimulationSpec(n_exposures=2))
+>>> sim.strip.shape, sim.strip.dtype
+((768, 1648), dtype('uint8'))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+
+from .camera import CameraModel
+from .companding import compand
+from .errors import GeometryError
+from .framelets import DARK_SAMPLES, PHOTOACTIVE_SAMPLES
+from .metadata import FRAMELET_LINES, LINE_SAMPLES, Companding, Filter
+from .spin import INTERFRAME_DELTA, START_TIME_BIAS, SpinModel
+
+__all__ = [
+    "Scene",
+    "JupiterScene",
+    "ImageScene",
+    "SimulationSpec",
+    "SimulatedFrame",
+    "simulate_frame",
+    "render_truth",
+    "website_metadata",
+]
+
+
+class Scene(Protocol):
+    """Radiance of the sky: ``scene(directions, band) -> values in [0, 1]``."""
+
+    def __call__(self, directions: np.ndarray, band: Filter) -> np.ndarray: ...
+
+
+def _tangent_basis(center: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """East (image right) and north (image up) unit vectors at ``center``."""
+    north = up - (up @ center) * center
+    if np.linalg.norm(north) < 1e-9:
+        north = np.array([1.0, 0.0, 0.0]) - center[0] * center
+    north /= np.linalg.norm(north)
+    east = np.cross(north, center)
+    return east, north
+
+
+def _unit(v: Any) -> np.ndarray:
+    a = np.asarray(v, dtype=np.float64)
+    n = np.linalg.norm(a)
+    if not np.isfinite(n) or n == 0:
+        raise GeometryError(f"{list(a)} is not a direction")
+    return a / n
+
+
+@dataclass(frozen=True)
+class JupiterScene:
+    """A procedural Jupiter-like disc on the sky.
+
+    Parameters
+    ----------
+    center : tuple of 3 float
+        Direction of the disc centre in the sky frame (camera frame of the
+        reference exposure).
+    radius_deg : float
+        Angular radius of the disc, degrees.
+    pole_angle_deg : float
+        Rotation of the planet's north pole from image-up, degrees.
+    sub_lat_deg : float
+        Latitude of the disc centre (tilts the belts), degrees.
+    sun : tuple of 3 float
+        Sun direction in disc coordinates (x right, y up, z towards the viewer);
+        (0, 0, 1) is full phase.
+    limb_darkening : float
+        Minnaert-like exponent k of ``mu ** k``.
+    seed : int
+        Places the ovals and turbulence.
+    neutral : bool
+        Same radiance in every band (grey planet), for band-registration tests.
+
+    Examples
+    --------
+    >>> scene = JupiterScene(radius_deg=5.0)
+    >>> v = scene(np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]), Filter.RED)
+    >>> bool(v[0] > 0.1), float(v[1])
+    (True, 0.0)
+    """
+
+    center: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    radius_deg: float = 8.0
+    pole_angle_deg: float = 10.0
+    sub_lat_deg: float = -20.0
+    sun: tuple[float, float, float] = (-0.5, 0.1, 0.86)
+    limb_darkening: float = 0.7
+    seed: int = 1
+    neutral: bool = False
+
+    def _surface(self, directions: np.ndarray) -> tuple[np.ndarray, ...]:
+        c = _unit(self.center)
+        east, north = _tangent_basis(c, np.array([0.0, -1.0, 0.0]))
+        d = np.asarray(directions, dtype=np.float64)
+        d = d / np.linalg.norm(d, axis=-1, keepdims=True)
+        s = math.sin(math.radians(self.radius_deg))
+        x = (d @ east) / s
+        y = (d @ north) / s
+        r2 = x * x + y * y
+        on = (r2 < 1.0) & ((d @ c) > 0)
+        z = np.sqrt(np.clip(1.0 - r2, 0.0, 1.0))
+        return x, y, z, on
+
+    def __call__(self, directions: np.ndarray, band: Filter) -> np.ndarray:
+        """Radiance in [0, 1] along ``directions`` (..., 3) in ``band``."""
+        x, y, z, on = self._surface(directions)
+        pa = math.radians(self.pole_angle_deg)
+        # rotate into planet coordinates: pole along +y', then tilt by sub-latitude
+        xr = math.cos(pa) * x + math.sin(pa) * y
+        yr = -math.sin(pa) * x + math.cos(pa) * y
+        b = math.radians(self.sub_lat_deg)
+        py = math.cos(b) * yr + math.sin(b) * z
+        pz = -math.sin(b) * yr + math.cos(b) * z
+        lat = np.arcsin(np.clip(py, -1.0, 1.0))
+        lon = np.arctan2(xr, pz)
+        albedo = self._albedo(lat, lon, Filter.GREEN if self.neutral else band)
+        mu = z
+        sun = _unit(self.sun)
+        mu0 = np.clip(x * sun[0] + y * sun[1] + z * sun[2], 0.0, 1.0)
+        # Minnaert-style photometry, softened so the terminator is not a hard edge
+        shade = np.power(np.clip(mu0, 1e-6, 1.0), self.limb_darkening) * np.power(
+            np.clip(mu, 1e-6, 1.0), self.limb_darkening - 1.0 + 0.3
+        )
+        val = np.where(on, albedo * np.clip(shade, 0.0, 1.0), 0.0)
+        return np.clip(val, 0.0, 1.0).astype(np.float32)
+
+    def _albedo(self, lat: np.ndarray, lon: np.ndarray, band: Filter) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        # belts and zones: sums of latitude harmonics, band-dependent contrast
+        phases = rng.uniform(0, 2 * np.pi, 6)
+        belts = sum(np.cos(k * 3.0 * lat + phases[k]) / (1.0 + 0.6 * k) for k in range(1, 6))
+        colour = {
+            Filter.RED: (0.80, 0.16),
+            Filter.GREEN: (0.72, 0.20),
+            Filter.BLUE: (0.55, 0.24),
+            Filter.METHANE: (0.30, 0.10),
+        }[band]
+        a = colour[0] + colour[1] * 0.5 * belts
+        # turbulence: a few oblique waves wrapped by latitude-dependent shear
+        turb = np.zeros_like(lat)
+        for _ in range(8):
+            kx, ky = rng.uniform(4, 18), rng.uniform(8, 40)
+            ph = rng.uniform(0, 2 * np.pi)
+            shear = rng.uniform(-3, 3)
+            turb += np.sin(kx * lon + ky * lat + shear * np.sin(3 * lat) + ph)
+        a = a + 0.035 * turb
+        # ovals (storms): bright or red, Gaussian in (lat, lon)
+        for _ in range(7):
+            la, lo = rng.uniform(-1.1, 1.1), rng.uniform(-1.2, 1.2)
+            sl, so = rng.uniform(0.03, 0.08), rng.uniform(0.05, 0.15)
+            amp = rng.uniform(-0.25, 0.25)
+            if band is Filter.BLUE:
+                amp *= 1.5 if amp < 0 else 0.8
+            g = np.exp(-(((lat - la) / sl) ** 2) - (((lon - lo) / so) ** 2))
+            a = a + amp * g
+        return np.clip(a, 0.02, 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class ImageScene:
+    """An image placed on the sky by gnomonic (pinhole) projection.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (H, W) grey or (H, W, 3) RGB float in [0, 1]; grey is the same in every band.
+    center : tuple of 3 float
+        Sky direction of the image centre.
+    fov_deg : float
+        Angular width of the image, degrees.
+    up : tuple of 3 float
+        Sky direction of the image's up.
+
+    Examples
+    --------
+    >>> sc = ImageScene(np.ones((10, 10)), fov_deg=1.0)
+    >>> sc(np.array([[0.0, 0.0, 1.0]]), Filter.BLUE)
+    array([1.], dtype=float32)
+    """
+
+    image: np.ndarray
+    center: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    fov_deg: float = 40.0
+    up: tuple[float, float, float] = (0.0, -1.0, 0.0)
+    channels: dict[Filter, int] = field(
+        default_factory=lambda: {Filter.RED: 0, Filter.GREEN: 1, Filter.BLUE: 2, Filter.METHANE: 0}
+    )
+
+    def __call__(self, directions: np.ndarray, band: Filter) -> np.ndarray:
+        """Bilinear radiance of the image along ``directions``; 0 outside."""
+        from scipy import ndimage
+
+        img = np.asarray(self.image, dtype=np.float32)
+        chan = img if img.ndim == 2 else img[..., self.channels[band]]
+        h, w = chan.shape
+        c = _unit(self.center)
+        east, north = _tangent_basis(c, _unit(self.up))
+        d = np.asarray(directions, dtype=np.float64)
+        dz = d @ c
+        f = (w / 2.0) / math.tan(math.radians(self.fov_deg) / 2.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            col = (w - 1) / 2.0 + f * (d @ east) / dz
+            row = (h - 1) / 2.0 - f * (d @ north) / dz
+        ok = (dz > 0) & (col >= 0) & (col <= w - 1) & (row >= 0) & (row <= h - 1)
+        out = np.zeros(d.shape[:-1], np.float32)
+        out[ok] = ndimage.map_coordinates(chan, [row[ok], col[ok]], order=1, mode="nearest")
+        return out
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    """What to simulate.
+
+    Parameters
+    ----------
+    filters : tuple of Filter
+        Readout order (RGB by default).
+    n_exposures : int
+        Exposures in the frame.
+    interframe_delay : float
+        INTERFRAME_DELAY written to the metadata, seconds.
+    turn_per_exposure : float or None
+        True turn between exposures, radians (default: a spin of 1.987 rpm, close
+        to what the real frames fit).
+    tilt_y, tilt_z : float
+        True spin-axis tilt (see :class:`~junocam.spin.SpinModel`).
+    tdi : int
+        TDI stages; the exposure is ``tdi * 3.2 ms``.
+    full_well_dn : float
+        Linear DN (12-bit scale) of radiance 1 at this exposure.
+    read_noise_dn, dark_dn : float
+        Gaussian read noise and dark level, DN.
+    shot_noise : bool
+        Add Poisson-like shot noise (gain 1 e-/DN approximation).
+    hot_pixels : int
+        Number of fixed hot pixels per band framelet position.
+    oversample : int
+        Sub-pixel samples per axis used when rendering.
+    seed : int
+        Noise seed.
+    start_time : datetime
+        START_TIME written to the metadata.
+    product_id : str
+        PRODUCT_ID written to the metadata.
+    """
+
+    filters: tuple[Filter, ...] = (Filter.BLUE, Filter.GREEN, Filter.RED)
+    n_exposures: int = 8
+    interframe_delay: float = 0.372
+    turn_per_exposure: float | None = None
+    tilt_y: float = -0.0025
+    tilt_z: float = -0.002
+    tdi: int = 3
+    full_well_dn: float = 2000.0
+    read_noise_dn: float = 1.5
+    dark_dn: float = 2.0
+    shot_noise: bool = True
+    hot_pixels: int = 20
+    oversample: int = 2
+    seed: int = 0
+    start_time: datetime = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+    product_id: str = "JNCS_2026329_00C00001_V01"
+
+    def true_spin(self) -> SpinModel:
+        """The spin model the frame is rendered with (reference: middle exposure)."""
+        turn = self.turn_per_exposure
+        if turn is None:
+            turn = 1.987 * 2 * math.pi / 60 * (self.interframe_delay + INTERFRAME_DELTA)
+        return SpinModel(
+            turn_per_exposure=turn,
+            tilt_y=self.tilt_y,
+            tilt_z=self.tilt_z,
+            reference_exposure=(self.n_exposures - 1) / 2.0,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class SimulatedFrame:
+    """A rendered raw frame.
+
+    Attributes
+    ----------
+    strip : numpy.ndarray
+        uint8 (n_exposures * n_filters * 128, 1648), SQROOT companded.
+    metadata : dict
+        Website-style JSON metadata, with the truth under ``"SIMULATION"``.
+    spin : SpinModel
+        The true spin model.
+    linear : numpy.ndarray
+        float32 linear DN before noise and companding (for checks).
+    """
+
+    strip: np.ndarray
+    metadata: dict[str, Any]
+    spin: SpinModel
+    linear: np.ndarray
+
+
+def _framelet_rays(camera: CameraModel, band: Filter, oversample: int) -> np.ndarray:
+    """Camera rays of every photoactive pixel's sub-samples: (k, 128, 1608, 3)."""
+    offs = (np.arange(oversample) + 0.5) / oversample - 0.5
+    lines = np.arange(FRAMELET_LINES, dtype=np.float64)
+    samples = np.arange(DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES, dtype=np.float64)
+    rays = []
+    for dl in offs:
+        for ds in offs:
+            ray = camera.pixel_to_ray(samples[None, :] + ds, lines[:, None] + dl, band)
+            rays.append(ray / np.linalg.norm(ray, axis=-1, keepdims=True))
+    return np.stack(rays)
+
+
+def simulate_frame(
+    scene: Scene | Callable[[np.ndarray, Filter], np.ndarray],
+    spec: SimulationSpec = SimulationSpec(),
+    camera: CameraModel | None = None,
+) -> SimulatedFrame:
+    """Render a raw JunoCam frame of ``scene``.
+
+    Parameters
+    ----------
+    scene : Scene
+        Radiance in [0, 1] as a function of sky direction and band.
+    spec : SimulationSpec
+        Frame layout, true geometry, exposure and noise.
+    camera : CameraModel, optional
+        Defaults to the IK model.
+
+    Returns
+    -------
+    SimulatedFrame
+
+    Examples
+    --------
+    >>> sim = simulate_frame(JupiterScene(), SimulationSpec(n_exposures=1, oversample=1))
+    >>> sim.metadata["LINES"], sim.metadata["FILTER_NAME"]
+    (384, ['BLUE', 'GREEN', 'RED'])
+    """
+    if spec.n_exposures < 1:
+        raise GeometryError(f"n_exposures must be at least 1, got {spec.n_exposures}")
+    if spec.oversample < 1:
+        raise GeometryError(f"oversample must be at least 1, got {spec.oversample}")
+    camera = camera or CameraModel()
+    spin = spec.true_spin()
+    rng = np.random.default_rng(spec.seed)
+    n_f = len(spec.filters)
+    linear = np.zeros((spec.n_exposures, n_f, FRAMELET_LINES, LINE_SAMPLES), np.float32)
+    photo = slice(DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES)
+    for k, band in enumerate(spec.filters):
+        rays = _framelet_rays(camera, band, spec.oversample)
+        for i in range(spec.n_exposures):
+            sky = rays @ spin.rotation(i).T
+            linear[i, k, :, photo] = scene(sky, band).mean(axis=0) * spec.full_well_dn
+    signal = linear + spec.dark_dn
+    if spec.shot_noise:
+        signal = signal + rng.standard_normal(signal.shape).astype(np.float32) * np.sqrt(
+            np.maximum(signal, 0.0)
+        )
+    signal += rng.standard_normal(signal.shape).astype(np.float32) * spec.read_noise_dn
+    # fixed hot pixels: the same CCD positions in every exposure
+    for k in range(n_f):
+        ls = rng.integers(0, FRAMELET_LINES, spec.hot_pixels)
+        ss = rng.integers(DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES, spec.hot_pixels)
+        signal[:, k, ls, ss] += rng.uniform(300, 1500, spec.hot_pixels).astype(np.float32)
+    strip = compand(signal.reshape(-1, LINE_SAMPLES), Companding.SQROOT)
+    meta = website_metadata(spec, spin)
+    return SimulatedFrame(strip=strip, metadata=meta, spin=spin, linear=linear)
+
+
+def website_metadata(spec: SimulationSpec, spin: SpinModel) -> dict[str, Any]:
+    """Website-style JSON metadata of a simulated frame, truth under ``SIMULATION``.
+
+    Examples
+    --------
+    >>> spec = SimulationSpec(n_exposures=2)
+    >>> website_metadata(spec, spec.true_spin())["INTERFRAME_DELAY"]
+    '0.372 <s>'
+    """
+    lines = spec.n_exposures * len(spec.filters) * FRAMELET_LINES
+    stop = spec.start_time + timedelta(
+        seconds=START_TIME_BIAS + spec.n_exposures * (spec.interframe_delay + INTERFRAME_DELTA)
+    )
+    fmt = "%Y-%m-%dT%H:%M:%S.%f"
+    return {
+        "PRODUCT_ID": spec.product_id,
+        "FILE_NAME": f"{spec.product_id}-raw.png",
+        "INSTRUMENT_ID": "JNC",
+        "TARGET_NAME": "JUPITER",
+        "TITLE": "Simulated frame (junocam simulate)",
+        "PJ": "0",
+        "START_TIME": spec.start_time.strftime(fmt)[:-3],
+        "STOP_TIME": stop.strftime(fmt)[:-3],
+        "IMAGE_TIME": spec.start_time.strftime(fmt)[:-3],
+        "INTERFRAME_DELAY": f"{spec.interframe_delay:.3f} <s>",
+        "EXPOSURE_DURATION": f"{spec.tdi * 3.2:.6f} <ms>",
+        "JNO:TDI_STAGES_COUNT": spec.tdi,
+        "FILTER_NAME": [f.value for f in spec.filters],
+        "LINES": lines,
+        "LINE_SAMPLES": LINE_SAMPLES,
+        "SAMPLE_BIT_MODE_ID": "SQROOT",
+        "SAMPLING_FACTOR": 1,
+        "SIMULATION": {
+            "turn_per_exposure_rad": spin.turn_per_exposure,
+            "tilt_y_rad": spin.tilt_y,
+            "tilt_z_rad": spin.tilt_z,
+            "reference_exposure": spin.reference_exposure,
+            "full_well_dn": spec.full_well_dn,
+            "read_noise_dn": spec.read_noise_dn,
+            "hot_pixels": spec.hot_pixels,
+            "seed": spec.seed,
+            "software": "junocam simulate",
+        },
+    }
+
+
+def render_truth(
+    scene: Scene | Callable[[np.ndarray, Filter], np.ndarray],
+    grid: Any,
+    band: Filter,
+    oversample: int = 2,
+) -> np.ndarray:
+    """Render the scene directly on an output grid (what a perfect stitch would give).
+
+    Parameters
+    ----------
+    scene : Scene
+    grid : CylinderGrid or PerspectiveGrid
+        Must be built for the true spin model (same sky frame).
+    band : Filter
+    oversample : int
+        Sub-pixel samples per axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 radiance in [0, 1], the grid's shape.
+    """
+    h, w = grid.shape
+    offs = (np.arange(oversample) + 0.5) / oversample - 0.5
+    acc = np.zeros((h, w), np.float32)
+    r = np.arange(h, dtype=np.float64)[:, None]
+    c = np.arange(w, dtype=np.float64)[None, :]
+    for dr in offs:
+        for dc in offs:
+            acc += scene(grid.rays_at(r + dr, c + dc), band)
+    return acc / (oversample * oversample)
+
+
+def metadata_json(meta: dict[str, Any]) -> str:
+    """The metadata as pretty JSON text (as the website writes it)."""
+    return json.dumps(meta, indent=2, sort_keys=True) + "\n"
