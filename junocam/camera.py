@@ -75,6 +75,10 @@ class CameraModel:
         Radial distortion coefficients in pixel units (r in pixels) [IK].
     framelet_lines : int
         128 for full-resolution framelets.
+    band_scale : tuple of 4 float
+        Relative focal-length factor of each band (methane, blue, green, red), 1 in
+        the IK. A refractive lens focuses colours slightly differently (lateral
+        colour); :func:`junocam.spinfit.fit_spin` can refine these from the data.
 
     Examples
     --------
@@ -89,6 +93,7 @@ class CameraModel:
     k1: float = IK_K1
     k2: float = IK_K2
     framelet_lines: int = FRAMELET_LINES
+    band_scale: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
 
     @property
     def focal_px(self) -> float:
@@ -99,6 +104,18 @@ class CameraModel:
     def sample_range(self) -> tuple[float, float]:
         """First and last photoactive sample (inclusive) of a line."""
         return float(DARK_SAMPLES), float(DARK_SAMPLES + PHOTOACTIVE_SAMPLES - 1)
+
+    def focal_for(self, band: Filter | str | None) -> float:
+        """Focal length in pixels of ``band`` (``None``: the IK value).
+
+        Examples
+        --------
+        >>> round(CameraModel(band_scale=(1, 1, 1, 1.001)).focal_for("red"), 2)
+        1482.07
+        """
+        if band is None:
+            return self.focal_px
+        return self.focal_px * float(self.band_scale[list(Filter).index(Filter.parse(band))])
 
     def cy(self, band: Filter | str) -> float:
         """Optical centre line of ``band`` in its framelet's coordinates.
@@ -111,6 +128,11 @@ class CameraModel:
         return float(self.band_cy[list(Filter).index(Filter.parse(band))])
 
     # -- distortion -------------------------------------------------------------------
+    @property
+    def uniform_focal(self) -> bool:
+        """True when every band has the same focal length (projection shared by bands)."""
+        return len(set(self.band_scale)) == 1
+
     def distort(self, xu: np.ndarray, yu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Undistorted -> distorted focal-plane coordinates (pixels about the centre).
 
@@ -178,12 +200,15 @@ class CameraModel:
         xd = np.asarray(sample, dtype=np.float64) - self.cx
         yd = np.asarray(line, dtype=np.float64) - self.cy(band)
         xu, yu = self.undistort(xd, yd)
-        return np.stack([xu, yu, np.full_like(xu, self.focal_px)], axis=-1)
+        return np.stack([xu, yu, np.full_like(xu, self.focal_for(band))], axis=-1)
 
-    def ray_to_focal(self, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def ray_to_focal(
+        self, rays: np.ndarray, band: Filter | str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rays -> distorted focal-plane coordinates about the optical centre.
 
-        This part is shared by every band: a band's framelet line is ``y_d + cy(band)``.
+        A band's framelet line is ``y_d + cy(band)``; ``band`` only selects the
+        focal-length factor (all bands share it in the IK model).
 
         Returns
         -------
@@ -202,7 +227,8 @@ class CameraModel:
         z = rays[..., 2]
         in_front = z > 1e-9
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(in_front, self.focal_px / np.where(in_front, z, 1.0), np.nan)
+            f = self.focal_for(band)
+            scale = np.where(in_front, f / np.where(in_front, z, 1.0), np.nan)
         xd, yd = self.distort(rays[..., 0] * scale, rays[..., 1] * scale)
         return xd, yd, in_front
 
@@ -217,5 +243,5 @@ class CameraModel:
         >>> round(float(s[0]), 6), round(float(l[0]), 6)
         (100.0, 5.0)
         """
-        xd, yd, _ = self.ray_to_focal(rays)
+        xd, yd, _ = self.ray_to_focal(rays, band)
         return xd + self.cx, yd + self.cy(band)

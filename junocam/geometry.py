@@ -195,6 +195,7 @@ def stitch_frame(
         for w in caught:
             warnings.warn(w.message, JunoCamWarning, stacklevel=2)
         spin = fit.spin
+        camera = fit.camera or camera
     else:
         fit = _nominal_fit(spin, "spin fit disabled: nominal/explicit spin used")
     scale = camera.focal_px * options.scale

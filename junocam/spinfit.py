@@ -42,6 +42,7 @@ from scipy import ndimage
 
 from .camera import CameraModel
 from .framelets import Framelets
+from .metadata import Filter
 from .spin import SpinModel
 from .stitch import CylinderGrid, FrameletSample, framelet_footprints
 
@@ -113,6 +114,8 @@ class SpinFit:
         A line for people.
     n_outliers : int
         Measurements left out of the residual figures.
+    camera : CameraModel or None
+        The camera model with fitted band focal-length factors (None: unchanged).
     """
 
     spin: SpinModel
@@ -125,6 +128,7 @@ class SpinFit:
     fallback: bool
     message: str
     n_outliers: int = 0
+    camera: CameraModel | None = None
 
     def as_dict(self, interframe_delay: float | None = None) -> dict[str, float | int | bool | str]:
         """Plain numbers for reports and manifests.
@@ -140,6 +144,7 @@ class SpinFit:
             "nominal_turn_per_exposure_rad": self.nominal.turn_per_exposure,
             "tilt_y_rad": self.spin.tilt_y,
             "tilt_z_rad": self.spin.tilt_z,
+            "band_scale": list(self.camera.band_scale) if self.camera else [1.0] * 4,
             "iterations": self.iterations,
             "n_measurements": self.n_measurements,
             "n_outliers": self.n_outliers,
@@ -410,59 +415,109 @@ def measure_overlaps(
     return out
 
 
-# parameters fitted: turn per exposure, tilt_y, tilt_z
-_PARAMS = ("turn_per_exposure", "tilt_y", "tilt_z")
-_STEPS = (1e-5, 1e-4, 1e-4)
-# weak prior (1 sigma, radians) that keeps the tilt near the FK value when the
-# overlaps do not constrain it
-_PRIOR_SIGMA = (0.05, 0.005, 0.005)
+@dataclass(frozen=True)
+class _Param:
+    """One fitted quantity: a SpinModel field or a band's focal-length factor."""
+
+    name: str
+    step: float
+    prior_sigma: float
+    band: Filter | None = None
+
+    def get(self, spin: SpinModel, camera: CameraModel) -> float:
+        if self.band is None:
+            return float(getattr(spin, self.name))
+        return float(camera.band_scale[list(Filter).index(self.band)])
+
+    def add(
+        self, spin: SpinModel, camera: CameraModel, delta: float
+    ) -> tuple[SpinModel, CameraModel]:
+        if self.band is None:
+            return replace(spin, **{self.name: getattr(spin, self.name) + delta}), camera
+        scales = list(camera.band_scale)
+        scales[list(Filter).index(self.band)] += delta
+        return spin, replace(camera, band_scale=tuple(scales))
+
+
+def _parameters(framelets: Framelets, initial: SpinModel, band_scale: bool) -> list[_Param]:
+    """What to fit. Weak priors (1 sigma) keep weakly constrained values near nominal:
+    5% on the turn, 0.005 rad on the axis tilt (FK value), 0.5% on band scales.
+    One band's scale stays fixed: only the product of focal length and turn is seen.
+    """
+    params = [
+        _Param("turn_per_exposure", 1e-5, 0.05 * abs(initial.turn_per_exposure)),
+        _Param("tilt_y", 1e-4, 0.005),
+        _Param("tilt_z", 1e-4, 0.005),
+    ]
+    bands = framelets.filters
+    if band_scale and len(bands) > 1:
+        ref = Filter.GREEN if Filter.GREEN in bands else bands[0]
+        params += [_Param(f"scale_{b.value}", 1e-4, 0.005, b) for b in bands if b is not ref]
+    return params
 
 
 def _displacement_jacobian(
+    params: list[_Param],
     camera: CameraModel,
     spin: SpinModel,
     grid: CylinderGrid,
     exposure: int,
+    band: Filter,
     row: float,
     col: float,
 ) -> np.ndarray:
-    """d(grid position of the framelet content at (row, col)) / d(parameters), 2x3."""
-    ray = grid.rays_at(np.array(row), np.array(col))
-    cam_ray = ray @ spin.rotation(exposure)
-    jac = np.zeros((2, len(_PARAMS)))
-    for k, (name, eps) in enumerate(zip(_PARAMS, _STEPS, strict=True)):
-        moved = replace(spin, **{name: getattr(spin, name) + eps})
-        r2, c2 = grid.to_pixel(cam_ray @ moved.rotation(exposure).T)
-        jac[:, k] = [(float(r2) - row) / eps, (float(c2) - col) / eps]
+    """d(grid position of framelet content now at (row, col)) / d(parameters), 2 x n."""
+    ray = grid.rays_at(np.array([row]), np.array([col]))
+    sample, line = camera.ray_to_pixel(ray @ spin.rotation(exposure), band)
+
+    def place(sp: SpinModel, cam: CameraModel) -> np.ndarray:
+        sky = cam.pixel_to_ray(sample, line, band) @ sp.rotation(exposure).T
+        r, c = grid.to_pixel(sky)
+        return np.array([float(r[0]), float(c[0])])
+
+    base = place(spin, camera)
+    jac = np.zeros((2, len(params)))
+    for k, p in enumerate(params):
+        jac[:, k] = (place(*p.add(spin, camera, p.step)) - base) / p.step
     return jac
 
 
 def _solve_update(
     shifts: list[OverlapShift],
+    params: list[_Param],
     camera: CameraModel,
     spin: SpinModel,
+    nominal_camera: CameraModel,
     nominal: SpinModel,
     grid: CylinderGrid,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted, Huber-robust least-squares parameter update; returns (delta, residuals)."""
     rows_a, rhs, w = [], [], []
     for s in shifts:
-        ja = _displacement_jacobian(camera, spin, grid, s.a[0], s.row, s.col)
-        jb = _displacement_jacobian(camera, spin, grid, s.b[0], s.row + s.d_row, s.col + s.d_col)
-        a = ja - jb
-        rows_a.extend(a)
+        ja = _displacement_jacobian(
+            params, camera, spin, grid, s.a[0], Filter.parse(s.a[1]), s.row, s.col
+        )
+        jb = _displacement_jacobian(
+            params,
+            camera,
+            spin,
+            grid,
+            s.b[0],
+            Filter.parse(s.b[1]),
+            s.row + s.d_row,
+            s.col + s.d_col,
+        )
+        rows_a.extend(ja - jb)
         rhs.extend([s.d_row, s.d_col])
         w.extend([s.weight_row, s.weight_col])
     a = np.asarray(rows_a)
     y = np.asarray(rhs)
     w0 = np.asarray(w)
-    current = np.array([getattr(spin, p) for p in _PARAMS])
-    prior = np.array([getattr(nominal, p) for p in _PARAMS])
-    prior_w = 1.0 / np.square(
-        np.asarray(_PRIOR_SIGMA) * np.array([nominal.turn_per_exposure, 1, 1])
-    )
+    current = np.array([p.get(spin, camera) for p in params])
+    prior = np.array([p.get(nominal, nominal_camera) for p in params])
+    prior_w = 1.0 / np.square([p.prior_sigma for p in params])
     hub = np.ones_like(w0)
-    delta = np.zeros(len(_PARAMS))
+    delta = np.zeros(len(params))
     for _ in range(8):
         ww = w0 * hub
         n = a.T @ (a * ww[:, None]) + np.diag(prior_w)
@@ -480,11 +535,12 @@ def _solve_update(
 def _max_displacement(
     framelets: Framelets,
     camera: CameraModel,
+    new_camera: CameraModel,
     old: SpinModel,
     new: SpinModel,
     grid: CylinderGrid,
 ) -> float:
-    """Largest move (grid pixels) of any framelet corner between two spin models."""
+    """Largest move (grid pixels) of any framelet corner between two models."""
     s0, s1 = camera.sample_range
     ls = float(framelets.framelet_lines - 1)
     s = np.array([s0, s1, s0, s1, (s0 + s1) / 2])
@@ -492,9 +548,8 @@ def _max_displacement(
     worst = 0.0
     for i in range(framelets.n_exposures):
         for band in framelets.filters:
-            ray = camera.pixel_to_ray(s, ln, band)
-            r0, c0 = grid.to_pixel(ray @ old.rotation(i).T)
-            r1, c1 = grid.to_pixel(ray @ new.rotation(i).T)
+            r0, c0 = grid.to_pixel(camera.pixel_to_ray(s, ln, band) @ old.rotation(i).T)
+            r1, c1 = grid.to_pixel(new_camera.pixel_to_ray(s, ln, band) @ new.rotation(i).T)
             worst = max(worst, float(np.max(np.hypot(r1 - r0, c1 - c0))))
     return worst
 
@@ -512,8 +567,12 @@ def fit_spin(
     min_measurements: int = 8,
     saturation: float | None = None,
     tolerance_px: float = 0.1,
+    band_scale: bool = True,
 ) -> SpinFit:
     """Fit the turn per exposure and the spin-axis tilt so framelet overlaps agree.
+
+    With several bands, each band's focal-length factor relative to green (lateral
+    colour of the lens) is fitted too, so bands register across the whole field.
 
     Parameters
     ----------
@@ -530,6 +589,8 @@ def fit_spin(
         Linear value at or above which pixels are ignored (saturated limb).
     tolerance_px : float
         Stop when the update moves the farthest framelet by less than this.
+    band_scale : bool
+        Also fit per-band focal-length factors (multi-band frames only).
 
     Returns
     -------
@@ -562,6 +623,8 @@ def fit_spin(
         noise[band.value] = _noise_sigma(framelets.data[:, k, :, 40:-40])
     hp_fr = Framelets(hp, framelets.filters)
     spin = initial
+    cam = camera
+    params = _parameters(framelets, initial, band_scale)
     shifts: list[OverlapShift] = []
     resid = np.zeros(0)
     it = 0
@@ -570,21 +633,20 @@ def fit_spin(
     grid = CylinderGrid.covering(framelets, camera, spin, margin=24)
     for it in range(1, max_iter + 1):  # noqa: B007 (used after the loop)
         samples = list(
-            framelet_footprints(hp_fr, camera, spin, grid, order=1, feather=1.0, trim_lines=1)
+            framelet_footprints(hp_fr, cam, spin, grid, order=1, feather=1.0, trim_lines=1)
         )
         # NaN (saturated) samples become invalid
         samples = [replace(s, valid=s.valid & np.isfinite(s.values)) for s in samples]
         shifts = measure_overlaps(samples, noise)
         if len(shifts) < min_measurements:
             break
-        delta, resid = _solve_update(shifts, camera, spin, initial, grid)
-        new = replace(
-            spin,
-            **{p: getattr(spin, p) + d for p, d in zip(_PARAMS, delta, strict=True)},
-            fitted=True,
-        )
-        moved = _max_displacement(framelets, camera, spin, new, grid)
-        spin = new
+        delta, resid = _solve_update(shifts, params, cam, spin, camera, initial, grid)
+        new, new_cam = spin, cam
+        for p, d in zip(params, delta, strict=True):
+            new, new_cam = p.add(new, new_cam, float(d))
+        new = replace(new, fitted=True)
+        moved = _max_displacement(framelets, cam, new_cam, spin, new, grid)
+        spin, cam = new, new_cam
         if moved < tolerance_px:
             break
     if len(shifts) < min_measurements:
@@ -603,6 +665,7 @@ def fit_spin(
     limit = max(4.0 * 1.4826 * float(np.median(mag)), 0.5)
     inlier = mag <= limit
     fit = SpinFit(
+        camera=cam,
         spin=spin,
         nominal=initial,
         iterations=it,

@@ -370,6 +370,7 @@ class _Footprint:
 
     rows: slice
     cols: slice
+    rays: np.ndarray
     xd: np.ndarray
     yd: np.ndarray
     ok: np.ndarray
@@ -407,8 +408,9 @@ def _exposure_footprint(
     c0 = max(int(cc[ci[0]]) - step, 0)
     c1 = min(int(cc[ci[-1]]) + step + 1, w)
     rows, cols = slice(r0, r1), slice(c0, c1)
-    xd, yd, ok = camera.ray_to_focal(grid.rays(rows, cols) @ rot)
-    return _Footprint(rows, cols, xd, yd, ok)
+    rays = grid.rays(rows, cols) @ rot
+    xd, yd, ok = camera.ray_to_focal(rays)
+    return _Footprint(rows, cols, rays, xd, yd, ok)
 
 
 @dataclass(frozen=True)
@@ -486,17 +488,21 @@ def framelet_footprints(
     y_hi = max(lines - 1 - cy for cy in cys.values())
     s0, s1 = camera.sample_range
     l0, l1 = float(trim_lines), float(lines - 1 - trim_lines)
+    # the footprint search uses the IK focal length; a few per mille of band scale
+    # moves pixels by less than its margin
     for i in range(framelets.n_exposures):
         fp = _exposure_footprint(grid, camera, spin.rotation(i), y_lo, y_hi)
         if fp is None:
             continue
-        sample = fp.xd + camera.cx
-        with np.errstate(invalid="ignore"):
-            in_samples = fp.ok & (sample >= s0) & (sample <= s1)
         for band in wanted:
-            line = fp.yd + cys[band]
+            if camera.uniform_focal:
+                xd, yd, ok = fp.xd, fp.yd, fp.ok
+            else:
+                xd, yd, ok = camera.ray_to_focal(fp.rays, band)
+            sample = xd + camera.cx
+            line = yd + cys[band]
             with np.errstate(invalid="ignore"):
-                valid = in_samples & (line >= l0) & (line <= l1)
+                valid = ok & (sample >= s0) & (sample <= s1) & (line >= l0) & (line <= l1)
             if not valid.any():
                 continue
             img = framelets.data[i, framelets.index(band)]
