@@ -312,10 +312,11 @@ class Pipeline:
 
     Examples
     --------
-    >>> Pipeline(["compose", "stitch"])
-    Traceback (most recent call last):
-    ...
-    junocam.errors.RecipeError: stage 2 ('stitch'): a geometry stage cannot come after a compose stage
+    >>> try:
+    ...     Pipeline(["compose", "stitch"])
+    ... except RecipeError as err:
+    ...     print(err)
+    stage 2 ('stitch'): a geometry stage cannot come after a compose stage
     """
 
     def __init__(
