@@ -24,13 +24,15 @@ import click
 import numpy as np
 
 from . import __version__
+from .calibrate import Calibration, load_calibration
 from .companding import decompand
-from .compose import naive_composite
+from .compose import contact_sheet
 from .decode import DEFAULT_MAX_PIXELS, RawFrame, load_metadata, read_frame
-from .errors import FormatError, JunoCamError, OutputError
+from .errors import FormatError, JunoCamError, OutputError, RecipeError
 from .framelets import Framelets, split
 from .metadata import Filter, FrameMeta, exposure_start_time
-from .output import write_png, write_tiff16
+from .output import atomic_write, write_png, write_tiff16
+from .pipeline import STAGES, Pipeline, PipelineResult, builtin_recipes
 
 __all__ = ["main"]
 
@@ -51,9 +53,8 @@ class ProcessOptions:
 
     out_dir: Path
     fmt: str = "png8"
-    normalize: str = "joint"
-    gamma: float = 1.0
     protect: tuple[Path, ...] = ()
+    save_stages: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -427,26 +428,46 @@ def linear_framelets(frame: RawFrame) -> Framelets:
     return split(linear, frame.meta.filters, frame.meta.framelet_lines)
 
 
-def compose_step(framelets: Framelets, meta: FrameMeta, popts: ProcessOptions) -> np.ndarray:
-    """Composition: linear framelets to an RGB float32 image in [0, 1] (naive method).
-
-    This is the one place ``process`` turns framelets into a picture; other
-    geometries (a stitched grid) plug in here.
+def geometry_overrides(
+    geometry: str | None,
+    fov: float | None,
+    size: int | None,
+    center: tuple[float, float] | None,
+    fast: bool,
+) -> list[str]:
+    """Command-line geometry options as ``stitch.*`` recipe overrides.
 
     Examples
     --------
-    >>> from junocam.metadata import assumed_meta
-    >>> meta = assumed_meta(384, interframe_delay=0.372)
-    >>> fr = split(np.ones((384, 1648), np.float32), meta.filters)
-    >>> compose_step(fr, meta, ProcessOptions(out_dir=Path("out"))).shape
-    (472, 1608, 3)
+    >>> geometry_overrides("perspective", 30.0, None, None, True)
+    ['stitch.geometry="perspective"', 'stitch.fov_deg=30.0', 'stitch.scale=0.5']
     """
-    return naive_composite(
-        framelets,
-        interframe_delay=meta.interframe_delay,
-        normalize=popts.normalize,  # type: ignore[arg-type]
-        gamma=popts.gamma,
-    )
+    out = []
+    if geometry is not None:
+        out.append(f'stitch.geometry="{geometry}"')
+    if fov is not None:
+        out.append(f"stitch.fov_deg={fov}")
+    if size is not None:
+        out.append(f"stitch.size={size}")
+    if center is not None:
+        out += [f"stitch.center_row={center[0]}", f"stitch.center_col={center[1]}"]
+    if fast:
+        out.append("stitch.scale=0.5")
+    return out
+
+
+def output_label(pipeline: Pipeline) -> str:
+    """File label of a pipeline's output: its name, ``naive`` for the naive raw look.
+
+    Examples
+    --------
+    >>> output_label(Pipeline.named("raw").with_overrides(['stitch.geometry="naive"']))
+    'naive'
+    """
+    stitch = next(s for s in pipeline.stages if s.name == "stitch")
+    if stitch.params["geometry"] == "naive":
+        return "naive" if pipeline.name == "raw" else f"{pipeline.name}-naive"
+    return pipeline.name
 
 
 def output_path(meta: FrameMeta, popts: ProcessOptions, label: str = "naive") -> Path:
@@ -473,6 +494,28 @@ def write_step(
         write_png(target, rgb, bits=16 if popts.fmt == "png16" else 8, protect=protect)
 
 
+def report_dict(frame: RawFrame, pipeline: Pipeline, result: PipelineResult) -> dict[str, Any]:
+    """JSON-ready record of how a frame was processed (sidecar of the output image)."""
+    d: dict[str, Any] = {
+        "product_id": frame.meta.product_id,
+        "input": frame.path,
+        "pipeline": pipeline.name,
+        "pipeline_digest": pipeline.digest(),
+        "stages": [{"name": s.name, **_jsonable_params(s.params)} for s in pipeline.stages],
+        "junocam_version": __version__,
+        "notes": result.notes,
+        "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
+        "assumed": list(frame.meta.assumed),
+    }
+    if result.fit is not None:
+        d["spin_fit"] = result.fit.as_dict(frame.meta.interframe_delay)
+    return d
+
+
+def _jsonable_params(params: Any) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+
+
 def process_frame(
     path: str,
     metadata: str | None,
@@ -480,19 +523,103 @@ def process_frame(
     delay: float | None,
     opts: GlobalOptions,
     popts: ProcessOptions,
+    pipeline: Pipeline | None = None,
+    calibration: Calibration | None = None,
 ) -> Path:
-    """decode -> decompand -> split -> compose -> write, for one frame."""
+    """decode -> pipeline (decompand, clean, stitch, compose, enhance) -> write."""
+    pipeline = pipeline or Pipeline.named("raw").with_overrides(['stitch.geometry="naive"'])
     frame = decode_step(path, metadata, filters, delay, opts)
-    framelets = linear_framelets(frame)
-    rgb = compose_step(framelets, frame.meta, popts)
-    target = output_path(frame.meta, popts)
-    write_step(rgb, target, popts, _inputs(frame, path, metadata))
+    result = pipeline.run(frame, calibration=calibration, keep_stages=popts.save_stages)
+    label = output_label(pipeline)
+    target = output_path(frame.meta, popts, label)
+    protect = _inputs(frame, path, metadata)
+    write_step(result.rgb, target, popts, protect)
+    report = json.dumps(report_dict(frame, pipeline, result), indent=2, default=str) + "\n"
+    atomic_write(
+        target.with_suffix(".json"),
+        lambda fh: fh.write(report.encode("utf-8")),
+        protect=(*popts.protect, *protect),
+    )
+    for note in result.notes:
+        click.echo(f"note: {path}: {note}", err=True)
+    if result.fit is not None:
+        click.echo(f"{path}: spin: {result.fit.message}", err=True)
+    if popts.save_stages:
+        stage_dir = popts.out_dir / f"{frame.meta.product_id}-{label}-stages"
+        stage_dir.mkdir(exist_ok=True)
+        for name, img in result.stage_images:
+            write_png(stage_dir / f"{name}.png", img, bits=8, protect=protect)
     return target
+
+
+def _parse_center(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        r, c = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter("expected ROW,COL in spin-cylinder pixels") from None
+    if r < 0 or c < 0:
+        raise click.BadParameter("ROW and COL must not be negative")
+    return r, c
+
+
+def _load_pipeline(name: str, overrides: Sequence[str]) -> Pipeline:
+    try:
+        return Pipeline.named(name).with_overrides(overrides)
+    except RecipeError as err:
+        raise click.UsageError(str(err)) from None
 
 
 @main.command(context_settings=_CONTEXT)
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
 @_out_option
+@click.option(
+    "-p",
+    "--pipeline",
+    "pipeline_name",
+    default="enhanced",
+    show_default=True,
+    metavar="NAME|FILE.toml",
+    help="Built-in recipe (see `junocam pipelines`) or a recipe file.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="STAGE.PARAM=VALUE",
+    help="Override a recipe parameter, e.g. --set stretch.high=99.5 (repeatable).",
+)
+@click.option(
+    "--geometry",
+    type=click.Choice(["cylinder", "perspective", "naive"]),
+    help="Output grid: spin cylinder, virtual camera on the target, or naive stacking "
+    "(default: the recipe's, cylinder).",
+)
+@click.option(
+    "--fov",
+    type=click.FloatRange(min=0.1, max=169.0),
+    metavar="DEG",
+    help="Perspective field of view (default: fit the target).",
+)
+@click.option(
+    "--size", type=click.IntRange(min=16, max=20000), metavar="PX", help="Perspective size."
+)
+@click.option(
+    "--center",
+    callback=_parse_center,
+    metavar="ROW,COL",
+    help="Spin-cylinder pixel the perspective camera looks at (default: the target).",
+)
+@click.option("--fast", is_flag=True, help="Half-resolution preview (quick look).")
+@click.option(
+    "--calibration",
+    type=click.Path(exists=True, file_okay=False, path_type=str),
+    help="Folder of per-band darks, flats and bad-pixel masks.",
+)
+@click.option("--save-stages", is_flag=True, help="Also write each stage's intermediate image.")
 @_metadata_option
 @_filters_option
 @click.option(
@@ -509,65 +636,178 @@ def process_frame(
     show_default=True,
     help="Output format.",
 )
-@click.option(
-    "--normalize",
-    type=click.Choice(["joint", "per-band"]),
-    default="joint",
-    show_default=True,
-    help="One white point for all bands, or one per band (crude white balance).",
-)
-@click.option(
-    "--gamma",
-    type=click.FloatRange(min=0.05, max=20.0),
-    default=1.0,
-    show_default=True,
-    help="Display gamma applied after normalisation (1 = linear).",
-)
 @click.pass_context
 def process(
     ctx: click.Context,
     frames: tuple[str, ...],
     out_dir: Path,
+    pipeline_name: str,
+    overrides: tuple[str, ...],
+    geometry: str | None,
+    fov: float | None,
+    size: int | None,
+    center: tuple[float, float] | None,
+    fast: bool,
+    calibration: str | None,
+    save_stages: bool,
     metadata: str | None,
     filters: tuple[Filter, ...] | None,
     interframe_delay: float | None,
     fmt: str,
-    normalize: str,
-    gamma: float,
 ) -> None:
-    """Make a naive colour composite of each raw frame.
+    """Process raw frames into colour pictures with a pipeline recipe.
 
-    Each frame is decoded, decompanded, split into framelets; each band's
-    framelets are stacked in time order and the bands shifted to roughly
-    overlap, then composed to RGB and written as <product_id>-naive.png
-    (or .tif). Naive means seams and colour fringes remain.
+    Each frame is decoded, decompanded, cleaned, stitched seamlessly onto one grid
+    (the spin is self-calibrated from the framelet overlaps), composed and enhanced
+    as the recipe says, then written as <product_id>-<recipe>.png next to a .json
+    record (recipe, fitted spin, residuals, notes, timings).
 
-    A frame without metadata needs --filters (and optionally --interframe-delay).
+    A frame without metadata needs --filters (and --interframe-delay to stitch).
 
     \b
     Examples:
       junocam process JNCE_2022186_43C00078_V01-raw.png -o out/
-      junocam process raw/*/*-raw.png -o out/ --format png16
+      junocam process raw/*/*-raw.png -o out/ --pipeline vivid
+      junocam process frame-raw.png -o out/ --geometry perspective --fov 40
+      junocam process frame-raw.png -o out/ --pipeline raw --geometry naive
+      junocam process frame-raw.png -o out/ --set stretch.high=99.0 --save-stages
+      junocam process frame-raw.png -o out/ --calibration calib/ --format tiff16
       junocam process old-raw.png --filters BLUE,GREEN,RED --interframe-delay 0.37 -o out/
-      junocam process frame-raw.png --metadata 13537-Metadata.json -o out/ --gamma 2
     """
     opts: GlobalOptions = ctx.obj
     _check_single(metadata, frames)
+    pipeline = _load_pipeline(
+        pipeline_name, [*geometry_overrides(geometry, fov, size, center, fast), *overrides]
+    )
     popts = ProcessOptions(
         out_dir=out_dir,
         fmt=fmt,
-        normalize=normalize,
-        gamma=gamma,
         protect=tuple(Path(f) for f in frames),
+        save_stages=save_stages,
     )
     try:
         _ensure_out_dir(out_dir)
-    except OutputError as err:
-        _report(str(out_dir), err, opts.debug)
+        cal = load_calibration(calibration) if calibration else None
+    except JunoCamError as err:
+        _report(str(calibration or out_dir), err, opts.debug)
         ctx.exit(1)
 
     def work(path: str) -> None:
-        target = process_frame(path, metadata, filters, interframe_delay, opts, popts)
+        target = process_frame(
+            path, metadata, filters, interframe_delay, opts, popts, pipeline, cal
+        )
         click.echo(f"{path}: wrote {target}")
 
     _for_each(ctx, frames, work)
+
+
+# ---------------------------------------------------------------------------
+# pipelines
+
+
+@main.command("pipelines", context_settings=_CONTEXT)
+@click.option("-v", "--verbose", is_flag=True, help="Also list each recipe's stages.")
+@click.option("--stages", "list_stages", is_flag=True, help="List every stage and parameter.")
+def pipelines_cmd(verbose: bool, list_stages: bool) -> None:
+    """List the built-in pipeline recipes (and, with --stages, all stages).
+
+    \b
+    Examples:
+      junocam pipelines
+      junocam pipelines --verbose
+      junocam pipelines --stages
+    """
+    if list_stages:
+        for spec in STAGES.values():
+            click.echo(f"{spec.name} ({spec.kind}): {spec.doc}")
+            for pname, prm in spec.params.items():
+                rng = ""
+                if prm.low is not None or prm.high is not None:
+                    rng = f" [{prm.low}, {prm.high}]"
+                elif prm.choices:
+                    rng = f" {{{', '.join(prm.choices)}}}"
+                click.echo(f"    {pname} = {prm.default!r}{rng}  {prm.doc}")
+        return
+    for name, path in builtin_recipes().items():
+        p = Pipeline.from_toml(path)
+        click.echo(f"{name:12s} {p.description}")
+        if verbose:
+            click.echo(f"{'':12s} stages: {' -> '.join(s.name for s in p.stages)}")
+
+
+# ---------------------------------------------------------------------------
+# compare
+
+
+@main.command(context_settings=_CONTEXT)
+@click.argument("frame", type=click.Path(path_type=str))
+@_out_option
+@click.option(
+    "--pipelines",
+    "names",
+    default="raw,true-color,enhanced,vivid",
+    show_default=True,
+    help="Comma-separated recipes (names or .toml files).",
+)
+@click.option(
+    "--width",
+    type=click.IntRange(64, 4000),
+    default=600,
+    show_default=True,
+    help="Width of each panel, px.",
+)
+@click.option("--geometry", type=click.Choice(["cylinder", "perspective", "naive"]))
+@click.option(
+    "--calibration",
+    type=click.Path(exists=True, file_okay=False, path_type=str),
+    help="Folder of per-band darks, flats and bad-pixel masks.",
+)
+@_metadata_option
+@click.pass_context
+def compare(
+    ctx: click.Context,
+    frame: str,
+    out_dir: Path,
+    names: str,
+    width: int,
+    geometry: str | None,
+    calibration: str | None,
+    metadata: str | None,
+) -> None:
+    """Run several recipes on one frame and write a labelled contact sheet.
+
+    The spin is fitted once and shared by all recipes.
+
+    \b
+    Examples:
+      junocam compare JNCE_2022229_44C00029_V01-raw.png -o out/
+      junocam compare frame-raw.png -o out/ --pipelines raw,enhanced,vivid,methane
+    """
+    opts: GlobalOptions = ctx.obj
+    extra = geometry_overrides(geometry, None, None, None, False)
+    pls = [_load_pipeline(n.strip(), extra) for n in names.split(",") if n.strip()]
+    if not pls:
+        raise click.UsageError("--pipelines names no recipe")
+
+    def work(path: str) -> None:
+        _ensure_out_dir(out_dir)
+        cal = load_calibration(calibration) if calibration else None
+        raw = _load(path, metadata, None, opts)
+        panels = []
+        fit = None
+        for p in pls:
+            try:
+                res = p.run(raw, calibration=cal, spin_fit=fit)
+            except JunoCamError as err:
+                click.echo(f"note: {path}: {p.name}: {err.message}", err=True)
+                continue
+            fit = fit or res.fit
+            panels.append((p.name, res.rgb))
+        if not panels:
+            raise OutputError("no recipe produced an image", path=path)
+        sheet = contact_sheet(panels, width)
+        target = out_dir / f"{raw.meta.product_id}-compare.png"
+        write_png(target, sheet, protect=_inputs(raw, path, metadata))
+        click.echo(f"{path}: wrote {target}")
+
+    _for_each(ctx, [frame], work)

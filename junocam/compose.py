@@ -489,3 +489,55 @@ def naive_composite(
     )
     aligned = shift_bands(bands, offsets)
     return compose_rgb(aligned, normalize=normalize, percentile=percentile, gamma=gamma)
+
+
+def contact_sheet(
+    panels: Sequence[tuple[str, np.ndarray]], width: int = 600, label_height: int = 28
+) -> np.ndarray:
+    """Side-by-side panels, each resized to ``width`` and labelled above.
+
+    Parameters
+    ----------
+    panels : sequence of (label, image)
+        float images in [0, 1], (H, W, 3) or (H, W).
+    width : int
+        Width of each panel in pixels; heights keep the aspect ratio.
+    label_height : int
+        Height of the label strip.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (H, W, 3) in [0, 1].
+
+    Examples
+    --------
+    >>> sheet = contact_sheet([("a", np.zeros((10, 20, 3))), ("b", np.ones((10, 20)))], 40)
+    >>> sheet.shape
+    (48, 80, 3)
+    """
+    from PIL import Image, ImageDraw, ImageFont
+    from skimage.transform import resize
+
+    if not panels:
+        raise ValueError("no panels to put on a contact sheet")
+    tiles = []
+    for _, img in panels:
+        a = np.asarray(img, dtype=np.float32)
+        if a.ndim == 2:
+            a = np.repeat(a[..., None], 3, axis=-1)
+        h = max(1, int(round(a.shape[0] * width / a.shape[1])))
+        tiles.append(np.clip(resize(a, (h, width), anti_aliasing=True), 0, 1))
+    height = max(t.shape[0] for t in tiles)
+    sheet = np.zeros((height + label_height, width * len(tiles), 3), np.float32)
+    for k, t in enumerate(tiles):
+        sheet[label_height : label_height + t.shape[0], k * width : (k + 1) * width] = t
+    canvas = Image.fromarray((sheet * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    try:
+        font = ImageFont.load_default(size=max(10, label_height - 10))
+    except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
+        font = ImageFont.load_default()
+    for k, (label, _) in enumerate(panels):
+        draw.text((k * width + 8, 4), label, fill=(255, 255, 255), font=font)
+    return np.asarray(canvas, dtype=np.float32) / 255.0

@@ -151,6 +151,7 @@ def stitch_frame(
     camera: CameraModel | None = None,
     *,
     saturation: float | None = None,
+    spin_fit: SpinFit | None = None,
 ) -> StitchedFrame:
     """Fit the spin (optional), build the output grid and stitch every band.
 
@@ -166,6 +167,8 @@ def stitch_frame(
     saturation : float, optional
         Linear level from which pixels are ignored by the spin fit; defaults to the
         SQROOT value of code :data:`SATURATION_CODE`.
+    spin_fit : SpinFit, optional
+        A fit already made for this frame (e.g. by another recipe): reused, not redone.
 
     Returns
     -------
@@ -188,7 +191,11 @@ def stitch_frame(
         spin = SpinModel.nominal(interframe_delay, options.spin_rate, reference_exposure=ref)
     if saturation is None:
         saturation = float(decompand(np.array([SATURATION_CODE], np.uint8), "SQROOT")[0])
-    if options.fit_spin and options.turn_per_exposure is None:
+    if spin_fit is not None and options.turn_per_exposure is None:
+        fit = spin_fit
+        spin = spin_fit.spin
+        camera = spin_fit.camera or camera
+    elif options.fit_spin and options.turn_per_exposure is None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", JunoCamWarning)
             fit = fit_spin(framelets, camera, spin, saturation=saturation)

@@ -184,6 +184,7 @@ class _Context:
     frame: RawFrame
     calibration: Calibration | None
     notes: list[str]
+    spin_fit: SpinFit | None = None
 
 
 @dataclass(frozen=True)
@@ -446,6 +447,7 @@ class Pipeline:
         *,
         calibration: Calibration | None = None,
         keep_stages: bool = False,
+        spin_fit: SpinFit | None = None,
     ) -> PipelineResult:
         """Process one frame.
 
@@ -457,12 +459,14 @@ class Pipeline:
             Darks, flats and bad-pixel masks for the ``dark``/``flat``/``inpaint`` stages.
         keep_stages : bool
             Keep a preview image after every stage.
+        spin_fit : SpinFit, optional
+            Reuse a spin fit made earlier for this frame (skips the self-calibration).
 
         Returns
         -------
         PipelineResult
         """
-        ctx = _Context(frame=frame, calibration=calibration, notes=[])
+        ctx = _Context(frame=frame, calibration=calibration, notes=[], spin_fit=spin_fit)
         linear = decompand(frame.pixels, frame.meta.companding)
         state = _State(framelets=split(linear, frame.meta.filters, frame.meta.framelet_lines))
         timings: dict[str, float] = {}
@@ -637,10 +641,13 @@ def _stitch(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
         order=p["order"],
         feather=p["feather"],
         trim_lines=p["trim_lines"],
+        center=None
+        if p["center_row"] < 0 or p["center_col"] < 0
+        else (p["center_row"], p["center_col"]),
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", JunoCamWarning)
-        out = stitch_frame(fr, meta.interframe_delay, opts)
+        out = stitch_frame(fr, meta.interframe_delay, opts, spin_fit=ctx.spin_fit)
     for w in caught:
         ctx.notes.append(f"stitch: {w.message}")
     return _State(bands=out.result.bands, masks=out.result.masks, fit=out.fit)
@@ -873,6 +880,8 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                     "order": _i(1, 1, 3, "interpolation: 1 bilinear, 3 cubic"),
                     "feather": _f(8.0, 0.0, 64.0, "blend ramp at framelet edges, lines"),
                     "trim_lines": _i(0, 0, 16, "lines dropped at framelet edges"),
+                    "center_row": _f(-1.0, -1.0, 1e6, "cylinder row to look at; -1 = target"),
+                    "center_col": _f(-1.0, -1.0, 1e6, "cylinder column to look at; -1 = target"),
                 },
                 _stitch,
                 "put every band on one grid",

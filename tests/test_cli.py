@@ -79,7 +79,7 @@ def test_process_writes_colour_png_with_bands_in_the_right_channels(make_frame, 
     strip = synthetic_strip(4, 3, levels=[250, 120, 40])
     png = make_frame(strip, filters=("RED", "GREEN", "BLUE"))
     out = tmp_path / "out"
-    result = run("process", png, "-o", out)
+    result = run("process", "-p", "raw", "--geometry", "naive", png, "-o", out)
     assert result.exit_code == 0, result.stderr
     import imageio.v3 as iio
 
@@ -92,7 +92,9 @@ def test_process_writes_colour_png_with_bands_in_the_right_channels(make_frame, 
 @pytest.mark.parametrize(("fmt", "suffix"), [("png16", ".png"), ("tiff16", ".tif")])
 def test_process_16bit_formats(make_frame, tmp_path, fmt, suffix):
     png = make_frame()
-    result = run("process", png, "-o", tmp_path / "o", "--format", fmt)
+    result = run(
+        "process", "-p", "raw", "--geometry", "naive", png, "-o", tmp_path / "o", "--format", fmt
+    )
     assert result.exit_code == 0, result.stderr
     written = tmp_path / "o" / f"JNCE_2022186_99C00001_V01-naive{suffix}"
     data = written.read_bytes()
@@ -106,7 +108,11 @@ def test_process_16bit_formats(make_frame, tmp_path, fmt, suffix):
 
 def test_process_without_metadata_needs_filters(make_frame, tmp_path):
     png = make_frame(meta=None)
-    assert_failed(run("process", png, "-o", tmp_path / "o"), str(png), "no metadata found")
+    assert_failed(
+        run("process", "-p", "raw", "--geometry", "naive", png, "-o", tmp_path / "o"),
+        str(png),
+        "no metadata found",
+    )
     result = run(
         "process", png, "-o", tmp_path / "o", "--filters", "B,G,R", "--interframe-delay", "0.37"
     )
@@ -125,7 +131,10 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 def test_bad_wrong_width(tmp_path):
     p = _write(tmp_path, "w-raw.png", encode_png(np.zeros((384, 1000), np.uint8)))
-    assert_failed(run("process", p, "-o", tmp_path / "o"), f"{p}: width is 1000 samples")
+    assert_failed(
+        run("process", "-p", "raw", "--geometry", "naive", p, "-o", tmp_path / "o"),
+        f"{p}: width is 1000 samples",
+    )
 
 
 def test_bad_height_not_multiple_of_128(tmp_path):
@@ -136,14 +145,17 @@ def test_bad_height_not_multiple_of_128(tmp_path):
 def test_bad_height_not_multiple_of_filter_count(make_frame, tmp_path):
     png = make_frame(synthetic_strip(1, 2, levels=[1, 2]))
     assert_failed(
-        run("process", png, "-o", tmp_path / "o"),
+        run("process", "-p", "raw", "--geometry", "naive", png, "-o", tmp_path / "o"),
         f"{png}: height 256 lines is not a multiple of 384",
     )
 
 
 def test_bad_colour_png(tmp_path):
     p = _write(tmp_path, "c-raw.png", encode_png(np.zeros((384, 1648, 3), np.uint8)))
-    assert_failed(run("process", p, "-o", tmp_path / "o"), f"{p}: image is 8-bit RGB")
+    assert_failed(
+        run("process", "-p", "raw", "--geometry", "naive", p, "-o", tmp_path / "o"),
+        f"{p}: image is 8-bit RGB",
+    )
 
 
 def test_bad_16bit_png(tmp_path):
@@ -154,42 +166,68 @@ def test_bad_16bit_png(tmp_path):
 def test_bad_truncated_png(make_frame, tmp_path):
     png = make_frame(synthetic_strip(2, 3, texture=60))
     png.write_bytes(png.read_bytes()[:5000])
-    assert_failed(run("process", png, "-o", tmp_path / "o"), f"{png}: cannot decode PNG data")
+    assert_failed(
+        run("process", "-p", "raw", "--geometry", "naive", png, "-o", tmp_path / "o"),
+        f"{png}: cannot decode PNG data",
+    )
 
 
 def test_bad_non_png_bytes(tmp_path):
     p = _write(tmp_path, "x-raw.png", b"<html>not found</html>")
-    assert_failed(run("process", p, "-o", tmp_path / "o"), f"{p}: not a PNG file")
+    assert_failed(
+        run("process", "-p", "raw", "--geometry", "naive", p, "-o", tmp_path / "o"),
+        f"{p}: not a PNG file",
+    )
 
 
 def test_bad_missing_metadata(make_frame, tmp_path):
     png = make_frame(meta=None)
-    assert_failed(run("process", png, "-o", tmp_path / "o"), f"{png}: no metadata found")
+    assert_failed(
+        run("process", "-p", "raw", "--geometry", "naive", png, "-o", tmp_path / "o"),
+        f"{png}: no metadata found",
+    )
 
 
 def test_bad_missing_explicit_metadata(make_frame, tmp_path):
     png = make_frame(meta=None)
     missing = tmp_path / "gone.json"
     assert_failed(
-        run("process", png, "--metadata", missing, "-o", tmp_path / "o"),
+        run(
+            "process",
+            "-p",
+            "raw",
+            "--geometry",
+            "naive",
+            png,
+            "--metadata",
+            missing,
+            "-o",
+            tmp_path / "o",
+        ),
         f"{missing}: metadata file does not exist",
     )
 
 
 def test_bad_malformed_json(make_frame, tmp_path):
     png = make_frame(meta="{not json")
-    assert_failed(run("process", png, "-o", tmp_path / "o"), "12345-Metadata.json: malformed JSON")
+    assert_failed(
+        run("process", "-p", "raw", "--geometry", "naive", png, "-o", tmp_path / "o"),
+        "12345-Metadata.json: malformed JSON",
+    )
 
 
 def test_bad_malformed_pvl(tmp_path):
     lbl = _write(tmp_path, "bad.LBL", b"PDS_VERSION_ID = PDS3\nOBJECT = IMAGE\n LINES = = 2\nEND\n")
-    assert_failed(run("process", lbl, "-o", tmp_path / "o"), f"{lbl}: malformed PVL label")
+    assert_failed(
+        run("process", "-p", "raw", "--geometry", "naive", lbl, "-o", tmp_path / "o"),
+        f"{lbl}: malformed PVL label",
+    )
 
 
 def test_bad_lines_contradict_pixels(make_frame, tmp_path):
     png = make_frame(LINES=1152)
     assert_failed(
-        run("process", png, "-o", tmp_path / "o"),
+        run("process", "-p", "raw", "--geometry", "naive", png, "-o", tmp_path / "o"),
         f"{png}: LINES = 1152",
         "contradicts the image height of 768 lines",
     )
@@ -199,7 +237,10 @@ def test_bad_absurd_size(tmp_path):
     ihdr = struct.pack(">IIBBBBB", 1648, 50_000_000, 8, 0, 0, 0, 0)
     head = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
     p = _write(tmp_path, "big-raw.png", head + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)))
-    assert_failed(run("process", p, "-o", tmp_path / "o"), f"{p}: image is 1648x50000000")
+    assert_failed(
+        run("process", "-p", "raw", "--geometry", "naive", p, "-o", tmp_path / "o"),
+        f"{p}: image is 1648x50000000",
+    )
     small = synthetic_strip(1, 3)
     q = _write(tmp_path, "q-raw.png", encode_png(small))
     assert_failed(run("--max-pixels", "1000", "info", q), "more than the limit of 1000")
@@ -209,7 +250,7 @@ def test_bad_output_dir_not_writable(make_frame, tmp_path):
     png = make_frame()
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a directory")
-    result = run("process", png, "-o", blocker / "out")
+    result = run("process", "-p", "raw", "--geometry", "naive", png, "-o", blocker / "out")
     assert_failed(result, f"{blocker / 'out'}: cannot create the output directory")
     result = run("split", png, "-o", blocker)
     assert_failed(result, f"{blocker}: output path exists and is not a directory")
@@ -228,7 +269,10 @@ def test_never_overwrites_an_input(make_frame, tmp_path):
         )
     )
     before = victim.read_bytes()
-    assert_failed(run("process", victim, "-o", out), "refusing to overwrite an input file")
+    assert_failed(
+        run("process", "-p", "raw", "--geometry", "naive", victim, "-o", out),
+        "refusing to overwrite an input file",
+    )
     assert victim.read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
@@ -238,14 +282,21 @@ def test_multi_frame_run_continues_after_failures(make_frame, tmp_path):
     bad = _write(tmp_path, "bad-raw.png", b"garbage")
     good2 = make_frame(product_id="JNCE_B_V01")
     out = tmp_path / "o"
-    result = run("process", good1, bad, good2, "-o", out)
+    result = run("process", "-p", "raw", "--geometry", "naive", good1, bad, good2, "-o", out)
     assert_failed(result, f"{bad}: not a PNG file")
-    assert sorted(p.name for p in out.iterdir()) == ["JNCE_A_V01-naive.png", "JNCE_B_V01-naive.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "JNCE_A_V01-naive.json",
+        "JNCE_A_V01-naive.png",
+        "JNCE_B_V01-naive.json",
+        "JNCE_B_V01-naive.png",
+    ]
 
 
 def test_debug_shows_traceback(tmp_path):
     bad = _write(tmp_path, "bad-raw.png", b"garbage")
-    result = run("--debug", "process", bad, "-o", tmp_path / "o")
+    result = run(
+        "--debug", "process", "-p", "raw", "--geometry", "naive", bad, "-o", tmp_path / "o"
+    )
     assert result.exit_code == 1
     assert "Traceback" in result.stderr and "error: " in result.stderr
 

@@ -48,7 +48,9 @@ def processed(raw_root: Path, tmp_path_factory: pytest.TempPathFactory):
     """One CLI run over every real frame with metadata (the multi-frame path)."""
     out = tmp_path_factory.mktemp("processed")
     frames = [str(p) for p in _with_metadata(raw_root)]
-    result = CliRunner().invoke(main, ["process", *frames, "-o", str(out)])
+    result = CliRunner().invoke(
+        main, ["process", "-p", "raw", "--geometry", "naive", *frames, "-o", str(out)]
+    )
     return result, out
 
 
@@ -195,6 +197,10 @@ def test_frame_without_metadata(raw_root, tmp_path):
         main,
         [
             "process",
+            "-p",
+            "raw",
+            "--geometry",
+            "naive",
             str(png),
             "-o",
             str(tmp_path / "p"),
