@@ -552,13 +552,20 @@ def _black_level(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
 def _dark(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
     cal = ctx.calibration
 
+    missing: list[str] = []
+
     def one(stack: np.ndarray, band: Filter) -> np.ndarray | None:
         if cal is None or band not in cal.dark:
-            ctx.notes.append(f"dark: no dark for {band.value} (give --calibration DIR); skipped")
+            missing.append(band.value)
             return None
         return calibrate.subtract_dark(stack, cal.dark[band], p["scale"])
 
-    return _per_band(state, one)
+    out = _per_band(state, one)
+    if missing:
+        ctx.notes.append(
+            f"dark: no dark frame for {', '.join(missing)} (give --calibration DIR); skipped"
+        )
+    return out
 
 
 def _flat(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
@@ -585,13 +592,20 @@ def _flat(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
 def _inpaint(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
     cal = ctx.calibration
 
+    missing: list[str] = []
+
     def one(stack: np.ndarray, band: Filter) -> np.ndarray | None:
         if cal is None or band not in cal.mask:
-            ctx.notes.append(f"inpaint: no bad-pixel mask for {band.value}; skipped")
+            missing.append(band.value)
             return None
         return calibrate.inpaint_mask(stack, cal.mask[band], p["radius"])
 
-    return _per_band(state, one)
+    out = _per_band(state, one)
+    if missing:
+        ctx.notes.append(
+            f"inpaint: no bad-pixel mask for {', '.join(missing)} (give --calibration DIR); skipped"
+        )
+    return out
 
 
 def _hot_pixels(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
