@@ -30,6 +30,7 @@ from .compose import contact_sheet
 from .decode import DEFAULT_MAX_PIXELS, RawFrame, load_metadata, read_frame
 from .errors import FormatError, JunoCamError, OutputError, RecipeError
 from .framelets import Framelets, split
+from .geometry import fit_frame_spin
 from .metadata import Filter, FrameMeta, exposure_start_time
 from .output import atomic_write, write_png, write_tiff16
 from .pipeline import STAGES, Pipeline, PipelineResult, builtin_recipes
@@ -253,8 +254,15 @@ def _format_info(d: dict[str, Any]) -> str:
     help="Metadata JSON or PDS3 label, when it is not found beside the image.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@click.option(
+    "--fit",
+    "do_fit",
+    is_flag=True,
+    help="Also self-calibrate the spin from the framelet overlaps and show the fitted "
+    "turn, spin rate, axis tilt, band scales and residuals (takes seconds).",
+)
 @click.pass_context
-def info(ctx: click.Context, frame: str, metadata: str | None, as_json: bool) -> None:
+def info(ctx: click.Context, frame: str, metadata: str | None, as_json: bool, do_fit: bool) -> None:
     """Describe a raw frame: metadata, exposures x filters, times, companding.
 
     A PNG without metadata is described from the image alone; assumed values are
@@ -267,6 +275,7 @@ def info(ctx: click.Context, frame: str, metadata: str | None, as_json: bool) ->
       junocam info --json JNCE_2022186_43C00078_V01-raw.png
       junocam info frame-raw.png --metadata 13537-Metadata.json
       junocam info JNCE_2017038_04C00586_V01.LBL
+      junocam info --fit JNCE_2022186_43C00080_V01-raw.png
     """
     opts: GlobalOptions = ctx.obj
 
@@ -278,13 +287,29 @@ def info(ctx: click.Context, frame: str, metadata: str | None, as_json: bool) ->
                 raise
             _print_info(describe(None, load_metadata(path)), as_json)
             raise
-        _print_info(describe(raw, raw.meta), as_json)
+        d = describe(raw, raw.meta)
+        if do_fit:
+            fit = fit_frame_spin(
+                split(raw.linear(), raw.meta.filters, raw.meta.framelet_lines),
+                raw.meta.interframe_delay,
+            )
+            d["spin_fit"] = fit.as_dict(raw.meta.interframe_delay)
+        _print_info(d, as_json)
 
     _for_each(ctx, [frame], work)
 
 
 def _print_info(d: dict[str, Any], as_json: bool) -> None:
-    click.echo(json.dumps(d, indent=2) if as_json else _format_info(d))
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    click.echo(_format_info({k: v for k, v in d.items() if k != "spin_fit"}))
+    fit = d.get("spin_fit")
+    if fit:
+        click.echo("spin (self-calibrated from framelet overlaps):")
+        for key, value in fit.items():
+            text = f"{value:.6g}" if isinstance(value, float) else str(value)
+            click.echo(f"  {key:30s} {text}")
 
 
 # ---------------------------------------------------------------------------

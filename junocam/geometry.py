@@ -40,7 +40,13 @@ from .stitch import (
     stitch,
 )
 
-__all__ = ["GeometryOptions", "StitchedFrame", "stitch_frame", "SATURATION_CODE"]
+__all__ = [
+    "GeometryOptions",
+    "StitchedFrame",
+    "stitch_frame",
+    "fit_frame_spin",
+    "SATURATION_CODE",
+]
 
 #: Raw SQROOT code from which samples are treated as saturated when fitting the spin.
 #: Real frames pile up at codes 240-249 where the signal clips (e.g. PJ43 43C00078).
@@ -196,11 +202,7 @@ def stitch_frame(
         spin = spin_fit.spin
         camera = spin_fit.camera or camera
     elif options.fit_spin and options.turn_per_exposure is None:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", JunoCamWarning)
-            fit = fit_spin(framelets, camera, spin, saturation=saturation)
-        for w in caught:
-            warnings.warn(w.message, JunoCamWarning, stacklevel=2)
+        fit = fit_frame_spin(framelets, interframe_delay, options.spin_rate, camera, saturation)
         spin = fit.spin
         camera = fit.camera or camera
     else:
@@ -244,6 +246,58 @@ def stitch_frame(
         trim_lines=options.trim_lines,
     )
     return StitchedFrame(result=result, fit=fit)
+
+
+def fit_frame_spin(
+    framelets: Framelets,
+    interframe_delay: float | None,
+    spin_rate: float = NOMINAL_SPIN_RATE,
+    camera: CameraModel | None = None,
+    saturation: float | None = None,
+) -> SpinFit:
+    """Self-calibrate one frame's spin from its framelet overlaps (no stitching).
+
+    Parameters
+    ----------
+    framelets : Framelets
+        Linear (decompanded) framelets.
+    interframe_delay : float or None
+        INTERFRAME_DELAY, seconds.
+    spin_rate : float
+        Nominal spin rate, rad/s (starting point).
+    camera : CameraModel, optional
+    saturation : float, optional
+        Linear level ignored by the fit (default: SQROOT code :data:`SATURATION_CODE`).
+
+    Returns
+    -------
+    SpinFit
+
+    Raises
+    ------
+    GeometryError
+        When INTERFRAME_DELAY is unknown.
+
+    Warns
+    -----
+    JunoCamWarning
+        When the image has too little structure and the nominal spin is kept.
+    """
+    if interframe_delay is None:
+        raise GeometryError(
+            "INTERFRAME_DELAY is unknown: give --interframe-delay (seconds) or the metadata"
+        )
+    camera = camera or CameraModel()
+    ref = (framelets.n_exposures - 1) / 2.0
+    spin = SpinModel.nominal(interframe_delay, spin_rate, reference_exposure=ref)
+    if saturation is None:
+        saturation = float(decompand(np.array([SATURATION_CODE], np.uint8), "SQROOT")[0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", JunoCamWarning)
+        fit = fit_spin(framelets, camera, spin, saturation=saturation)
+    for w in caught:
+        warnings.warn(w.message, JunoCamWarning, stacklevel=2)
+    return fit
 
 
 def _fov_of(grid: PerspectiveGrid) -> float:
