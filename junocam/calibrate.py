@@ -52,6 +52,7 @@ __all__ = [
     "Calibration",
     "load_calibration",
     "repair_hot_pixels",
+    "remove_fixed_pattern",
     "subtract_dark",
     "normalise_flat",
     "apply_flat",
@@ -217,6 +218,69 @@ def repair_hot_pixels(
 
 
 # ----------------------------------------------------------------------- dark, flat
+
+
+def remove_fixed_pattern(
+    stack: np.ndarray,
+    threshold: float = 5.0,
+    width: int = 5,
+    *,
+    return_pattern: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Remove fixed-pattern defects (hot pixels, TDI hot streaks, warm columns).
+
+    Hot pixels sit at fixed places on the CCD, and with time delay integration a hot
+    pixel becomes a streak along the line direction that is as long as the TDI
+    stage count. The scene, in contrast, moves by about 116 lines from one exposure
+    to the next. So the median over exposures of each framelet's small-scale
+    across-line residual, ``x - median(x over width samples of the same line)``, is
+    the fixed pattern; where it stands out from the noise by more than
+    ``threshold`` robust sigmas, it is subtracted from every exposure.
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        float (n_exposures, lines, samples) linear DN of one band. Needs at least
+        three exposures; fewer are returned unchanged.
+    threshold : float
+        Robust sigmas (of the pattern itself) above which a pixel is corrected.
+    width : int
+        Odd number of samples of the across-line median.
+    return_pattern : bool
+        Also return the subtracted pattern.
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+        float32 corrected stack (and the (lines, samples) pattern).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> stack = rng.normal(100, 2, (6, 128, 200)).astype(np.float32)
+    >>> stack[:, 40:72, 50] += 300          # a hot TDI streak, the same in every exposure
+    >>> out = remove_fixed_pattern(stack)
+    >>> bool(abs(float(out[:, 40:72, 50].mean()) - 100) < 3)
+    True
+    """
+    x = np.asarray(stack, dtype=np.float32)
+    if x.ndim != 3:
+        raise ValueError(f"expected a (n_exposures, lines, samples) stack, got shape {x.shape}")
+    if width < 3 or width % 2 == 0:
+        raise ValueError(f"width must be an odd number >= 3, got {width}")
+    if threshold <= 0:
+        raise ValueError(f"threshold must be positive, got {threshold}")
+    if x.shape[0] < 3:
+        out = x.copy()
+        return (out, np.zeros(x.shape[1:], np.float32)) if return_pattern else out
+    resid = x - ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
+    pattern = np.median(resid, axis=0)
+    mad = float(np.median(np.abs(pattern - np.median(pattern))))
+    sigma = max(1.4826 * mad, 1e-6)
+    keep = np.abs(pattern) > threshold * sigma
+    pattern = np.where(keep, pattern, 0.0).astype(np.float32)
+    out = x - pattern[None]
+    return (out, pattern) if return_pattern else out
 
 
 def subtract_dark(

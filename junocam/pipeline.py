@@ -615,6 +615,16 @@ def _hot_pixels(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
     )
 
 
+def _fixed_pattern(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
+    if state.framelets is not None and state.framelets.n_exposures < 3:
+        ctx.notes.append("fixed_pattern: fewer than 3 exposures; skipped")
+        return state
+    return _per_band(
+        state,
+        lambda s, b: calibrate.remove_fixed_pattern(s, p["threshold"], p["width"]),  # type: ignore[return-value]
+    )
+
+
 def _exposure(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
     meta = ctx.frame.meta
     if meta.exposure_duration is None and meta.tdi_stages is None:
@@ -860,6 +870,16 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                 },
                 _hot_pixels,
                 "repair hot and dead pixels",
+            ),
+            StageSpec(
+                "fixed_pattern",
+                "linear",
+                {
+                    "threshold": _f(5.0, 1.0, 100.0, "robust sigmas of the pattern"),
+                    "width": _i(5, 3, 31, "across-line median width, samples (odd)"),
+                },
+                _fixed_pattern,
+                "remove hot pixels and TDI hot streaks fixed on the CCD",
             ),
             StageSpec(
                 "exposure",

@@ -163,13 +163,13 @@ class SpinFit:
 def _prepare(img: np.ndarray, saturation: float | None) -> np.ndarray:
     """Hot-pixel-free, square-root compressed copy for matching (NaN where unusable).
 
-    The 3x3 median removes fixed hot pixels (which would otherwise dominate the
+    The 3x5 median removes fixed hot pixels and TDI hot streaks (which would dominate the
     matching of dim frames) and the square root makes shot noise roughly uniform.
     No high-pass filter: filters are biased near framelet edges, which is exactly
     where framelets overlap; brightness differences are modelled in the matcher.
     """
     x = img.astype(np.float32)
-    g = np.sqrt(np.maximum(ndimage.median_filter(x, size=3, mode="nearest"), 0.0))
+    g = np.sqrt(np.maximum(ndimage.median_filter(x, size=(3, 5), mode="nearest"), 0.0))
     if saturation is not None:
         g[ndimage.binary_dilation(x >= saturation, iterations=3)] = np.nan
     return g
@@ -422,6 +422,7 @@ class _Param:
     name: str
     step: float
     prior_sigma: float
+    max_step: float
     band: Filter | None = None
 
     def get(self, spin: SpinModel, camera: CameraModel) -> float:
@@ -443,16 +444,19 @@ def _parameters(framelets: Framelets, initial: SpinModel, band_scale: bool) -> l
     """What to fit. Weak priors (1 sigma) keep weakly constrained values near nominal:
     5% on the turn, 0.005 rad on the axis tilt (FK value), 0.5% on band scales.
     One band's scale stays fixed: only the product of focal length and turn is seen.
+    ``max_step`` bounds one round's update (2% of the turn, 0.004 rad of tilt,
+    0.2% of scale), so a round on noisy data cannot throw the fit away.
     """
+    turn = abs(initial.turn_per_exposure)
     params = [
-        _Param("turn_per_exposure", 1e-5, 0.05 * abs(initial.turn_per_exposure)),
-        _Param("tilt_y", 1e-4, 0.005),
-        _Param("tilt_z", 1e-4, 0.005),
+        _Param("turn_per_exposure", 1e-5, 0.05 * turn, 0.02 * turn),
+        _Param("tilt_y", 1e-4, 0.005, 0.004),
+        _Param("tilt_z", 1e-4, 0.005, 0.004),
     ]
     bands = framelets.filters
     if band_scale and len(bands) > 1:
         ref = Filter.GREEN if Filter.GREEN in bands else bands[0]
-        params += [_Param(f"scale_{b.value}", 1e-4, 0.005, b) for b in bands if b is not ref]
+        params += [_Param(f"scale_{b.value}", 1e-4, 0.005, 0.002, b) for b in bands if b is not ref]
     return params
 
 
@@ -626,6 +630,7 @@ def fit_spin(
     cam = camera
     params = _parameters(framelets, initial, band_scale)
     shifts: list[OverlapShift] = []
+    last: tuple[SpinModel, CameraModel, list[OverlapShift]] | None = None
     resid = np.zeros(0)
     it = 0
     # one fixed sky parametrisation for all rounds, so that measured shifts respond to
@@ -637,10 +642,23 @@ def fit_spin(
         )
         # NaN (saturated) samples become invalid
         samples = [replace(s, valid=s.valid & np.isfinite(s.values)) for s in samples]
-        shifts = measure_overlaps(samples, noise)
-        if len(shifts) < min_measurements:
+        measured = measure_overlaps(samples, noise)
+        if len(measured) < min_measurements:
+            if last is not None:
+                # the last update made the overlaps disagree (noisy, weakly constrained
+                # data): go back to where they were measured and report them as they are
+                spin, cam, shifts = last
+                resid = np.array([[m.d_row, m.d_col] for m in shifts]).ravel()
+            else:
+                shifts = measured
             break
+        shifts = measured
         delta, resid = _solve_update(shifts, params, cam, spin, camera, initial, grid)
+        # trust region: no single round may move a parameter further than this
+        delta = np.clip(
+            delta, -np.array([p.max_step for p in params]), np.array([p.max_step for p in params])
+        )
+        last = (spin, cam, shifts)
         new, new_cam = spin, cam
         for p, d in zip(params, delta, strict=True):
             new, new_cam = p.add(new, new_cam, float(d))
