@@ -549,23 +549,42 @@ def _black_level(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
     return _per_band(state, lambda s, b: calibrate.black_level_from_dark_columns(s, p["window"]))
 
 
-def _dark(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
-    cal = ctx.calibration
-
+def _with_calibration(
+    state: _State,
+    ctx: _Context,
+    stage: str,
+    kind: str,
+    what: str,
+    apply: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> _State:
+    """Apply ``apply(stack, image)`` per band with the calibration image of ``kind``;
+    bands without one are left as they are, with one note saying so."""
+    images = getattr(ctx.calibration, kind, {}) if ctx.calibration is not None else {}
     missing: list[str] = []
 
     def one(stack: np.ndarray, band: Filter) -> np.ndarray | None:
-        if cal is None or band not in cal.dark:
+        if band not in images:
             missing.append(band.value)
             return None
-        return calibrate.subtract_dark(stack, cal.dark[band], p["scale"])
+        return apply(stack, images[band])
 
     out = _per_band(state, one)
     if missing:
         ctx.notes.append(
-            f"dark: no dark frame for {', '.join(missing)} (give --calibration DIR); skipped"
+            f"{stage}: no {what} for {', '.join(missing)} (give --calibration DIR); skipped"
         )
     return out
+
+
+def _dark(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
+    return _with_calibration(
+        state,
+        ctx,
+        "dark",
+        "dark",
+        "dark frame",
+        lambda s, img: calibrate.subtract_dark(s, img, p["scale"]),
+    )
 
 
 def _flat(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
@@ -590,22 +609,14 @@ def _flat(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
 
 
 def _inpaint(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
-    cal = ctx.calibration
-
-    missing: list[str] = []
-
-    def one(stack: np.ndarray, band: Filter) -> np.ndarray | None:
-        if cal is None or band not in cal.mask:
-            missing.append(band.value)
-            return None
-        return calibrate.inpaint_mask(stack, cal.mask[band], p["radius"])
-
-    out = _per_band(state, one)
-    if missing:
-        ctx.notes.append(
-            f"inpaint: no bad-pixel mask for {', '.join(missing)} (give --calibration DIR); skipped"
-        )
-    return out
+    return _with_calibration(
+        state,
+        ctx,
+        "inpaint",
+        "mask",
+        "bad-pixel mask",
+        lambda s, img: calibrate.inpaint_mask(s, img, p["radius"]),
+    )
 
 
 def _hot_pixels(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
