@@ -570,9 +570,8 @@ def _with_calibration(
 
     out = _per_band(state, one)
     if missing:
-        ctx.notes.append(
-            f"{stage}: no {what} for {', '.join(missing)} (give --calibration DIR); skipped"
-        )
+        hint = "give --calibration DIR" if ctx.calibration is None else "none in the calibration"
+        ctx.notes.append(f"{stage}: no {what} for {', '.join(missing)} ({hint}); skipped")
     return out
 
 
