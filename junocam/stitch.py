@@ -168,12 +168,15 @@ class CylinderGrid:
 
     def rays_at(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
         """Unit sky-frame directions at (broadcastable) fractional pixel positions."""
+        # azimuth depends on the row and elevation on the column only: evaluate the
+        # trigonometry on the inputs' own (often 1-D) shapes, then broadcast
         az = (np.asarray(r, dtype=np.float64) - self.row0) / self.scale
         t = (np.asarray(c, dtype=np.float64) - self.col0) / self.scale
-        az, t = np.broadcast_arrays(az, t)
         b = self._b
-        d = t[..., None] * b[0] + np.sin(az)[..., None] * b[1] + np.cos(az)[..., None] * b[2]
-        return d / np.sqrt(1.0 + t * t)[..., None]
+        inv = 1.0 / np.sqrt(1.0 + t * t)
+        return (t * inv)[..., None] * b[0] + (
+            np.sin(az)[..., None] * b[1] + np.cos(az)[..., None] * b[2]
+        ) * inv[..., None]
 
     def to_pixel(self, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sky-frame directions -> fractional (row, col) on this grid."""
