@@ -592,10 +592,12 @@ def _parse_center(
 
 
 def _load_pipeline(name: str, overrides: Sequence[str]) -> Pipeline:
+    """The recipe with its overrides; a bad one is one ``error:`` line and exit code 2."""
     try:
         return Pipeline.named(name).with_overrides(overrides)
     except RecipeError as err:
-        raise click.UsageError(str(err)) from None
+        click.echo(f"error: {err}", err=True)
+        raise click.exceptions.Exit(2) from None
 
 
 @main.command(context_settings=_CONTEXT)
