@@ -764,9 +764,16 @@ def _local_results(
                 pool = _new_pool(jobs)
             # after a worker died, its frames run alone until the culprit is found
             source, limit = (suspects, 1) if suspects else (queue, jobs)
-            while len(inflight) < limit and source:
-                task = source.popleft()
-                inflight[pool.submit(run_task, task)] = task
+            try:
+                while len(inflight) < limit and source:
+                    fut = pool.submit(run_task, source[0])
+                    inflight[fut] = source.popleft()
+            except BrokenProcessPool:
+                pass  # a worker died: found below through the frames in flight
+            if not inflight:  # broken with no frame in flight: nobody to blame
+                _stop_pool(pool, kill=True)
+                pool = None
+                continue
             done, _ = wait(inflight, return_when=FIRST_COMPLETED)
             broken: list[FrameTask] = []
             for fut in done:

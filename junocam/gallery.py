@@ -208,7 +208,7 @@ def write_gallery(
         image = images[0]
         thumb = f"{THUMB_DIR}/{Path(image).stem}.png"
         src, dst = out / image, out / thumb
-        if not dst.is_file() or dst.stat().st_mtime < src.stat().st_mtime:
+        if not _thumb_current(src, dst, size):
             write_thumbnail(src, dst, size)
         record = next((o for o in outputs if o.endswith(".json")), None)
         entries.append(
@@ -225,6 +225,19 @@ def write_gallery(
     target = out / "index.html"
     atomic_write(target, lambda fh: fh.write(page.encode("utf-8")))
     return target
+
+
+def _thumb_current(src: Path, dst: Path, size: int) -> bool:
+    """Whether ``dst`` is a thumbnail of ``src`` at ``size`` (headers only, no decoding)."""
+    from PIL import Image
+
+    try:
+        if dst.stat().st_mtime < src.stat().st_mtime:
+            return False
+        with Image.open(dst) as t, Image.open(src) as s:
+            return max(t.size) == min(size, max(s.size))
+    except (OSError, ValueError):
+        return False
 
 
 def _sort_key(rec: Mapping[str, Any]) -> tuple[str, str]:
