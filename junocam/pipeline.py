@@ -99,6 +99,8 @@ class Param:
         Allowed strings.
     doc : str
         One line for ``junocam pipelines --verbose``.
+    odd : bool
+        Whole numbers must be odd (window sizes).
     """
 
     kind: str
@@ -107,6 +109,7 @@ class Param:
     high: float | None = None
     choices: tuple[str, ...] | None = None
     doc: str = ""
+    odd: bool = False
 
     def check(self, value: Any, where: str) -> Any:
         """Validated (and normalised) value, or a RecipeError naming ``where``."""
@@ -159,6 +162,8 @@ class Param:
             raise RecipeError(f"{where} = {value} is below its minimum {self.low}")
         if self.high is not None and value > self.high:
             raise RecipeError(f"{where} = {value} is above its maximum {self.high}")
+        if self.odd and value % 2 == 0:
+            raise RecipeError(f"{where} = {value} must be odd")
         return value
 
 
@@ -839,7 +844,7 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
             StageSpec(
                 "black_level",
                 "linear",
-                {"window": _i(1, 1, 127, "lines pooled (odd)")},
+                {"window": Param("int", 1, 1, 127, doc="lines pooled (odd)", odd=True)},
                 _black_level,
                 "subtract each line's dark-column level",
             ),
@@ -859,7 +864,7 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                         ("auto", "calibration", "radial"),
                         "calibration flats when given, else the radial model",
                     ),
-                    "strength": _f(2.3, 0.0, 10.0, "cos^k exponent of the radial model"),
+                    "strength": _f(2.3, 0.0, 8.0, "cos^k exponent of the radial model"),
                 },
                 _flat,
                 "divide by the flat field (vignetting)",
@@ -875,8 +880,8 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                 "hot_pixels",
                 "linear",
                 {
-                    "threshold": _f(8.0, 2.0, 100.0, "robust sigmas above the local median"),
-                    "size": _i(3, 3, 15, "median window, px (odd)"),
+                    "threshold": _f(8.0, 3.0, 100.0, "robust sigmas above the local median"),
+                    "size": Param("int", 3, 3, 15, doc="median window, px (odd)", odd=True),
                 },
                 _hot_pixels,
                 "repair hot and dead pixels",
@@ -886,7 +891,9 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                 "linear",
                 {
                     "threshold": _f(5.0, 1.0, 100.0, "robust sigmas of the pattern"),
-                    "width": _i(5, 3, 31, "across-line median width, samples (odd)"),
+                    "width": Param(
+                        "int", 5, 3, 31, doc="across-line median width, samples (odd)", odd=True
+                    ),
                 },
                 _fixed_pattern,
                 "remove hot pixels and TDI hot streaks fixed on the CCD",
@@ -902,7 +909,7 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                 "denoise",
                 "linear",
                 {
-                    "strength": _f(0.0, 0.0, 10.0, "0 = off"),
+                    "strength": _f(0.0, 0.0, 1.0, "0 = off"),
                     "method": _s("tv", ("tv", "gaussian")),
                 },
                 _denoise,
@@ -1043,7 +1050,7 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                 "color",
                 {
                     "factor": _f(1.0, 0.0, 5.0),
-                    "vibrance": _f(0.0, -1.0, 2.0),
+                    "vibrance": _f(0.0, 0.0, 2.0),
                 },
                 _color(enhance.saturation),
                 "chroma in LCh",
