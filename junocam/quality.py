@@ -226,13 +226,19 @@ def patch_shifts(
     step: int | None = None,
     upsample: int = 50,
     min_contrast: float = 3.0,
+    min_correlation: float = 0.5,
 ) -> PatchShifts:
     """Local misregistration: phase-correlate two band images patch by patch.
 
-    Only patches lying entirely inside ``mask`` and with enough texture in both
-    images are measured: after removing a smooth background (Gaussian, sigma
-    patch/8), the standard deviation must be at least ``min_contrast`` times the
-    image's :func:`noise_sigma`.
+    Only patches lying entirely inside ``mask`` are considered. Each patch's smooth
+    background (Gaussian, sigma ``patch / 8``: limb darkening, illumination) is
+    removed, so the correlation follows texture rather than brightness gradients
+    that differ from band to band. A patch is measured when, in both images, the
+    remaining texture (robust standard deviation, so that a few hot pixels or
+    particle hits on black sky do not count) stands ``min_contrast`` times above
+    the patch's own :func:`noise_sigma`, and kept when, after the measured shift (to the nearest
+    pixel), the two textures correlate with a coefficient of at least
+    ``min_correlation`` (so noise-only and unlike patches do not count).
 
     Parameters
     ----------
@@ -247,7 +253,9 @@ def patch_shifts(
     upsample : int
         Correlation peak upsampling factor.
     min_contrast : float
-        Texture threshold in units of the noise.
+        Texture threshold in units of the local noise.
+    min_correlation : float
+        Least correlation coefficient of the two textures once registered.
 
     Returns
     -------
@@ -259,7 +267,7 @@ def patch_shifts(
     >>> rng = np.random.default_rng(0)
     >>> img = ndimage.gaussian_filter(rng.standard_normal((300, 300)), 2)
     >>> ps = patch_shifts(img, ndimage.shift(img, (0.0, 0.5), order=3),
-    ...                   np.ones(img.shape, bool), patch=96, min_contrast=2.0)
+    ...                   np.ones(img.shape, bool), patch=96)
     >>> ps.n, round(ps.mean[1], 1)
     (9, -0.5)
     """
@@ -268,7 +276,6 @@ def patch_shifts(
     m = np.asarray(mask, dtype=bool) & np.isfinite(a) & np.isfinite(b)
     step = patch if step is None else int(step)
     h, w = a.shape
-    sa, sb = noise_sigma(a, m), noise_sigma(b, m)
     # fraction of usable pixels in every patch-sized window, to skip holes fast
     full = ndimage.uniform_filter(m.astype(np.float32), size=patch, mode="constant")
     centers: list[tuple[float, float]] = []
@@ -281,10 +288,17 @@ def patch_shifts(
                 continue
             pa = a[r : r + patch, c : c + patch]
             pb = b[r : r + patch, c : c + patch]
-            if not (_texture(pa) >= min_contrast * sa and _texture(pb) >= min_contrast * sb):
+            ta, tb = _highpass(pa), _highpass(pb)
+            if not (
+                _robust_std(ta) >= min_contrast * noise_sigma(pa)
+                and _robust_std(tb) >= min_contrast * noise_sigma(pb)
+            ):
+                continue
+            shift = phase_shift(ta, tb, upsample=upsample, taper=0.5)
+            if _registered_correlation(ta, tb, shift) < min_correlation:
                 continue
             centers.append((r + (patch - 1) / 2.0, c + (patch - 1) / 2.0))
-            shifts.append(phase_shift(pa, pb, upsample=upsample, taper=0.5))
+            shifts.append(shift)
     return PatchShifts(
         centers=np.asarray(centers, dtype=np.float64).reshape(-1, 2),
         shifts=np.asarray(shifts, dtype=np.float64).reshape(-1, 2),
@@ -292,9 +306,31 @@ def patch_shifts(
     )
 
 
-def _texture(p: np.ndarray) -> float:
-    """Standard deviation of a patch after removing its smooth background."""
-    return float(np.std(p - ndimage.gaussian_filter(p, max(p.shape[0] / 8.0, 1.0))))
+def _highpass(p: np.ndarray) -> np.ndarray:
+    """A patch minus its smooth background (Gaussian, sigma a eighth of its size)."""
+    return p - ndimage.gaussian_filter(p, max(p.shape[0] / 8.0, 1.0))
+
+
+def _robust_std(x: np.ndarray) -> float:
+    """Standard deviation from the median absolute deviation (ignores sparse specks)."""
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+def _registered_correlation(a: np.ndarray, b: np.ndarray, shift: tuple[float, float]) -> float:
+    """Correlation coefficient of ``a`` and ``b`` moved by ``shift`` (whole pixels)."""
+    dr, dc = (int(round(v)) for v in shift)
+    h, w = a.shape
+    if abs(dr) >= h // 2 or abs(dc) >= w // 2:
+        return 0.0
+    # b moved by (dr, dc) registers with a: a[y, x] ~ b[y - dr, x - dc]
+    ya, yb = (slice(dr, h), slice(0, h - dr)) if dr >= 0 else (slice(0, h + dr), slice(-dr, h))
+    xa, xb = (slice(dc, w), slice(0, w - dc)) if dc >= 0 else (slice(0, w + dc), slice(-dc, w))
+    u = a[ya, xa].ravel()
+    v = b[yb, xb].ravel()
+    su, sv = u.std(), v.std()
+    if su == 0 or sv == 0:
+        return 0.0
+    return float(np.mean((u - u.mean()) * (v - v.mean())) / (su * sv))
 
 
 def framelet_edge_distance(
