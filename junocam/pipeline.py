@@ -182,6 +182,7 @@ class _State:
     mask: np.ndarray | None = None
     fit: SpinFit | None = None
     target: np.ndarray | None = None
+    mono: bool = False
 
 
 @dataclass(frozen=True)
@@ -724,6 +725,7 @@ def _compose(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
         rgb=rgb,
         mask=mask,
         target=target_weight(rgb, mask),
+        mono=p["mode"] == "grey" or len(set(bands) - {Filter.METHANE}) <= 1,
     )
 
 
@@ -779,6 +781,7 @@ def _methane_composite(state: _State, p: Mapping[str, Any], ctx: _Context) -> _S
         rgb=rgb,
         mask=mask,
         target=target_weight(rgb, mask),
+        mono=not (Filter.RED in b and Filter.BLUE in b),
     )
 
 
@@ -788,12 +791,20 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def _color(
-    fn: Callable[..., np.ndarray], masked: bool = False, local: bool = False
+    fn: Callable[..., np.ndarray],
+    masked: bool = False,
+    local: bool = False,
+    chromatic: bool = False,
 ) -> Callable[[_State, Mapping[str, Any], _Context], _State]:
-    """Adapter for a colour stage; ``local`` stages are blended in on the target only."""
+    """Adapter for a colour stage; ``local`` stages are blended in on the target only,
+    ``chromatic`` ones (balance, colour matrix, saturation) skip grey composites."""
 
     def run(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
         assert state.rgb is not None
+        if chromatic and state.mono:
+            name = getattr(fn, "__name__", "colour stage").lstrip("_")
+            ctx.notes.append(f"{name}: the composite is grey (one band); skipped")
+            return state
         kwargs = dict(p)
         if masked:
             kwargs["mask"] = state.mask
@@ -810,6 +821,7 @@ def _color(
             rgb=rgb,
             mask=state.mask,
             target=state.target,
+            mono=state.mono,
         )
 
     return run
@@ -970,7 +982,7 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                     "gains": Param("gains", "gill", choices=_GAIN_NAMES, doc="name or [r, g, b]"),
                     "percentile": _f(99.0, 50.0, 100.0),
                 },
-                _color(enhance.white_balance, masked=True),
+                _color(enhance.white_balance, masked=True, chromatic=True),
                 "per-band gains",
             ),
             StageSpec(
@@ -979,7 +991,7 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                 {
                     "weights": Param("gains", "gill", choices=_GAIN_NAMES),
                 },
-                _color(enhance.band_weights),
+                _color(enhance.band_weights, chromatic=True),
                 "community band weights",
             ),
             StageSpec(
@@ -1052,7 +1064,7 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                     "factor": _f(1.0, 0.0, 5.0),
                     "vibrance": _f(0.0, 0.0, 2.0),
                 },
-                _color(enhance.saturation),
+                _color(enhance.saturation, chromatic=True),
                 "chroma in LCh",
             ),
             StageSpec(
@@ -1061,7 +1073,7 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                 {
                     "matrix": _s("approx", ("approx", "identity")),
                 },
-                _color(enhance.true_color_matrix),
+                _color(enhance.true_color_matrix, chromatic=True),
                 "approximate JunoCam-to-sRGB matrix",
             ),
         ]

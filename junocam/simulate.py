@@ -259,7 +259,11 @@ class SimulationSpec:
     tdi : int
         TDI stages; the exposure is ``tdi * 3.2 ms``.
     full_well_dn : float
-        Linear DN (12-bit scale) of radiance 1 at this exposure.
+        Linear DN (12-bit scale) of radiance 1 at this exposure in the green band.
+    band_gain : tuple of 4 float
+        Relative sensitivity of the methane, blue, green and red bands. The default
+        follows the community band weights (Gill: R 0.902, G 1, B 1.888, i.e. blue
+        about half as sensitive as green [CAMERA.md]) and a dim methane band.
     read_noise_dn, dark_dn : float
         Gaussian read noise and dark level, DN.
     shot_noise : bool
@@ -284,6 +288,7 @@ class SimulationSpec:
     tilt_z: float = -0.002
     tdi: int = 3
     full_well_dn: float = 2000.0
+    band_gain: tuple[float, float, float, float] = (0.35, 0.53, 1.0, 1.11)
     read_noise_dn: float = 1.5
     dark_dn: float = 2.0
     shot_noise: bool = True
@@ -381,7 +386,8 @@ def simulate_frame(
         rays = _framelet_rays(camera, band, spec.oversample)
         for i in range(spec.n_exposures):
             sky = rays @ spin.rotation(i).T
-            linear[i, k, :, photo] = scene(sky, band).mean(axis=0) * spec.full_well_dn
+            gain = spec.band_gain[list(Filter).index(band)]
+            linear[i, k, :, photo] = scene(sky, band).mean(axis=0) * spec.full_well_dn * gain
     signal = linear + spec.dark_dn
     if spec.shot_noise:
         signal = signal + rng.standard_normal(signal.shape).astype(np.float32) * np.sqrt(
@@ -436,6 +442,7 @@ def website_metadata(spec: SimulationSpec, spin: SpinModel) -> dict[str, Any]:
             "tilt_z_rad": spin.tilt_z,
             "reference_exposure": spin.reference_exposure,
             "full_well_dn": spec.full_well_dn,
+            "band_gain": dict(zip([f.value for f in Filter], spec.band_gain, strict=True)),
             "read_noise_dn": spec.read_noise_dn,
             "hot_pixels": spec.hot_pixels,
             "seed": spec.seed,
