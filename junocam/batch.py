@@ -1,7 +1,7 @@
 """Batch processing: find frames, run them in parallel, record a manifest, resume.
 
 This module is orchestration and bookkeeping only; the per-frame work is the very
-code ``junocam process`` runs (:func:`junocam.cli.process_frame`), so a frame
+code ``junocam process`` runs (:func:`junocam.process.process_file`), so a frame
 processed in a batch gives the same image and ``.json`` record as one processed
 alone.
 
@@ -478,7 +478,7 @@ def run_task(task: FrameTask) -> dict[str, Any]:
     >>> r["status"], r["error"]
     ('failed', '...missing-raw.png: file does not exist')
     """
-    from .cli import GlobalOptions, ProcessOptions, process_frame
+    from .process import ProcessOptions, process_file
 
     t0 = time.perf_counter()
     cfg = task.config
@@ -497,22 +497,24 @@ def run_task(task: FrameTask) -> dict[str, Any]:
         _maybe_crash(task.entry)
         pipeline = _pipeline(cfg)
         cal = _calibration(cfg.calibration) if cfg.calibration else None
-        opts = GlobalOptions(debug=False, max_pixels=cfg.max_pixels)
         protect = tuple(Path(p) for p in (task.entry, task.metadata) if p)
         popts = ProcessOptions(out_dir=out_dir, fmt=cfg.fmt, protect=protect)
         quiet = contextlib.redirect_stderr(log) if task.capture_log else contextlib.nullcontext()
         with quiet:
-            target = process_frame(
-                task.entry, task.metadata, None, None, opts, popts, pipeline, cal
+            done = process_file(
+                task.entry,
+                pipeline,
+                popts,
+                metadata=task.metadata,
+                max_pixels=cfg.max_pixels,
+                calibration=cal,
             )
-        sidecar = target.with_suffix(".json")
-        report = json.loads(sidecar.read_text(encoding="utf-8"))
         rec.update(
             status="done",
-            outputs=[_relative(target, out_dir), _relative(sidecar, out_dir)],
-            timings_s=report.get("timings_s", {}),
-            fit=report.get("spin_fit"),
-            notes=report.get("notes", []),
+            outputs=[_relative(done.image, out_dir), _relative(done.record_path, out_dir)],
+            timings_s=done.record.get("timings_s", {}),
+            fit=done.record.get("spin_fit"),
+            notes=list(done.notes),
         )
     except Exception as err:  # noqa: BLE001 - a bad frame must not stop the batch
         if isinstance(err, JunoCamError):

@@ -25,15 +25,15 @@ import numpy as np
 
 from . import __version__
 from .calibrate import Calibration, load_calibration
-from .companding import decompand
 from .compose import contact_sheet
 from .decode import DEFAULT_MAX_PIXELS, RawFrame, load_metadata, read_frame
 from .errors import FormatError, JunoCamError, OutputError, RecipeError
 from .framelets import Framelets, split
 from .geometry import fit_frame_spin
 from .metadata import Filter, FrameMeta, exposure_start_time
-from .output import atomic_write, write_png, write_tiff16
-from .pipeline import STAGES, Pipeline, PipelineResult, builtin_recipes
+from .output import atomic_write, write_png
+from .pipeline import STAGES, Pipeline, builtin_recipes
+from .process import FORMATS, ProcessOptions, process_file
 
 __all__ = ["main"]
 
@@ -46,16 +46,6 @@ class GlobalOptions:
 
     debug: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
-
-
-@dataclass(frozen=True)
-class ProcessOptions:
-    """What ``process`` does with each frame after decoding it."""
-
-    out_dir: Path
-    fmt: str = "png8"
-    protect: tuple[Path, ...] = ()
-    save_stages: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -424,35 +414,6 @@ def split_cmd(
 # process
 
 
-_FORMATS = {"png8": ".png", "png16": ".png", "tiff16": ".tif"}
-
-
-def decode_step(
-    path: str,
-    metadata: str | None,
-    filters: Sequence[Filter] | None,
-    delay: float | None,
-    opts: GlobalOptions,
-) -> RawFrame:
-    """Read a frame for ``process``; metadata is required unless filters are given."""
-    return _load(path, metadata, filters, opts, interframe_delay=delay, allow_assumed=False)
-
-
-def linear_framelets(frame: RawFrame) -> Framelets:
-    """Decompand the strip and view it as framelets.
-
-    Examples
-    --------
-    >>> from junocam.metadata import assumed_meta
-    >>> frame = RawFrame(np.full((384, 1648), 255, np.uint8), assumed_meta(384))
-    >>> fr = linear_framelets(frame)
-    >>> fr.data.shape, float(fr.data.max())
-    ((1, 3, 128, 1648), 2879.0)
-    """
-    linear = decompand(frame.pixels, frame.meta.companding)
-    return split(linear, frame.meta.filters, frame.meta.framelet_lines)
-
-
 def geometry_overrides(
     geometry: str | None,
     fov: float | None,
@@ -481,66 +442,6 @@ def geometry_overrides(
     return out
 
 
-def output_label(pipeline: Pipeline) -> str:
-    """File label of a pipeline's output: its name, ``naive`` for the naive raw look.
-
-    Examples
-    --------
-    >>> output_label(Pipeline.named("raw").with_overrides(['stitch.geometry="naive"']))
-    'naive'
-    """
-    stitch = next(s for s in pipeline.stages if s.name == "stitch")
-    if stitch.params["geometry"] == "naive":
-        return "naive" if pipeline.name == "raw" else f"{pipeline.name}-naive"
-    return pipeline.name
-
-
-def output_path(meta: FrameMeta, popts: ProcessOptions, label: str = "naive") -> Path:
-    """``<out_dir>/<product_id>-<label>.png`` (``.tif`` for tiff16).
-
-    Examples
-    --------
-    >>> from junocam.metadata import assumed_meta
-    >>> meta = assumed_meta(384, source="JNCE_X-raw.png")
-    >>> output_path(meta, ProcessOptions(out_dir=Path("out"), fmt="tiff16")).as_posix()
-    'out/JNCE_X-naive.tif'
-    """
-    return popts.out_dir / f"{meta.product_id}-{label}{_FORMATS[popts.fmt]}"
-
-
-def write_step(
-    rgb: np.ndarray, target: Path, popts: ProcessOptions, protect: Iterable[Path]
-) -> None:
-    """Write the composite atomically in the chosen format."""
-    protect = (*popts.protect, *protect)
-    if popts.fmt == "tiff16":
-        write_tiff16(target, rgb, protect=protect)
-    else:
-        write_png(target, rgb, bits=16 if popts.fmt == "png16" else 8, protect=protect)
-
-
-def report_dict(frame: RawFrame, pipeline: Pipeline, result: PipelineResult) -> dict[str, Any]:
-    """JSON-ready record of how a frame was processed (sidecar of the output image)."""
-    d: dict[str, Any] = {
-        "product_id": frame.meta.product_id,
-        "input": frame.path,
-        "pipeline": pipeline.name,
-        "pipeline_digest": pipeline.digest(),
-        "stages": [{"name": s.name, **_jsonable_params(s.params)} for s in pipeline.stages],
-        "junocam_version": __version__,
-        "notes": result.notes,
-        "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
-        "assumed": list(frame.meta.assumed),
-    }
-    if result.fit is not None:
-        d["spin_fit"] = result.fit.as_dict(frame.meta.interframe_delay)
-    return d
-
-
-def _jsonable_params(params: Any) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
-
-
 def process_frame(
     path: str,
     metadata: str | None,
@@ -551,30 +452,27 @@ def process_frame(
     pipeline: Pipeline | None = None,
     calibration: Calibration | None = None,
 ) -> Path:
-    """decode -> pipeline (decompand, clean, stitch, compose, enhance) -> write."""
+    """``junocam process`` for one frame: :func:`junocam.process.process_file`, then
+    tell the user what was assumed, skipped and fitted."""
     pipeline = pipeline or Pipeline.named("raw").with_overrides(['stitch.geometry="naive"'])
-    frame = decode_step(path, metadata, filters, delay, opts)
-    result = pipeline.run(frame, calibration=calibration, keep_stages=popts.save_stages)
-    label = output_label(pipeline)
-    target = output_path(frame.meta, popts, label)
-    protect = _inputs(frame, path, metadata)
-    write_step(result.rgb, target, popts, protect)
-    report = json.dumps(report_dict(frame, pipeline, result), indent=2, default=str) + "\n"
-    atomic_write(
-        target.with_suffix(".json"),
-        lambda fh: fh.write(report.encode("utf-8")),
-        protect=(*popts.protect, *protect),
+    done = process_file(
+        path,
+        pipeline,
+        popts,
+        metadata=metadata,
+        filters=filters,
+        interframe_delay=delay,
+        max_pixels=opts.max_pixels,
+        calibration=calibration,
     )
-    for note in result.notes:
+    if done.meta.assumed:
+        values = ", ".join(f"{n}={_field_text(done.meta, n)}" for n in done.meta.assumed)
+        click.echo(f"note: {path}: assumed {values}", err=True)
+    for note in done.notes:
         click.echo(f"note: {path}: {note}", err=True)
-    if result.fit is not None:
-        click.echo(f"{path}: spin: {result.fit.message}", err=True)
-    if popts.save_stages:
-        stage_dir = popts.out_dir / f"{frame.meta.product_id}-{label}-stages"
-        stage_dir.mkdir(exist_ok=True)
-        for name, img in result.stage_images:
-            write_png(stage_dir / f"{name}.png", img, bits=8, protect=protect)
-    return target
+    if done.fit is not None:
+        click.echo(f"{path}: spin: {done.fit.message}", err=True)
+    return done.image
 
 
 def _parse_center(
@@ -658,7 +556,7 @@ def _load_pipeline(name: str, overrides: Sequence[str]) -> Pipeline:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(sorted(_FORMATS)),
+    type=click.Choice(sorted(FORMATS)),
     default="png8",
     show_default=True,
     help="Output format.",
@@ -1156,7 +1054,7 @@ def simulate(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(sorted(_FORMATS)),
+    type=click.Choice(sorted(FORMATS)),
     default="png8",
     show_default=True,
     help="Output format.",

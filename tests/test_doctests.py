@@ -1,4 +1,4 @@
-"""The docstring examples of the foundation modules run and are true."""
+"""The docstring examples of every module run and are true."""
 
 from __future__ import annotations
 
@@ -16,6 +16,19 @@ MODULES = [
     "junocam.compose",
     "junocam.output",
     "junocam.cli",
+    "junocam.camera",
+    "junocam.spin",
+    "junocam.stitch",
+    "junocam.spinfit",
+    "junocam.geometry",
+    "junocam.simulate",
+    "junocam.calibrate",
+    "junocam.enhance",
+    "junocam.pipeline",
+    "junocam.process",
+    "junocam.quality",
+    "junocam.batch",
+    "junocam.gallery",
 ]
 
 
