@@ -6,6 +6,9 @@ command line is a thin layer over them.
 
 from __future__ import annotations
 
+from ._version import __version__
+from .calibrate import Calibration, load_calibration
+from .camera import CameraModel
 from .companding import compand, decompand
 from .compose import (
     compose_rgb,
@@ -28,6 +31,7 @@ from .errors import (
     SizeLimitError,
 )
 from .framelets import Framelets, split
+from .geometry import GeometryOptions, StitchedFrame, fit_frame_spin, stitch_frame
 from .metadata import (
     Companding,
     Filter,
@@ -40,10 +44,38 @@ from .metadata import (
     parse_quantity,
 )
 from .output import write_png, write_tiff16
-
-__version__ = "0.1.0"
+from .pipeline import Pipeline, PipelineResult, builtin_recipes
+from .process import ProcessOptions, process_file
+from .simulate import ImageScene, JupiterScene, SimulationSpec, simulate_frame
+from .spin import SpinModel
+from .spinfit import JunoCamWarning, SpinFit, fit_spin
+from .stitch import CylinderGrid, PerspectiveGrid, StitchResult, stitch
 
 __all__ = [
+    "CameraModel",
+    "SpinModel",
+    "CylinderGrid",
+    "PerspectiveGrid",
+    "StitchResult",
+    "stitch",
+    "JunoCamWarning",
+    "SpinFit",
+    "fit_spin",
+    "GeometryOptions",
+    "StitchedFrame",
+    "fit_frame_spin",
+    "stitch_frame",
+    "ImageScene",
+    "JupiterScene",
+    "SimulationSpec",
+    "simulate_frame",
+    "Calibration",
+    "load_calibration",
+    "Pipeline",
+    "PipelineResult",
+    "builtin_recipes",
+    "ProcessOptions",
+    "process_file",
     "__version__",
     "Companding",
     "Filter",

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .calibrate import Calibration
 from .decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
 from .metadata import Filter, FrameMeta
@@ -157,8 +157,10 @@ def frame_record(frame: RawFrame, pipeline: Pipeline, result: PipelineResult) ->
         "pipeline": pipeline.name,
         "pipeline_digest": pipeline.digest(),
         "stages": [
-            {"name": s.name, **{k: list(v) if isinstance(v, tuple) else v
-                                for k, v in s.params.items()}}
+            {
+                "name": s.name,
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in s.params.items()},
+            }
             for s in pipeline.stages
         ],
         "junocam_version": __version__,
