@@ -71,7 +71,8 @@ from typing import IO, Any
 
 from . import __version__
 from .decode import DEFAULT_MAX_PIXELS, find_metadata, load_metadata
-from .errors import JunoCamError, OutputError
+from .errors import JunoCamError
+from .output import ensure_output_dir
 
 __all__ = [
     "MANIFEST_NAME",
@@ -681,17 +682,6 @@ def _remove_stale_temps(out_dir: Path) -> int:
     return n
 
 
-def _ensure_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError("output path exists and is not a directory", path=out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(
-            f"cannot create the output directory: {err.strerror or err}", path=out_dir
-        ) from None
-
-
 # ---------------------------------------------------------------------------
 # Executors: a local process pool, or dask.distributed
 
@@ -1103,7 +1093,7 @@ def run_batch(
     pipeline = cfg.pipeline()
     digest = str(pipeline.digest())
     out_dir = Path(cfg.out_dir)
-    _ensure_dir(out_dir)
+    ensure_output_dir(out_dir)
     manifest = out_dir / MANIFEST_NAME
     summary = BatchSummary(manifest=manifest, recipe=pipeline.name, recipe_digest=digest)
     with _locked(out_dir):

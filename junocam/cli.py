@@ -31,7 +31,7 @@ from .errors import FormatError, JunoCamError, OutputError, RecipeError
 from .framelets import Framelets, split
 from .geometry import fit_frame_spin
 from .metadata import Filter, FrameMeta, exposure_start_time
-from .output import atomic_write, write_png
+from .output import atomic_write, ensure_output_dir, write_png
 from .pipeline import STAGES, Pipeline, builtin_recipes
 from .process import FORMATS, ProcessOptions, process_file
 
@@ -103,19 +103,6 @@ def _field_text(meta: FrameMeta, name: str) -> str:
     if hasattr(value, "value"):
         return str(value.value)
     return str(value)
-
-
-def _ensure_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError("output path exists and is not a directory", path=out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(
-            f"cannot create the output directory: {err.strerror or err}", path=out_dir
-        ) from None
-    if not out_dir.is_dir():
-        raise OutputError("output path is not a directory", path=out_dir)
 
 
 def _inputs(frame: RawFrame, *extra: str | Path | None) -> tuple[Path, ...]:
@@ -335,6 +322,44 @@ def _out_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def _recipe_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="STAGE.PARAM=VALUE",
+        help="Override a recipe parameter, e.g. --set stretch.high=99.5 (repeatable).",
+    )(f)
+    return click.option(
+        "-p",
+        "--pipeline",
+        "pipeline_name",
+        default="enhanced",
+        show_default=True,
+        metavar="NAME|FILE.toml",
+        help="Built-in recipe (see `junocam pipelines`) or a recipe file.",
+    )(f)
+
+
+def _calibration_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--calibration",
+        type=click.Path(exists=True, file_okay=False, path_type=str),
+        help="Folder of per-band darks, flats and bad-pixel masks.",
+    )(f)
+
+
+def _format_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(sorted(FORMATS)),
+        default="png8",
+        show_default=True,
+        help="Output format.",
+    )(f)
+
+
 def _check_single(metadata: str | None, frames: Sequence[str]) -> None:
     if metadata is not None and len(frames) > 1:
         raise click.UsageError("--metadata can only be used with a single FRAME")
@@ -401,7 +426,7 @@ def split_cmd(
 
     def work(path: str) -> None:
         frame = _load(path, metadata, filters, opts)
-        _ensure_out_dir(out_dir)
+        ensure_output_dir(out_dir)
         bits = 16 if frame.pixels.dtype == np.uint16 else 8
         for target, img in split_outputs(frame, out_dir, per_framelet):
             write_png(target, img, bits=bits, protect=_inputs(frame, path))
@@ -501,22 +526,7 @@ def _load_pipeline(name: str, overrides: Sequence[str]) -> Pipeline:
 @main.command(context_settings=_CONTEXT)
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
 @_out_option
-@click.option(
-    "-p",
-    "--pipeline",
-    "pipeline_name",
-    default="enhanced",
-    show_default=True,
-    metavar="NAME|FILE.toml",
-    help="Built-in recipe (see `junocam pipelines`) or a recipe file.",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="STAGE.PARAM=VALUE",
-    help="Override a recipe parameter, e.g. --set stretch.high=99.5 (repeatable).",
-)
+@_recipe_options
 @click.option(
     "--geometry",
     type=click.Choice(["cylinder", "perspective", "naive"]),
@@ -539,11 +549,7 @@ def _load_pipeline(name: str, overrides: Sequence[str]) -> Pipeline:
     help="Spin-cylinder pixel the perspective camera looks at (default: the target).",
 )
 @click.option("--fast", is_flag=True, help="Half-resolution preview (quick look).")
-@click.option(
-    "--calibration",
-    type=click.Path(exists=True, file_okay=False, path_type=str),
-    help="Folder of per-band darks, flats and bad-pixel masks.",
-)
+@_calibration_option
 @click.option("--save-stages", is_flag=True, help="Also write each stage's intermediate image.")
 @_metadata_option
 @_filters_option
@@ -553,14 +559,7 @@ def _load_pipeline(name: str, overrides: Sequence[str]) -> Pipeline:
     metavar="SECONDS",
     help="Seconds between exposures when the metadata lacks it. Recorded as assumed.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(sorted(FORMATS)),
-    default="png8",
-    show_default=True,
-    help="Output format.",
-)
+@_format_option
 @click.pass_context
 def process(
     ctx: click.Context,
@@ -611,7 +610,7 @@ def process(
         save_stages=save_stages,
     )
     try:
-        _ensure_out_dir(out_dir)
+        ensure_output_dir(out_dir)
         cal = load_calibration(calibration) if calibration else None
     except JunoCamError as err:
         _report(str(calibration or out_dir), err, opts.debug)
@@ -682,11 +681,7 @@ def pipelines_cmd(verbose: bool, list_stages: bool) -> None:
     help="Width of each panel, px.",
 )
 @click.option("--geometry", type=click.Choice(["cylinder", "perspective", "naive"]))
-@click.option(
-    "--calibration",
-    type=click.Path(exists=True, file_okay=False, path_type=str),
-    help="Folder of per-band darks, flats and bad-pixel masks.",
-)
+@_calibration_option
 @_metadata_option
 @click.pass_context
 def compare(
@@ -715,7 +710,7 @@ def compare(
         raise click.UsageError("--pipelines names no recipe")
 
     def work(path: str) -> None:
-        _ensure_out_dir(out_dir)
+        ensure_output_dir(out_dir)
         cal = load_calibration(calibration) if calibration else None
         raw = _load(path, metadata, None, opts)
         panels = []
@@ -992,7 +987,7 @@ def simulate(
         sim = simulate_frame(sky, spec)
         meta = dict(sim.metadata)
         meta["SIMULATION"] = {**meta["SIMULATION"], "scene": kind, "noise": noise}
-        _ensure_out_dir(out_dir)
+        ensure_output_dir(out_dir)
         png = out_dir / f"{pid}-raw.png"
         js = out_dir / f"{pid}-raw.json"
         protect = [Path(scene)] if kind == "image" else []
@@ -1015,22 +1010,7 @@ def simulate(
 @main.command("batch", context_settings=_CONTEXT)
 @click.argument("inputs", nargs=-1, required=True, type=str)
 @_out_option
-@click.option(
-    "-p",
-    "--pipeline",
-    "pipeline_name",
-    default="enhanced",
-    show_default=True,
-    metavar="NAME|FILE.toml",
-    help="Built-in recipe (see `junocam pipelines`) or a recipe file.",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="STAGE.PARAM=VALUE",
-    help="Override a recipe parameter (repeatable).",
-)
+@_recipe_options
 @click.option(
     "-j",
     "--jobs",
@@ -1051,19 +1031,8 @@ def simulate(
     help="Dask scheduler to use with --scheduler dask (default: start a local cluster).",
 )
 @click.option("--gallery", "make_gallery", is_flag=True, help="Also write OUT/index.html.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(sorted(FORMATS)),
-    default="png8",
-    show_default=True,
-    help="Output format.",
-)
-@click.option(
-    "--calibration",
-    type=click.Path(exists=True, file_okay=False, path_type=str),
-    help="Folder of per-band darks, flats and bad-pixel masks.",
-)
+@_format_option
+@_calibration_option
 @click.pass_context
 def batch_cmd(
     ctx: click.Context,

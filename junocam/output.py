@@ -34,7 +34,14 @@ import numpy as np
 
 from .errors import OutputError
 
-__all__ = ["write_png", "write_tiff16", "to_uint", "encode_png", "atomic_write"]
+__all__ = [
+    "write_png",
+    "write_tiff16",
+    "to_uint",
+    "encode_png",
+    "atomic_write",
+    "ensure_output_dir",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -276,3 +283,26 @@ def write_tiff16(path: PathLike, img: np.ndarray, *, protect: Iterable[PathLike]
         tifffile.imwrite(fh, a, photometric=photometric, compression="zlib")
 
     atomic_write(path, write, protect)
+
+
+def ensure_output_dir(out_dir: PathLike) -> None:
+    """Create the output directory if needed; a clear OutputError if it cannot be.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = os.path.join(tempfile.mkdtemp(), "a", "b")
+    >>> ensure_output_dir(d); os.path.isdir(d)
+    True
+    """
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise OutputError("output path exists and is not a directory", path=path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(
+            f"cannot create the output directory: {err.strerror or err}", path=path
+        ) from None
+    if not path.is_dir():
+        raise OutputError("output path is not a directory", path=path)
