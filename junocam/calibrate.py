@@ -44,6 +44,7 @@ from types import MappingProxyType
 import numpy as np
 from scipy import ndimage
 
+from .camera import IK_BAND_CY, IK_CX, IK_FOCAL_LENGTH_MM, IK_PIXEL_SIZE_MM
 from .errors import FormatError, JunoCamError
 from .framelets import DARK_SAMPLES, PHOTOACTIVE
 from .metadata import FRAMELET_LINES, LINE_SAMPLES, Filter
@@ -69,14 +70,11 @@ __all__ = [
     "DEFAULT_VIGNETTING_STRENGTH",
 ]
 
-#: Optical centre sample, the same for every band [IK, CAMERA.md "Camera model"].
-OPTICAL_CENTRE_SAMPLE = 814.21
-#: Optical centre line, measured from the first line of each band's framelet [IK, ADD].
-OPTICAL_CENTRE_LINE = MappingProxyType(
-    {Filter.METHANE: 315.48, Filter.BLUE: 158.48, Filter.GREEN: 3.48, Filter.RED: -151.52}
-)
-#: Focal length in pixels, 10.95637 mm / 0.0074 mm [IK, CAMERA.md].
-FOCAL_LENGTH_PX = 10.95637 / 0.0074
+#: Optical centre sample, line per band and focal length in pixels: the camera
+#: model's instrument-kernel values (one place: :mod:`junocam.camera`).
+OPTICAL_CENTRE_SAMPLE = IK_CX
+OPTICAL_CENTRE_LINE = IK_BAND_CY
+FOCAL_LENGTH_PX = IK_FOCAL_LENGTH_MM / IK_PIXEL_SIZE_MM
 #: Duration of one TDI stage in seconds; EXPOSURE_DURATION = TDI x 3.2 ms [H17].
 TDI_STAGE_S = 0.0032
 #: Reference exposure of :func:`normalise_exposure`: one TDI stage, 3.2 ms.
