@@ -31,6 +31,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+# INS-6150#_START_TIME_BIAS and _INTERFRAME_DELTA (seconds) of the IK live with the
+# metadata's timing helpers; re-exported here for the spin model's users
+from .metadata import INTERFRAME_DELTA, START_TIME_BIAS
+
 __all__ = [
     "SpinModel",
     "rotation_matrix",
@@ -41,10 +45,6 @@ __all__ = [
     "FK_SPIN_AXIS",
 ]
 
-#: INS-6150#_START_TIME_BIAS in seconds [IK juno_junocam_v03.ti].
-START_TIME_BIAS = 0.06188
-#: INS-6150#_INTERFRAME_DELTA in seconds [IK juno_junocam_v03.ti].
-INTERFRAME_DELTA = 0.001
 #: Nominal spin rate, 2 rpm, in radians per second [H17]. The sign is the sense in
 #: which the scene moves on the CCD: positive moves the scene towards -Y (from red
 #: towards methane), as the real frames show.
