@@ -32,6 +32,7 @@ import json
 import os
 import re
 import struct
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,9 +189,15 @@ def read_png_header(path: str | os.PathLike[str]) -> PngHeader:
     length, ctype = struct.unpack(">I4s", head[8:16])
     if ctype != b"IHDR" or length != 13:
         raise FormatError("invalid PNG: the first chunk is not a 13-byte IHDR", path=path)
-    width, height, depth, colour, _comp, _filt, interlace = struct.unpack(">IIBBBBB", head[16:29])
+    width, height, depth, colour, comp, filt, interlace = struct.unpack(">IIBBBBB", head[16:29])
     if width == 0 or height == 0:
         raise FormatError(f"invalid PNG: size {width}x{height}", path=path)
+    if comp != 0 or filt != 0 or interlace not in (0, 1):
+        raise FormatError(
+            f"invalid PNG header: compression method {comp}, filter method {filt}, "
+            f"interlace method {interlace} (PNG defines 0, 0 and 0 or 1)",
+            path=path,
+        )
     return PngHeader(width, height, depth, colour, interlace)
 
 
@@ -260,18 +267,18 @@ def _matching_json(folder: Path, file_name: str, product_id: str) -> Path | None
     """The one ``*-Metadata.json`` in ``folder`` naming this image, or None."""
     if not folder.is_dir():
         return None
-    candidates = sorted(folder.glob("*-Metadata.json"))
+    candidates = sorted(c for c in folder.glob("*-Metadata.json") if c.is_file())
     matches: list[Path] = []
     for candidate in candidates:
         try:
-            data = json.loads(candidate.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
+            data = _read_json(candidate)
+        except MetadataError:
             if len(candidates) == 1:
                 return candidate  # let the reader report what is wrong with it
             continue
         if not isinstance(data, Mapping):
             continue
-        names = {data.get("FILE_NAME"), data.get("PRODUCT_ID")}
+        names = [data.get("FILE_NAME"), data.get("PRODUCT_ID")]  # any JSON type
         if file_name in names or product_id in names:
             matches.append(candidate)
     if len(matches) > 1:
@@ -314,11 +321,20 @@ def load_metadata(path: str | os.PathLike[str]) -> FrameMeta:
     return from_pds3_label(_read_label_text(p), source=p)
 
 
+#: Largest metadata JSON read (the website's are a few kB).
+_MAX_JSON_BYTES = 1 << 24
+
+
 def _read_json(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(_MAX_JSON_BYTES + 1)
     except OSError as err:
         raise MetadataError(f"cannot read: {err.strerror or err}", path=path) from None
+    if len(raw) > _MAX_JSON_BYTES:
+        raise MetadataError(f"metadata file is larger than {_MAX_JSON_BYTES} bytes", path=path)
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise MetadataError("malformed JSON: not UTF-8 text", path=path) from None
     try:
@@ -327,6 +343,8 @@ def _read_json(path: Path) -> Any:
         raise MetadataError(
             f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}", path=path
         ) from None
+    except RecursionError:
+        raise MetadataError("malformed JSON: nested too deeply", path=path) from None
 
 
 _END_LINE = re.compile(rb"^\s*END\s*$", re.MULTILINE)
@@ -420,6 +438,8 @@ def read_frame(
         raise FormatError("file does not exist", path=p)
     if p.is_dir():
         raise FormatError("is a directory, expected an image file", path=p)
+    if not p.is_file():  # a FIFO or device would block or never end
+        raise FormatError("is not a regular file", path=p)
     suffix = p.suffix.lower()
     if suffix == ".lbl":
         frame = _read_pds3(p, p, max_pixels)
@@ -499,10 +519,73 @@ def _check_png_header(header: PngHeader, p: Path, max_pixels: int) -> None:
         )
 
 
+def _check_png_chunks(p: Path, header: PngHeader) -> None:
+    """Walk every chunk: lengths inside the file, CRCs right, an IEND, whole rows of data.
+
+    Pillow does not check the CRC of image data nor the presence of IEND, and it
+    ignores image data beyond the declared height, so a corrupt or cut download
+    could otherwise decode without complaint.
+    """
+    expected = header.height * (header.width + 1)  # 8-bit grey: a filter byte per row
+    limit = expected + expected // 100 + (1 << 20)  # zlib never grows data by 1 %
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as err:
+        raise FormatError(f"cannot read: {err.strerror or err}", path=p) from None
+    if len(data) > limit:
+        raise FormatError(
+            f"file is larger than {limit} bytes, more than a {header.width}x{header.height} "
+            "8-bit image can hold",
+            path=p,
+        )
+    pos, idat = 8, bytearray()
+    while True:
+        if pos + 12 > len(data):
+            raise _corrupt_png(p, f"the file ends at byte {len(data)}, before an IEND chunk")
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length
+        name = kind.decode("latin-1")
+        if end > len(data):
+            raise _corrupt_png(
+                p,
+                f"chunk {name!r} at byte {pos} declares {length} bytes, "
+                f"only {len(data) - pos - 12} remain",
+            )
+        (crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(data[pos + 4 : end - 4]) & 0xFFFFFFFF != crc:
+            raise _corrupt_png(p, f"bad CRC in chunk {name!r} at byte {pos}")
+        if kind == b"IDAT":
+            idat += data[pos + 8 : end - 4]
+        if kind == b"IEND":
+            break
+        pos = end
+    if header.interlace == 0:
+        try:
+            size = len(zlib.decompressobj().decompress(bytes(idat), expected + 1))
+        except zlib.error as err:
+            raise _corrupt_png(p, f"image data: {err}") from None
+        if size > expected:
+            raise _corrupt_png(
+                p, f"the image data holds more than the {header.height} rows the header declares"
+            )
+        if size < expected:
+            raise _corrupt_png(
+                p,
+                f"the image data holds {size // (header.width + 1)} complete rows, "
+                f"the header declares {header.height}",
+            )
+
+
+def _corrupt_png(p: Path, detail: str) -> FormatError:
+    return FormatError(f"cannot decode PNG data (truncated or corrupt?): {detail}", path=p)
+
+
 def _decode_png(p: Path, header: PngHeader) -> np.ndarray:
     """Decode the pixels (header already checked) and verify shape and dtype."""
     from PIL import Image
 
+    _check_png_chunks(p, header)
     try:
         with Image.open(p) as im:
             im.load()
@@ -599,35 +682,74 @@ def _read_pds3(image_hint: Path, label_path: Path, max_pixels: int) -> RawFrame:
     label = _loads_pvl(text, os.fspath(label_path))
     meta = from_pds3_label(label, source=label_path)
     img_path, offset = _image_pointer(label, label_path)
+    if img_path == label_path and offset < len(text):
+        raise MetadataError(
+            f"^IMAGE points at byte {offset + 1}, inside the attached label, which ends at "
+            f"byte {len(text)} (wrong RECORD_BYTES or ^IMAGE record?)",
+            path=label_path,
+        )
     pixels = _read_img(img_path, offset, label, meta, label_path, max_pixels)
     return RawFrame(pixels=pixels, meta=meta, path=os.fspath(img_path))
 
 
 def _image_pointer(label: Mapping[str, Any], label_path: Path) -> tuple[Path, int]:
-    """Resolve ``^IMAGE`` to (image file, byte offset)."""
+    """Resolve ``^IMAGE`` to (image file, byte offset).
+
+    Accepted forms: ``"FILE"``, a record number, ``n <BYTES>``, and ``("FILE", n)`` or
+    ``("FILE", n <BYTES>)``; records and bytes count from 1, so offsets are never
+    negative. A file name must name a file beside the label (no folders).
+    """
     if "^IMAGE" not in label:
         raise MetadataError("the label has no ^IMAGE pointer", path=label_path)
     pointer = label["^IMAGE"]
-    record_bytes = _int_field(label, "RECORD_BYTES", label_path, default=None)
     file_name: str | None = None
     location: Any = 1
     if isinstance(pointer, str):
         file_name = pointer
-    elif isinstance(pointer, Sequence) and not hasattr(pointer, "units") and len(pointer) == 2:
-        file_name, location = str(pointer[0]), pointer[1]
-    else:
+    elif _is_quantity(pointer) or isinstance(pointer, int | float):
         location = pointer
-    if hasattr(location, "units"):  # pvl Quantity, e.g. 2049 <BYTES>
+    elif isinstance(pointer, Sequence) and len(pointer) == 2 and isinstance(pointer[0], str):
+        file_name, location = pointer[0], pointer[1]
+    else:
+        raise MetadataError(
+            f"^IMAGE = {pointer!r} is not a file name, a record number or (file, record)",
+            path=label_path,
+        )
+    if file_name is not None and (
+        file_name.strip() in ("", ".", "..") or os.path.basename(file_name) != file_name
+    ):
+        raise MetadataError(
+            f"^IMAGE names {file_name!r}; it must be a file name beside the label, without folders",
+            path=label_path,
+        )
+    if _is_quantity(location):
         if str(location.units).upper() != "BYTES":
             raise MetadataError(f"^IMAGE offset unit {location.units!r} unknown", path=label_path)
-        offset = int(location.value) - 1
+        offset = _positive(location.value, "^IMAGE byte offset", label_path) - 1
     else:
+        record = _positive(location, "^IMAGE record", label_path)
+        record_bytes = _int_field(label, "RECORD_BYTES", label_path, default=None)
         if record_bytes is None:
             raise MetadataError("RECORD_BYTES is missing for the ^IMAGE record", path=label_path)
-        offset = (int(location) - 1) * record_bytes
+        if record_bytes <= 0:
+            raise MetadataError(f"RECORD_BYTES = {record_bytes} must be positive", path=label_path)
+        offset = (record - 1) * record_bytes
     if file_name is None:
         return label_path, offset
     return _find_sibling(label_path.parent, file_name, label_path), offset
+
+
+def _is_quantity(value: Any) -> bool:
+    return hasattr(value, "units") and hasattr(value, "value")
+
+
+def _positive(value: Any, what: str, label_path: Path) -> int:
+    """A whole number >= 1 (records and bytes of PDS pointers count from 1)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise MetadataError(f"{what} must be a whole number from 1, got {value!r}", path=label_path)
+    return value
 
 
 def _find_sibling(folder: Path, name: str, label_path: Path) -> Path:
@@ -686,10 +808,23 @@ def _read_img(
     dtype = _sample_dtype(image, bits, label_path)
     prefix = _int_field(image, "LINE_PREFIX_BYTES", label_path, default=0) or 0
     suffix = _int_field(image, "LINE_SUFFIX_BYTES", label_path, default=0) or 0
+    if prefix < 0 or suffix < 0:
+        raise MetadataError(
+            f"LINE_PREFIX_BYTES = {prefix} and LINE_SUFFIX_BYTES = {suffix} must not be negative",
+            path=label_path,
+        )
     row_bytes = prefix + samples * dtype.itemsize + suffix
     need = lines * row_bytes
     try:
         with open(img_path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if offset + need > size:  # checked before reading: no allocation for a lie
+                raise FormatError(
+                    f"truncated image: {max(size - offset, 0)} bytes from offset {offset}, "
+                    f"the label needs {need} (^IMAGE or the record sizes point past the end "
+                    f"of the {size}-byte file?)",
+                    path=img_path,
+                )
             fh.seek(offset)
             raw = fh.read(need)
     except OSError as err:

@@ -266,6 +266,8 @@ def parse_override(text: str) -> tuple[str, str, Any]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    except RecursionError:
+        raise RecipeError(f"override {lhs.strip()}=...: the value is nested too deeply") from None
     return stage.strip(), param.strip(), value
 
 
@@ -391,7 +393,10 @@ class Pipeline:
         """
         p = Path(path)
         try:
-            raw = p.read_bytes()
+            if p.exists() and not p.is_file():  # a folder, FIFO or device (/dev/zero)
+                raise RecipeError("cannot read recipe: not a regular file", path=p)
+            with open(p, "rb") as fh:
+                raw = fh.read(1_000_001)
         except OSError as err:
             raise RecipeError(f"cannot read recipe: {err.strerror}", path=p) from None
         if len(raw) > 1_000_000:
@@ -402,6 +407,8 @@ class Pipeline:
             raise RecipeError("recipe is not UTF-8 text", path=p) from None
         except tomllib.TOMLDecodeError as err:
             raise RecipeError(f"invalid TOML: {err}", path=p) from None
+        except RecursionError:
+            raise RecipeError("invalid TOML: nested too deeply", path=p) from None
         return cls.from_dict(data, source=str(p))
 
     @classmethod
