@@ -50,6 +50,8 @@ __all__ = [
 FRAMELET_LINES = 128
 #: Samples in one line of a raw product [IK, CAMERA.md].
 LINE_SAMPLES = 1648
+#: START_TIME and STOP_TIME must fall in these years (Juno launched in 2011).
+_FIRST_YEAR, _LAST_YEAR = 2000, 2100
 
 
 class Filter(enum.Enum):
@@ -278,8 +280,36 @@ class FrameMeta:
                 f"LINES={self.lines} and LINE_SAMPLES={self.line_samples} must be positive",
                 path=self.source,
             )
+        self._check_times_and_geometry()
         if not isinstance(self.extra, MappingProxyType):
             object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+
+    def _check_times_and_geometry(self) -> None:
+        """Refuse times outside the mission's era, a stop before the start, and
+        non-finite or impossible geometry values."""
+        for name, t in (("START_TIME", self.start_time), ("STOP_TIME", self.stop_time)):
+            if t is not None and not (_FIRST_YEAR <= t.year <= _LAST_YEAR):
+                raise MetadataError(
+                    f"{name} {t.isoformat()} is outside the years {_FIRST_YEAR}-{_LAST_YEAR}",
+                    path=self.source,
+                )
+        if self.start_time is not None and self.stop_time is not None:
+            if self.stop_time < self.start_time:
+                raise MetadataError(
+                    f"STOP_TIME {self.stop_time.isoformat()} is before START_TIME "
+                    f"{self.start_time.isoformat()}",
+                    path=self.source,
+                )
+        checks = (
+            ("SUB_SPACECRAFT_LATITUDE", self.sub_spacecraft_lat_deg, -90.0, 90.0),
+            ("SUB_SPACECRAFT_LONGITUDE", self.sub_spacecraft_lon_deg, -360.0, 360.0),
+            ("SPACECRAFT_ALTITUDE", self.spacecraft_altitude_km, 0.0, 1e9),
+        )
+        for name, value, low, high in checks:
+            if value is not None and not (low <= value <= high):  # NaN fails too
+                raise MetadataError(
+                    f"{name} {value} is outside [{low:g}, {high:g}]", path=self.source
+                )
 
     @property
     def framelet_lines(self) -> int:
