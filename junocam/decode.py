@@ -328,10 +328,15 @@ _MAX_JSON_BYTES = 1 << 24
 def _read_json(path: Path) -> Any:
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(_MAX_JSON_BYTES + 1)
+            size = os.fstat(fh.fileno()).st_size
+            if size > _MAX_JSON_BYTES:
+                raise MetadataError(
+                    f"metadata file is larger than {_MAX_JSON_BYTES} bytes", path=path
+                )
+            raw = fh.read(size + 1)  # read(n) allocates n bytes up front
     except OSError as err:
         raise MetadataError(f"cannot read: {err.strerror or err}", path=path) from None
-    if len(raw) > _MAX_JSON_BYTES:
+    if len(raw) > _MAX_JSON_BYTES:  # grew while being read
         raise MetadataError(f"metadata file is larger than {_MAX_JSON_BYTES} bytes", path=path)
     try:
         text = raw.decode("utf-8")
@@ -530,7 +535,8 @@ def _check_png_chunks(p: Path, header: PngHeader) -> None:
     limit = expected + expected // 100 + (1 << 20)  # zlib never grows data by 1 %
     try:
         with open(p, "rb") as fh:
-            data = fh.read(limit + 1)
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(min(size, limit) + 1)  # read(n) allocates n bytes up front
     except OSError as err:
         raise FormatError(f"cannot read: {err.strerror or err}", path=p) from None
     if len(data) > limit:

@@ -1,0 +1,1 @@
+"""Adversarial inputs, fuzzing and fault injection (issue 7); every case made at test time."""
