@@ -54,6 +54,7 @@ __all__ = [
     "load_calibration",
     "repair_hot_pixels",
     "remove_fixed_pattern",
+    "correct_blemishes",
     "subtract_dark",
     "normalise_flat",
     "apply_flat",
@@ -274,11 +275,92 @@ def remove_fixed_pattern(
     resid = x - ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
     pattern = np.median(resid, axis=0)
     mad = float(np.median(np.abs(pattern - np.median(pattern))))
-    sigma = max(1.4826 * mad, 1e-6)
+    # quantised data often give the pattern a zero MAD: use the larger of the MAD and
+    # the standard deviation of the central 99.8% of the pattern (defects are rarer)
+    lo, hi = np.percentile(pattern, [0.1, 99.9])
+    core = pattern[(pattern >= lo) & (pattern <= hi)]
+    sigma = max(1.4826 * mad, float(core.std()) if core.size else 0.0, 1e-6)
     keep = np.abs(pattern) > threshold * sigma
     pattern = np.where(keep, pattern, 0.0).astype(np.float32)
     out = x - pattern[None]
     return (out, pattern) if return_pattern else out
+
+
+def correct_blemishes(
+    stack: np.ndarray,
+    threshold: float = 5.0,
+    min_depth: float = 0.03,
+    width: int = 9,
+    *,
+    return_gain: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Correct fixed multiplicative defects (dust shadows, cold pixels) from the frame.
+
+    Blemishes scale the signal at fixed CCD places, so they show up where the scene
+    is bright and hide in dark sky. For every exposure the ratio of each pixel to the
+    across-line median of ``width`` samples is formed where the scene is bright; its
+    median over exposures (the scene moves by about 116 lines per exposure) is the
+    pixel's relative gain. Gains that differ from 1 by more than ``threshold`` robust
+    sigmas and by at least ``min_depth`` are divided out; pixels that have lost most
+    of their response (gain < 0.2) are replaced by the across-line median instead.
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        float (n_exposures, lines, samples) linear DN of one band; needs at least
+        three exposures (fewer are returned unchanged).
+    threshold : float
+        Robust sigmas of the gain map.
+    min_depth : float
+        Smallest relative deviation corrected (0.03 = 3%).
+    width : int
+        Odd number of samples of the across-line median.
+    return_gain : bool
+        Also return the (lines, samples) gain map applied (1 where nothing was done).
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> stack = rng.normal(500, 5, (6, 64, 300)).astype(np.float32)
+    >>> stack[:, 30:33, 100:103] *= 0.6      # a dust shadow, the same in every exposure
+    >>> out = correct_blemishes(stack)
+    >>> bool(abs(float(out[:, 30:33, 100:103].mean()) - 500) < 10)
+    True
+    """
+    x = np.asarray(stack, dtype=np.float32)
+    if x.ndim != 3:
+        raise ValueError(f"expected a (n_exposures, lines, samples) stack, got shape {x.shape}")
+    if width < 3 or width % 2 == 0:
+        raise ValueError(f"width must be an odd number >= 3, got {width}")
+    if threshold <= 0 or not (0.0 < min_depth < 1.0):
+        raise ValueError("threshold must be positive and min_depth in (0, 1)")
+    ones = np.ones(x.shape[1:], np.float32)
+    if x.shape[0] < 3:
+        return (x.copy(), ones) if return_gain else x.copy()
+    smooth = ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
+    level = 0.2 * float(np.percentile(smooth, 99.0))
+    bright = smooth > max(level, 1e-3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(bright, x / np.where(bright, smooth, 1.0), np.nan)
+    enough = np.sum(bright, axis=0) >= 3
+    if not enough.any():
+        return (x.copy(), ones) if return_gain else x.copy()
+    gain = np.ones(x.shape[1:], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of dark sky
+        gain[enough] = np.nanmedian(ratio[:, enough], axis=0)
+    dev = gain[enough] - 1.0
+    sigma = max(1.4826 * float(np.median(np.abs(dev - np.median(dev)))), 1e-6)
+    flagged = enough & (np.abs(gain - 1.0) > max(threshold * sigma, min_depth))
+    gain = np.where(flagged, gain, 1.0).astype(np.float32)
+    dead = flagged & (gain < 0.2)
+    out = np.where(flagged[None] & ~dead[None], x / np.maximum(gain, 0.2)[None], x)
+    out = np.where(dead[None], smooth, out).astype(np.float32)
+    return (out, gain) if return_gain else out
 
 
 def subtract_dark(

@@ -648,6 +648,18 @@ def _fixed_pattern(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State
     )
 
 
+def _blemishes(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
+    if state.framelets is not None and state.framelets.n_exposures < 3:
+        ctx.notes.append("blemishes: fewer than 3 exposures; skipped")
+        return state
+    return _per_band(
+        state,
+        lambda s, b: calibrate.correct_blemishes(  # type: ignore[return-value]
+            s, p["threshold"], p["min_depth"], p["width"]
+        ),
+    )
+
+
 def _exposure(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
     meta = ctx.frame.meta
     if meta.exposure_duration is None and meta.tdi_stages is None:
@@ -916,6 +928,17 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                 },
                 _fixed_pattern,
                 "remove hot pixels and TDI hot streaks fixed on the CCD",
+            ),
+            StageSpec(
+                "blemishes",
+                "linear",
+                {
+                    "threshold": _f(5.0, 1.0, 100.0, "robust sigmas of the gain map"),
+                    "min_depth": _f(0.03, 0.005, 0.9, "smallest relative defect corrected"),
+                    "width": Param("int", 9, 3, 63, doc="across-line median, samples", odd=True),
+                },
+                _blemishes,
+                "divide out dust shadows and cold pixels measured from the frame itself",
             ),
             StageSpec(
                 "exposure",

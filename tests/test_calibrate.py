@@ -387,3 +387,30 @@ def test_cleanup_chain_on_real_frame(shared_junocam, real_green_stack):
     lit = x[..., PHOTOACTIVE] > 100
     r = np.corrcoef(x[..., PHOTOACTIVE][lit], y[..., PHOTOACTIVE][lit])[0, 1]
     assert r > 0.99
+
+
+def test_fixed_pattern_leaves_quantised_clean_pixels_alone() -> None:
+    # integer-valued (quantised) data give the pattern a zero MAD; only real defects
+    # may be corrected, not every pixel with a non-zero median residual
+    rng = np.random.default_rng(11)
+    stack = np.round(rng.normal(200, 3, (8, 128, 300))).astype(np.float32)
+    stack[:, 10:40, 77] += 80  # a TDI hot streak
+    out, pattern = cal.remove_fixed_pattern(stack, return_pattern=True)
+    others = pattern.copy()
+    others[10:40, 77] = 0
+    # besides the streak, at most 0.1% of pixels get a correction, each below 2 sigma
+    assert np.count_nonzero(others) <= 0.001 * others.size
+    assert float(np.abs(others).max()) < 2 * 3.0
+    assert abs(float(out[:, 10:40, 77].mean()) - 200) < 3
+
+
+def test_blemish_correction_restores_a_dust_shadow_and_keeps_clean_pixels() -> None:
+    rng = np.random.default_rng(12)
+    base = rng.normal(800, 8, (8, 128, 400)).astype(np.float32)
+    shadow = base.copy()
+    shadow[:, 60:64, 200:204] *= 0.7
+    shadow[:, 20, 50] *= 0.1  # a nearly dead pixel
+    out, gain = cal.correct_blemishes(shadow, return_gain=True)
+    assert abs(float(out[:, 60:64, 200:204].mean()) - 800) < 12
+    assert abs(float(out[:, 20, 50].mean()) - 800) < 40
+    assert np.count_nonzero(gain != 1) / gain.size < 0.001 + 17 / gain.size
