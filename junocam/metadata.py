@@ -708,12 +708,43 @@ def _import_pvl() -> Any:
     return pvl
 
 
+def _safe_pvl_parser() -> Any:
+    """pvl's permissive OmniParser, stopped where it would loop forever.
+
+    pvl 1.3's OmniParser recovery hook asks to keep parsing without consuming a
+    token for input such as ``A = 1`` followed by a line `` = "x"``, so
+    ``pvl.loads`` never returns. This subclass raises instead when the hook makes
+    no progress.
+    """
+    pvl = _import_pvl()
+
+    class SafeOmniParser(pvl.parser.OmniParser):  # type: ignore[misc, name-defined]
+        def parse_module_post_hook(self, module: Any, tokens: Any) -> tuple[Any, bool]:
+            before = (len(module), _peek_pos(tokens))
+            module, keep = super().parse_module_post_hook(module, tokens)
+            if keep and (len(module), _peek_pos(tokens)) == before:
+                raise ValueError("unexpected '=' where a parameter name was expected")
+            return module, keep
+
+    return SafeOmniParser()
+
+
+def _peek_pos(tokens: Any) -> int | None:
+    """Position of the next token of a pvl token generator, without consuming it."""
+    try:
+        token = next(tokens)
+    except StopIteration:
+        return None
+    tokens.send(token)
+    return getattr(token, "pos", None)
+
+
 def _loads_pvl(text: str | bytes, src: str | None) -> Mapping[str, Any]:
     pvl = _import_pvl()
     if isinstance(text, bytes):
         text = text.decode("latin-1")
     try:
-        return pvl.loads(text)
+        return pvl.loads(text, parser=_safe_pvl_parser())
     except Exception as err:  # pvl raises several exception types (LexerError, ...)
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise MetadataError(f"malformed PVL label: {first}", path=src) from None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,22 @@ def expect(err_type: type[JunoCamError], fn: Callable[[], Any], path: Path, *wor
     for w in words:
         assert w.lower() in text.lower(), f"{w!r} not in {text!r}"
     return text
+
+
+@pytest.fixture
+def no_hang() -> Iterator[None]:
+    """Fail a test (TimeoutError) that runs longer than 20 s instead of hanging the suite."""
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def alarm(signum: int, frame: object) -> None:
+        raise TimeoutError("the test ran longer than 20 s (a hang?)")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, 20.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -205,12 +205,20 @@ BAD_PVL = [
     ("unclosed-string", 'PRODUCT_ID = "abc\nEND\n', "malformed PVL"),
     ("no-image", "PDS_VERSION_ID = PDS3\nFILTER_NAME = RED\nEND\n", "no IMAGE object"),
     ("binary", "PDS_VERSION_ID = \x00\x01\x02\xff\nEND\n", "PVL"),
+    # found by the atheris fuzzer: pvl 1.3's parser looped forever on these
+    ("equals-line-after-value", 'A = 1\n = "D.IMG"\nEND\n', "malformed PVL"),
+    (
+        "fuzz-timeout-8e6b98",
+        'PDS_VERSION_ID = PDS3\nRECORD_BYTES = 1648\n = "D.IMG"\n'
+        "PROD= 128\n  LINE_SAMPLESTER_48\n  SAMPLE_BITS = 4\nEND_OBJEPDS_VERAGE\nEND\n",
+        "malformed PVL",
+    ),
     ("deep-groups", "GROUP = A\n" * 400 + "END_GROUP = A\n" * 400 + "END\n", "IMAGE"),
 ]
 
 
 @pytest.mark.parametrize(("text", "words"), [c[1:] for c in BAD_PVL], ids=[c[0] for c in BAD_PVL])
-def test_bad_pvl(tmp_path, text, words):
+def test_bad_pvl(tmp_path, no_hang, text, words):
     lbl = tmp_path / "X.LBL"
     lbl.write_text(text, encoding="latin-1")
     expect(MetadataError, lambda: read_frame(lbl), lbl, words)
