@@ -583,8 +583,8 @@ def latest_records(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, 
 def append_record(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
     """Append one record as a JSON line: one ``write`` call, then ``fsync``.
 
-    If the file ends in a cut-short line, a newline is written first so that the
-    new record stays readable.
+    If the file ends in a cut-short line (a kill or a full disk in the middle of a
+    write), that line is removed first, so the manifest stays valid JSON lines.
 
     Examples
     --------
@@ -596,21 +596,37 @@ def append_record(path: str | os.PathLike[str], record: Mapping[str, Any]) -> No
     ['b']
     """
     line = (json.dumps(_finite(dict(record)), sort_keys=True, default=str) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        size = os.fstat(fd).st_size
-        if size:
-            with open(path, "rb") as fh:
-                fh.seek(size - 1)
-                if fh.read(1) != b"\n":
-                    line = b"\n" + line
-        view = memoryview(line)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size:
+                line = _drop_cut_line(fd, path, size) + line
+            view = memoryview(line)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as err:  # a full disk, a read-only folder: a cut line at worst
+        raise BatchError(f"cannot write the manifest: {err.strerror or err}", path=path) from None
+
+
+def _drop_cut_line(fd: int, path: str | os.PathLike[str], size: int) -> bytes:
+    """Remove a last line cut short by a kill or a full disk, so every line stays a JSON
+    object; returns a newline to write first when the cut line is too long to find."""
+    block = min(size, 1 << 20)
+    with open(path, "rb") as fh:
+        fh.seek(size - block)
+        tail = fh.read(block)
+    if tail.endswith(b"\n"):
+        return b""
+    cut = tail.rfind(b"\n")
+    if cut < 0 and block < size:
+        return b"\n"
+    os.ftruncate(fd, size - block + cut + 1)
+    return b""
 
 
 def is_up_to_date(
@@ -656,7 +672,12 @@ def _locked(out_dir: Path) -> Iterator[None]:
     except ImportError:  # pragma: no cover - not on POSIX
         yield
         return
-    fh = open(out_dir / _LOCK_NAME, "a+b")  # noqa: SIM115 - held for the whole block
+    try:
+        fh = open(out_dir / _LOCK_NAME, "a+b")  # noqa: SIM115 - held for the whole block
+    except OSError as err:
+        raise BatchError(
+            f"output directory is not writable: {err.strerror or err}", path=out_dir
+        ) from None
     try:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
