@@ -681,6 +681,10 @@ def _denoise(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
 def _stitch(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
     fr = state.framelets
     assert fr is not None
+    bad = ~np.isfinite(fr.data)
+    if bad.any():  # a linear stage made NaN or infinity: do not spread it over the grid
+        ctx.notes.append(f"stitch: {int(bad.sum())} non-finite samples set to 0")
+        fr = Framelets(np.where(bad, 0.0, fr.data).astype(np.float32), fr.filters)
     meta = ctx.frame.meta
     if p["geometry"] == "naive":
         bands = naive_band_images(fr, photoactive=True)
