@@ -219,6 +219,17 @@ def repair_hot_pixels(
 # ----------------------------------------------------------------------- dark, flat
 
 
+def _exposure_stack(stack: np.ndarray, width: int) -> np.ndarray:
+    """float32 (n_exposures, lines, samples) stack for the across-exposure defect stages,
+    after checking its shape and the odd across-line median ``width``."""
+    x = np.asarray(stack, dtype=np.float32)
+    if x.ndim != 3:
+        raise ValueError(f"expected a (n_exposures, lines, samples) stack, got shape {x.shape}")
+    if width < 3 or width % 2 == 0:
+        raise ValueError(f"width must be an odd number >= 3, got {width}")
+    return x
+
+
 def remove_fixed_pattern(
     stack: np.ndarray,
     threshold: float = 5.0,
@@ -262,11 +273,7 @@ def remove_fixed_pattern(
     >>> bool(abs(float(out[:, 40:72, 50].mean()) - 100) < 3)
     True
     """
-    x = np.asarray(stack, dtype=np.float32)
-    if x.ndim != 3:
-        raise ValueError(f"expected a (n_exposures, lines, samples) stack, got shape {x.shape}")
-    if width < 3 or width % 2 == 0:
-        raise ValueError(f"width must be an odd number >= 3, got {width}")
+    x = _exposure_stack(stack, width)
     if threshold <= 0:
         raise ValueError(f"threshold must be positive, got {threshold}")
     if x.shape[0] < 3:
@@ -331,11 +338,7 @@ def correct_blemishes(
     >>> bool(abs(float(out[:, 30:33, 100:103].mean()) - 500) < 10)
     True
     """
-    x = np.asarray(stack, dtype=np.float32)
-    if x.ndim != 3:
-        raise ValueError(f"expected a (n_exposures, lines, samples) stack, got shape {x.shape}")
-    if width < 3 or width % 2 == 0:
-        raise ValueError(f"width must be an odd number >= 3, got {width}")
+    x = _exposure_stack(stack, width)
     if threshold <= 0 or not (0.0 < min_depth < 1.0):
         raise ValueError("threshold must be positive and min_depth in (0, 1)")
     ones = np.ones(x.shape[1:], np.float32)

@@ -638,23 +638,31 @@ def _hot_pixels(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
     )
 
 
-def _fixed_pattern(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
+def _across_exposures(
+    state: _State, ctx: _Context, stage: str, fn: Callable[[np.ndarray], np.ndarray]
+) -> _State:
+    """Per-band stage that compares exposures (needs at least three; else a note)."""
     if state.framelets is not None and state.framelets.n_exposures < 3:
-        ctx.notes.append("fixed_pattern: fewer than 3 exposures; skipped")
+        ctx.notes.append(f"{stage}: fewer than 3 exposures; skipped")
         return state
-    return _per_band(
+    return _per_band(state, lambda s, b: fn(s))
+
+
+def _fixed_pattern(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
+    return _across_exposures(
         state,
-        lambda s, b: calibrate.remove_fixed_pattern(s, p["threshold"], p["width"]),  # type: ignore[return-value]
+        ctx,
+        "fixed_pattern",
+        lambda s: calibrate.remove_fixed_pattern(s, p["threshold"], p["width"]),  # type: ignore[return-value]
     )
 
 
 def _blemishes(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
-    if state.framelets is not None and state.framelets.n_exposures < 3:
-        ctx.notes.append("blemishes: fewer than 3 exposures; skipped")
-        return state
-    return _per_band(
+    return _across_exposures(
         state,
-        lambda s, b: calibrate.correct_blemishes(  # type: ignore[return-value]
+        ctx,
+        "blemishes",
+        lambda s: calibrate.correct_blemishes(  # type: ignore[return-value]
             s, p["threshold"], p["min_depth"], p["width"]
         ),
     )
