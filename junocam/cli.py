@@ -1139,3 +1139,8 @@ def gallery_cmd(ctx: click.Context, out_dir: Path, title: str | None, thumb_size
         _report(str(out_dir), err, opts.debug)
         ctx.exit(1)
     click.echo(f"wrote {page}")
+
+
+# The planet-geometry commands live in their own module and attach themselves to
+# ``main`` on import; importing it last lets it use the helpers above.
+from . import cli_geo as _cli_geo  # noqa: E402, F401
