@@ -477,20 +477,11 @@ def framelet_footprints(
     ------
     FrameletSample
     """
-    if order not in (0, 1, 3):
-        raise GeometryError(f"interpolation order must be 0, 1 or 3, got {order}")
-    wanted = framelets.filters if bands is None else tuple(Filter.parse(b) for b in bands)
+    wanted = _check_args(framelets, camera, bands, order)
     lines = framelets.framelet_lines
-    if lines != camera.framelet_lines:
-        raise GeometryError(
-            f"framelets have {lines} lines but the camera model expects {camera.framelet_lines}"
-            " (2x2 summed products are not supported by the stitcher yet)"
-        )
     cys = {b: camera.cy(b) for b in wanted}
     y_lo = min(-cy for cy in cys.values())
     y_hi = max(lines - 1 - cy for cy in cys.values())
-    s0, s1 = camera.sample_range
-    l0, l1 = float(trim_lines), float(lines - 1 - trim_lines)
     # the footprint search uses the IK focal length; a few per mille of band scale
     # moves pixels by less than its margin
     for i in range(framelets.n_exposures):
@@ -502,25 +493,139 @@ def framelet_footprints(
                 xd, yd, ok = fp.xd, fp.yd, fp.ok
             else:
                 xd, yd, ok = camera.ray_to_focal(fp.rays, band)
-            sample = xd + camera.cx
-            line = yd + cys[band]
-            with np.errstate(invalid="ignore"):
-                valid = ok & (sample >= s0) & (sample <= s1) & (line >= l0) & (line <= l1)
-            if not valid.any():
-                continue
-            img = framelets.data[i, framelets.index(band)]
-            vals = np.zeros(valid.shape, np.float32)
-            coords = np.stack([line[valid], sample[valid]])
-            vals[valid] = ndimage.map_coordinates(
-                np.asarray(img, dtype=np.float32),
-                coords,
-                order=order,
-                mode="nearest",
-                prefilter=order > 1,
+            fs = _sample_framelet(
+                framelets,
+                camera,
+                i,
+                band,
+                (fp.rows, fp.cols),
+                (xd, yd, ok),
+                order,
+                feather,
+                trim_lines,
             )
-            wts = np.zeros(valid.shape, np.float32)
-            wts[valid] = feather_weight(line[valid] - l0, int(l1 - l0) + 1, feather)
-            yield FrameletSample(i, band, fp.rows, fp.cols, valid, vals, wts)
+            if fs is not None:
+                yield fs
+
+
+def _check_args(
+    framelets: Framelets, camera: CameraModel, bands: Sequence[Filter | str] | None, order: int
+) -> tuple[Filter, ...]:
+    """The bands to resample, after checking the order and the framelet height."""
+    if order not in (0, 1, 3):
+        raise GeometryError(f"interpolation order must be 0, 1 or 3, got {order}")
+    lines = framelets.framelet_lines
+    if lines != camera.framelet_lines:
+        raise GeometryError(
+            f"framelets have {lines} lines but the camera model expects {camera.framelet_lines}"
+            " (2x2 summed products are not supported by the stitcher yet)"
+        )
+    return framelets.filters if bands is None else tuple(Filter.parse(b) for b in bands)
+
+
+def _sample_framelet(
+    framelets: Framelets,
+    camera: CameraModel,
+    exposure: int,
+    band: Filter,
+    box: tuple[slice, slice],
+    focal: tuple[np.ndarray, np.ndarray, np.ndarray],
+    order: int,
+    feather: float,
+    trim_lines: int,
+) -> FrameletSample | None:
+    """Resample one framelet on the grid box whose distorted focal-plane coordinates
+    (and in-front flags) are ``focal``; None when it does not cover the box."""
+    xd, yd, ok = focal
+    lines = framelets.framelet_lines
+    s0, s1 = camera.sample_range
+    l0, l1 = float(trim_lines), float(lines - 1 - trim_lines)
+    sample = xd + camera.cx
+    line = yd + camera.cy(band)
+    with np.errstate(invalid="ignore"):
+        valid = ok & (sample >= s0) & (sample <= s1) & (line >= l0) & (line <= l1)
+    if not valid.any():
+        return None
+    img = framelets.data[exposure, framelets.index(band)]
+    vals = np.zeros(valid.shape, np.float32)
+    coords = np.stack([line[valid], sample[valid]])
+    vals[valid] = ndimage.map_coordinates(
+        np.asarray(img, dtype=np.float32),
+        coords,
+        order=order,
+        mode="nearest",
+        prefilter=order > 1,
+    )
+    wts = np.zeros(valid.shape, np.float32)
+    wts[valid] = feather_weight(line[valid] - l0, int(l1 - l0) + 1, feather)
+    return FrameletSample(exposure, band, box[0], box[1], valid, vals, wts)
+
+
+def _shares_spin_axis(grid: CylinderGrid | PerspectiveGrid, spin: SpinModel) -> bool:
+    """Whether a turn about the spin axis is a pure row shift on ``grid``."""
+    return isinstance(grid, CylinderGrid) and bool(
+        np.allclose(grid._b, _spin_basis(spin), rtol=0.0, atol=1e-12)
+    )
+
+
+def _shifted_map_footprints(
+    framelets: Framelets,
+    camera: CameraModel,
+    spin: SpinModel,
+    grid: CylinderGrid,
+    wanted: Sequence[Filter],
+    order: int,
+    feather: float,
+    trim_lines: int,
+) -> Iterator[FrameletSample]:
+    """:func:`framelet_footprints` for a spin cylinder about the spin axis itself.
+
+    There, exposure ``i`` sees at grid row ``r`` what the reference exposure sees at
+    row ``r - angle_i * scale``: one inverse map per band (rays, rotation, lens
+    distortion), computed once at the reference exposure, serves every framelet of
+    the band, shifted by whole rows and interpolated linearly over the fractional
+    row. The map's curvature is below 1e-3 px per row squared, so that
+    interpolation is good to about 1e-4 px. Each framelet's box is its band's own
+    (the general path uses one box for all bands of an exposure).
+    """
+    h, w = grid.shape
+    shifts = spin.angles(np.arange(framelets.n_exposures)) * grid.scale
+    for band in wanted:
+        # the band's framelet at the reference exposure (camera frame = sky frame)
+        _, _, bs, bl = next(_framelet_borders(framelets, camera, step=8))
+        r, c = grid.to_pixel(camera.pixel_to_ray(bs, bl, band))
+        r0, r1 = math.floor(r.min()) - 3, math.ceil(r.max()) + 4
+        c0, c1 = max(math.floor(c.min()) - 3, 0), min(math.ceil(c.max()) + 4, w)
+        rows = np.arange(r0, r1, dtype=np.float64)
+        cols = np.arange(c0, c1, dtype=np.float64)
+        mx, my, mok = camera.ray_to_focal(grid.rays_at(rows[:, None], cols[None, :]), band)
+        for i in range(framelets.n_exposures):
+            k = math.floor(shifts[i])
+            f = shifts[i] - k
+            # output row q uses map rows j - 1 and j, j = q - k - r0
+            q0, q1 = max(r0 + k + 1, 0), min(r1 + k, h)
+            if q1 <= q0:
+                continue
+            j = slice(q0 - k - r0, q1 - k - r0)
+            jm = slice(j.start - 1, j.stop - 1)
+            focal = (
+                (1.0 - f) * mx[j] + f * mx[jm],
+                (1.0 - f) * my[j] + f * my[jm],
+                mok[j] & mok[jm],
+            )
+            fs = _sample_framelet(
+                framelets,
+                camera,
+                i,
+                band,
+                (slice(q0, q1), slice(c0, c1)),
+                focal,
+                order,
+                feather,
+                trim_lines,
+            )
+            if fs is not None:
+                yield fs
 
 
 def stitch(
@@ -568,19 +673,26 @@ def stitch(
     >>> round(float(res.bands["METHANE"].max()), 4)
     5.0
     """
-    wanted = framelets.filters if bands is None else tuple(Filter.parse(b) for b in bands)
+    wanted = _check_args(framelets, camera, bands, order)
     acc = {b: np.zeros(grid.shape, np.float32) for b in wanted}
     wsum = {b: np.zeros(grid.shape, np.float32) for b in wanted}
-    for fs in framelet_footprints(
-        framelets,
-        camera,
-        spin,
-        grid,
-        bands=wanted,
-        order=order,
-        feather=feather,
-        trim_lines=trim_lines,
-    ):
+    if _shares_spin_axis(grid, spin):
+        assert isinstance(grid, CylinderGrid)
+        samples = _shifted_map_footprints(
+            framelets, camera, spin, grid, wanted, order, feather, trim_lines
+        )
+    else:
+        samples = framelet_footprints(
+            framelets,
+            camera,
+            spin,
+            grid,
+            bands=wanted,
+            order=order,
+            feather=feather,
+            trim_lines=trim_lines,
+        )
+    for fs in samples:
         acc[fs.band][fs.rows, fs.cols] += fs.values * fs.weights
         wsum[fs.band][fs.rows, fs.cols] += fs.weights
     out = _BandDict()

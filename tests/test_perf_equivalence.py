@@ -7,11 +7,29 @@ where the fast path selects the same elements, within float32 tolerance otherwis
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from junocam.calibrate import _median_filter_lines_samples, repair_hot_pixels
+from junocam.camera import CameraModel
+from junocam.framelets import Framelets
+from junocam.metadata import Filter
+from junocam.spin import SpinModel
+from junocam.stitch import (
+    CylinderGrid,
+    FrameletSample,
+    _shares_spin_axis,
+    _shifted_map_footprints,
+    framelet_footprints,
+    stitch,
+)
+
+# the package exports a function of the same name
+stitch_module = sys.modules["junocam.stitch"]
 
 
 def _hot_pixels_oracle(
@@ -72,3 +90,66 @@ def test_hot_pixels_with_nan_equal_the_full_filter_rule():
     got, mask = repair_hot_pixels(x, return_mask=True)
     assert np.array_equal(mask, want_mask)
     assert np.array_equal(got, want, equal_nan=True)
+
+
+# --------------------------------------------------------------- shared inverse maps
+
+
+def _ramp_framelets(n_exposures: int, along: str) -> Framelets:
+    """Framelets whose value is their own line (or sample) coordinate: bilinear
+    resampling then returns exactly the coordinate each grid pixel was mapped to."""
+    lines = np.arange(128, dtype=np.float32)[:, None] * np.ones((1, 1648), np.float32)
+    samples = np.ones((128, 1), np.float32) * np.arange(1648, dtype=np.float32)[None, :]
+    one = lines if along == "line" else samples
+    return Framelets(np.broadcast_to(one, (n_exposures, 3, 128, 1648)).copy(), RGB)
+
+
+RGB = (Filter.BLUE, Filter.GREEN, Filter.RED)
+
+
+@pytest.mark.parametrize("along", ["line", "sample"])
+def test_shared_band_map_equals_per_framelet_maps(along: str):
+    fr = _ramp_framelets(5, along)
+    cam = replace(CameraModel(), band_scale=(1.0, 1.0004, 1.0, 0.9999))  # a fitted camera
+    spin = SpinModel(0.0777, tilt_y=-0.004, tilt_z=-0.003, reference_exposure=2.0)
+    grid = CylinderGrid.covering(fr, cam, spin)
+    assert _shares_spin_axis(grid, spin)
+    slow = {(s.exposure, s.band): s for s in framelet_footprints(fr, cam, spin, grid)}
+    fast = {
+        (s.exposure, s.band): s
+        for s in _shifted_map_footprints(fr, cam, spin, grid, RGB, 1, 8.0, 0)
+    }
+    assert set(fast) == set(slow) and len(fast) == 15
+    worst = 0.0
+    for key, f in fast.items():
+        s = slow[key]
+        r0, r1 = max(f.rows.start, s.rows.start), min(f.rows.stop, s.rows.stop)
+        c0, c1 = max(f.cols.start, s.cols.start), min(f.cols.stop, s.cols.stop)
+
+        def cut(x: FrameletSample, r0=r0, r1=r1, c0=c0, c1=c1):
+            rs = slice(r0 - x.rows.start, r1 - x.rows.start)
+            cs = slice(c0 - x.cols.start, c1 - x.cols.start)
+            return x.valid[rs, cs], x.values[rs, cs]
+
+        (vf, xf), (vs, xs) = cut(f), cut(s)
+        # every pixel the per-framelet map covers is inside the shared map's box
+        assert vf.sum() == s.valid.sum() or abs(int(vf.sum()) - int(s.valid.sum())) <= 2
+        both = vf & vs
+        worst = max(worst, float(np.abs(xf[both] - xs[both]).max()))
+    assert worst < 1e-3  # pixels (the coordinates themselves)
+
+
+def test_stitch_with_shared_maps_equals_per_framelet_stitch(monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(4)
+    smooth = ndimage.gaussian_filter(rng.normal(0, 1, (4, 3, 128, 1648)), (0, 0, 2, 2))
+    fr = Framelets((1000 + 300 * smooth).astype(np.float32), RGB)
+    spin = SpinModel(0.0777, tilt_y=-0.004, tilt_z=-0.003, reference_exposure=1.5)
+    grid = CylinderGrid.covering(fr, CameraModel(), spin)
+    fast = stitch(fr, CameraModel(), spin, grid, order=3)
+    monkeypatch.setattr(stitch_module, "_shares_spin_axis", lambda g, s: False)
+    slow = stitch(fr, CameraModel(), spin, grid, order=3)
+    for b in RGB:
+        both = fast.masks[b] & slow.masks[b]
+        assert (fast.masks[b] ^ slow.masks[b]).sum() <= 0.0001 * both.sum()
+        # 1e-4 px of map difference times the scene's gradients (a few DN per px)
+        np.testing.assert_allclose(fast.bands[b][both], slow.bands[b][both], rtol=0, atol=0.05)
