@@ -196,12 +196,16 @@ def _lk_shift(
     noise: float,
     max_shift: float,
     iters: int = 10,
+    give_up: float = -np.inf,
 ) -> tuple[float, float, float, float, float] | None:
     """Sub-pixel shift ``d`` with ``b(x + d) ~ g a(x) + o + plane`` over ``valid``.
 
     Gauss-Newton on a brightness model that tolerates a gain, an offset and a
     linear gradient between the two images (different bands, limb darkening).
     ``b`` must be finite wherever ``valid`` shifted by up to ``max_shift`` + 1 lands.
+
+    ``give_up`` abandons a block whose correlation is still below it after two
+    rounds (see :func:`measure_overlaps`).
 
     Returns
     -------
@@ -213,33 +217,52 @@ def _lk_shift(
         return None
     av = a[rr, cc].astype(np.float64)
     pad = int(math.ceil(max_shift)) + 2
-    bp = np.pad(b, pad, mode="edge")
-    gyp = np.pad(ndimage.sobel(b, axis=0, mode="nearest") / 8.0, pad, mode="edge")
-    gxp = np.pad(ndimage.sobel(b, axis=1, mode="nearest") / 8.0, pad, mode="edge")
+    # b and its gradients in one stack, so each iteration samples all three at once
+    stack = np.stack(
+        [
+            np.pad(b, pad, mode="edge"),
+            np.pad(ndimage.sobel(b, axis=0, mode="nearest") / 8.0, pad, mode="edge"),
+            np.pad(ndimage.sobel(b, axis=1, mode="nearest") / 8.0, pad, mode="edge"),
+        ]
+    )
     rn = (rr - rr.mean()) / max(float(np.ptp(rr)), 1.0)
     cn = (cc - cc.mean()) / max(float(np.ptp(cc)), 1.0)
     d = np.array(start, dtype=np.float64)
+    m = np.empty((av.size, 6))
+    m[:, 0], m[:, 1], m[:, 2], m[:, 3] = av, 1.0, rn, cn
     normal = sol = None
-    for _ in range(iters):
-        bv, by, bx = (x[valid] for x in _sample_shifted((bp, gyp, gxp), pad, b.shape, d))
+    var = noise**2
+    for k in range(iters):
+        bv, by, bx = _sample_shifted(stack, pad, b.shape, d)[:, valid]
         # b(x + d + e) ~ bv + by e_r + bx e_c  and  b ~ g a + o + p_r r + p_c c
         # -> bv - g a - o - p.r  =  -by e_r - bx e_c ; unknowns (g, o, p_r, p_c, e_r, e_c)
-        m = np.stack([av, np.ones_like(av), rn, cn, -by, -bx], axis=1)
+        np.negative(by, out=m[:, 4])
+        np.negative(bx, out=m[:, 5])
         normal = m.T @ m
         try:
             sol = np.linalg.solve(normal + 1e-9 * np.eye(6), m.T @ bv)
+            sd = np.sqrt(np.diag(np.linalg.inv(normal))[4:6] * var)
         except np.linalg.LinAlgError:
             return None
         step = sol[4:6]
         d += step
         if not np.all(np.isfinite(d)) or np.max(np.abs(d)) > max_shift:
             return None
-        if np.max(np.abs(step)) < 1e-3:
+        # converged when the step is far below the shift's own uncertainty: iterating
+        # further cannot make the measurement better (and on featureless blocks, which
+        # are rejected anyway, Gauss-Newton only drifts along the noise)
+        if np.all(np.abs(step) < np.maximum(1e-3, 0.1 * sd)):
             break
+        r = bv - m @ sol
+        var = max(float(np.mean(np.square(r))), noise**2)
+        # a block that matches this badly after two rounds never reaches an
+        # acceptable score (it changes by less than 0.1 from the second round on)
+        if k >= 1 and 1.0 - float(np.std(r)) / max(float(np.std(bv)), 1e-12) < give_up:
+            return None
     assert normal is not None and sol is not None
     if sol[0] <= 0:
         return None
-    bv = _sample_shifted((bp,), pad, b.shape, d)[0][valid]
+    bv = _sample_shifted(stack[:1], pad, b.shape, d)[0][valid]
     model = sol[0] * av + sol[1] + sol[2] * rn + sol[3] * cn
     resid = bv - model
     var = max(float(np.mean(resid**2)), noise**2)
@@ -254,9 +277,10 @@ def _lk_shift(
 
 
 def _sample_shifted(
-    arrays: tuple[np.ndarray, ...], pad: int, shape: tuple[int, int], d: np.ndarray
-) -> list[np.ndarray]:
-    """Bilinear values of each padded array on the block grid shifted by d.
+    stack: np.ndarray, pad: int, shape: tuple[int, int], d: np.ndarray
+) -> np.ndarray:
+    """Bilinear values of each padded image of ``stack`` (k, H, W) on the block grid
+    shifted by d, (k, h, w).
 
     A uniform shift makes bilinear interpolation a fixed 2x2 stencil of slices, far
     cheaper than general coordinate mapping.
@@ -265,15 +289,15 @@ def _sample_shifted(
     tr, tc = d[0] - fr, d[1] - fc
     h, w = shape
     r0, c0 = pad + fr, pad + fc
-    out = []
-    for arr in arrays:
-        top = arr[r0 : r0 + h, c0 : c0 + w] * (1 - tc) + arr[r0 : r0 + h, c0 + 1 : c0 + 1 + w] * tc
-        bot = (
-            arr[r0 + 1 : r0 + 1 + h, c0 : c0 + w] * (1 - tc)
-            + arr[r0 + 1 : r0 + 1 + h, c0 + 1 : c0 + 1 + w] * tc
-        )
-        out.append(top * (1 - tr) + bot * tr)
-    return out
+    arr = stack
+    top = (
+        arr[:, r0 : r0 + h, c0 : c0 + w] * (1 - tc) + arr[:, r0 : r0 + h, c0 + 1 : c0 + 1 + w] * tc
+    )
+    bot = (
+        arr[:, r0 + 1 : r0 + 1 + h, c0 : c0 + w] * (1 - tc)
+        + arr[:, r0 + 1 : r0 + 1 + h, c0 + 1 : c0 + 1 + w] * tc
+    )
+    return top * (1 - tr) + bot * tr
 
 
 def _coarse_shift(a: np.ndarray, b: np.ndarray, max_shift: int) -> tuple[int, int]:
@@ -386,6 +410,7 @@ def measure_overlaps(
                     start,
                     noise=max(noise[sa.band.value], noise[sb.band.value]),
                     max_shift=float(max_shift),
+                    give_up=min_score - 0.15,
                 )
                 if res is None:
                     continue
