@@ -83,6 +83,8 @@ class FrameInput:
     name: str
     path: Path
     kind: str
+    #: given to ``read_frame`` for a frame without metadata (recorded as assumed)
+    interframe_delay: float | None = None
 
 
 def simulated_input(folder: Path, name: str, n_exposures: int, seed: int = 1) -> FrameInput:
@@ -172,7 +174,9 @@ def bench_frame(
         }
         return out
 
-    frame = record("decode", lambda: read_frame(fi.path), repeats)
+    frame = record(
+        "decode", lambda: read_frame(fi.path, interframe_delay=fi.interframe_delay), repeats
+    )
     meta = frame.meta
     linear = record("decompand", lambda: decompand(frame.pixels, meta.companding), repeats)
     fr = record("split", lambda: split(linear, meta.filters, meta.framelet_lines), repeats)
@@ -203,7 +207,11 @@ def bench_frame(
     record("encode", lambda: _encode_to(scratch, rgb), repeats)
     if memory:
         pipe = runs["enhanced"]
-        one = traced_peak(lambda: _encode_to(scratch, pipe.run(read_frame(fi.path)).rgb))
+        one = traced_peak(
+            lambda: _encode_to(
+                scratch, pipe.run(read_frame(fi.path, interframe_delay=fi.interframe_delay)).rgb
+            )
+        )
     else:
         one = None
     t = {k: v["median_s"] for k, v in stages.items()}
@@ -230,6 +238,7 @@ def bench_frame(
         "shape": list(frame.pixels.shape),
         "filters": [f.value for f in meta.filters],
         "exposures": meta.n_exposures,
+        "assumed": list(meta.assumed),
         "raw_bytes": raw_bytes,
         "output_shape": list(rgb.shape),
         "io_floor_s": round(floor, 4),
@@ -379,7 +388,11 @@ def summarise(frames: list[dict[str, Any]], batch: dict[str, Any] | None) -> dic
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (``python -m benchmarks``)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    ap.add_argument("--frames", default="sim30,real", help="comma list of sim30, worst, real")
+    ap.add_argument(
+        "--frames",
+        default="sim30,real",
+        help="comma list of sim30, worst, real, real:<part of a name>",
+    )
     ap.add_argument("--repeats", type=int, default=3, help="timed runs of each cheap stage")
     ap.add_argument("--recipe-repeats", type=int, default=3, help="timed runs of each recipe")
     ap.add_argument("--batch-frames", type=int, default=4, help="0 skips the batch benchmark")
@@ -408,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
                     inputs.append(simulated_input(scratch, "worst", 82))
                 elif name == "real":
                     inputs += real_inputs()
+                elif name.startswith("real:"):  # one real frame by a part of its name
+                    inputs += [f for f in real_inputs() if name[5:] in f.name]
                 else:
                     ap.error(f"unknown frame set {name!r}")
         for fi in inputs:
