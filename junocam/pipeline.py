@@ -51,10 +51,10 @@ import time
 import tomllib
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,7 +67,14 @@ from .errors import GeometryError, JunoCamError, RecipeError
 from .framelets import Framelets, split
 from .geometry import GeometryOptions, stitch_frame
 from .metadata import Filter
+from .planet import Backplanes, photometric_factor
 from .spinfit import JunoCamWarning, SpinFit
+
+if TYPE_CHECKING:
+    from .mapping import MapResult
+
+#: ``projector(framelets) -> MapResult``: map projection in place of stitching.
+Projector = Callable[[Framelets], "MapResult"]
 
 __all__ = [
     "Param",
@@ -81,7 +88,7 @@ __all__ = [
     "parse_override",
 ]
 
-KINDS = ("linear", "geometry", "compose", "color")
+KINDS = ("linear", "geometry", "photometric", "compose", "color")
 
 
 @dataclass(frozen=True)
@@ -183,6 +190,7 @@ class _State:
     fit: SpinFit | None = None
     target: np.ndarray | None = None
     mono: bool = False
+    backplanes: Backplanes | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,7 @@ class _Context:
     calibration: Calibration | None
     notes: list[str]
     spin_fit: SpinFit | None = None
+    projector: Projector | None = None
 
 
 @dataclass(frozen=True)
@@ -461,6 +470,7 @@ class Pipeline:
         calibration: Calibration | None = None,
         keep_stages: bool = False,
         spin_fit: SpinFit | None = None,
+        projector: Projector | None = None,
     ) -> PipelineResult:
         """Process one frame.
 
@@ -474,12 +484,22 @@ class Pipeline:
             Keep a preview image after every stage.
         spin_fit : SpinFit, optional
             Reuse a spin fit made earlier for this frame (skips the self-calibration).
+        projector : callable, optional
+            Replaces the stitch stage's geometry: ``projector(framelets)`` returns a
+            :class:`junocam.mapping.MapResult` (map projection with backplanes), as
+            ``junocam map`` does. The photometric stages need it.
 
         Returns
         -------
         PipelineResult
         """
-        ctx = _Context(frame=frame, calibration=calibration, notes=[], spin_fit=spin_fit)
+        ctx = _Context(
+            frame=frame,
+            calibration=calibration,
+            notes=[],
+            spin_fit=spin_fit,
+            projector=projector,
+        )
         linear = decompand(frame.pixels, frame.meta.companding)
         state = _State(framelets=split(linear, frame.meta.filters, frame.meta.framelet_lines))
         timings: dict[str, float] = {}
@@ -694,6 +714,10 @@ def _stitch(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
         ctx.notes.append(f"stitch: {int(bad.sum())} non-finite samples set to 0")
         fr = Framelets(np.where(bad, 0.0, fr.data).astype(np.float32), fr.filters)
     meta = ctx.frame.meta
+    if ctx.projector is not None:
+        projected = ctx.projector(fr)
+        ctx.notes.append("stitch: replaced by the map projection")
+        return _State(bands=projected.bands, masks=projected.masks, backplanes=projected.backplanes)
     if p["geometry"] == "naive":
         bands = naive_band_images(fr, photoactive=True)
         offsets = naive_band_offsets(
@@ -722,6 +746,29 @@ def _stitch(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
     for w in caught:
         ctx.notes.append(f"stitch: {w.message}")
     return _State(bands=out.result.bands, masks=out.result.masks, fit=out.fit)
+
+
+def _photometry(state: _State, p: Mapping[str, Any], ctx: _Context) -> _State:
+    if state.backplanes is None:
+        ctx.notes.append("photometry: skipped (needs backplanes: use `junocam map`)")
+        return state
+    assert state.bands is not None and state.masks is not None
+    bp = state.backplanes
+    factor = photometric_factor(
+        np.nan_to_num(bp.mu0, nan=0.0),
+        np.nan_to_num(bp.mu, nan=0.0),
+        p["model"],
+        k=p["k"],
+        min_mu0=p["min_mu0"],
+        max_gain=p["max_gain"],
+    )
+    lit = factor > 0
+    bands = {
+        b: np.where(lit, v / np.where(lit, factor, 1.0), 0.0).astype(np.float32)
+        for b, v in state.bands.items()
+    }
+    masks = {b: m & lit for b, m in state.masks.items()}
+    return replace(state, bands=bands, masks=masks)
 
 
 def _union_mask(masks: Mapping[Filter, np.ndarray]) -> np.ndarray:
@@ -990,6 +1037,24 @@ STAGES: Mapping[str, StageSpec] = MappingProxyType(
                 },
                 _stitch,
                 "put every band on one grid",
+            ),
+            StageSpec(
+                "photometry",
+                "photometric",
+                {
+                    "model": _s(
+                        "minnaert",
+                        ("lambert", "lommel_seeliger", "minnaert"),
+                        "photometric function divided out",
+                    ),
+                    "k": _f(0.9, 0.3, 1.5, "Minnaert exponent"),
+                    "min_mu0": _f(
+                        0.05, 0.005, 0.5, "cosine of incidence below which a pixel counts as unlit"
+                    ),
+                    "max_gain": _f(8.0, 1.0, 100.0, "largest brightening of a pixel"),
+                },
+                _photometry,
+                "divide out the illumination/viewing law (maps only: needs backplanes)",
             ),
             StageSpec(
                 "compose",

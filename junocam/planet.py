@@ -50,6 +50,8 @@ __all__ = [
     "limb_miss",
     "Backplanes",
     "backplanes",
+    "photometric_factor",
+    "PHOTOMETRIC_MODELS",
 ]
 
 
@@ -345,3 +347,68 @@ def backplanes(
         return np.degrees(x).astype(np.float32)
 
     return Backplanes(deg(lat), deg(lon), deg(inc), deg(emi), deg(pha))
+
+
+#: Photometric laws that :func:`photometric_factor` knows.
+PHOTOMETRIC_MODELS = ("lambert", "lommel_seeliger", "minnaert")
+
+
+def photometric_factor(
+    mu0: np.ndarray,
+    mu: np.ndarray,
+    model: str = "minnaert",
+    *,
+    k: float = 0.9,
+    min_mu0: float = 0.05,
+    max_gain: float = 8.0,
+) -> np.ndarray:
+    """Brightness of a surface under a photometric law, relative to normal lighting.
+
+    Dividing an image by this factor removes the illumination and viewing geometry
+    (the disc looks evenly lit). Laws, with ``mu0 = cos(incidence)`` and
+    ``mu = cos(emission)``:
+
+    * ``lambert``: ``mu0``;
+    * ``lommel_seeliger``: ``2 mu0 / (mu0 + mu)`` (1 at normal incidence and view);
+    * ``minnaert``: ``mu0**k * mu**(k - 1)``.
+
+    Parameters
+    ----------
+    mu0, mu : numpy.ndarray
+        Cosines of the incidence and emission angles (same shape).
+    model : str
+        One of :data:`PHOTOMETRIC_MODELS`.
+    k : float
+        Minnaert exponent (1 = Lambert; Jupiter's clouds are near 0.8-1 in the visible).
+    min_mu0 : float
+        Pixels lit more obliquely than this get factor 0 (treat as unlit).
+    max_gain : float
+        The factor is kept >= 1 / max_gain so grazing pixels are not blown up.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 factor; 0 where unlit or unseen.
+
+    Examples
+    --------
+    >>> photometric_factor(np.array([1.0, 0.5, 0.01]), np.array([1.0, 1.0, 1.0]), "lambert")
+    array([1. , 0.5, 0. ], dtype=float32)
+    """
+    if model not in PHOTOMETRIC_MODELS:
+        raise GeometryError(
+            f"unknown photometric model {model!r}; choose one of {', '.join(PHOTOMETRIC_MODELS)}"
+        )
+    mu0 = np.asarray(mu0, dtype=np.float32)
+    mu = np.asarray(mu, dtype=np.float32)
+    ok = (mu0 >= min_mu0) & (mu > 0)
+    m0 = np.where(ok, mu0, 1.0)
+    m = np.where(ok, mu, 1.0)
+    if model == "lambert":
+        f = m0
+    elif model == "lommel_seeliger":
+        f = 2.0 * m0 / (m0 + m)
+    else:
+        f = m0**k * m ** (k - 1.0)
+    f = np.maximum(f, 1.0 / max_gain)
+    return np.where(ok, f, 0.0).astype(np.float32)

@@ -1,0 +1,483 @@
+"""Map projection: framelets onto latitude/longitude grids of Jupiter.
+
+Every map pixel is a point on the oblate spheroid. For each exposure and band the
+point is projected into the framelet through the camera model and that exposure's
+attitude and position (:class:`junocam.pointing.ViewGeometry`), sampled, and blended
+with the other framelets that see it (feathered at framelet edges, as the stitcher
+does). Inverse mapping means no holes and no double counting, and the spacecraft's
+motion between exposures (parallax near perijove) is honoured exactly.
+
+Projections (latitude planetographic, longitude System III west):
+
+* ``equirectangular``: rows of constant latitude, columns of constant longitude,
+  ``resolution`` degrees per pixel; west longitude grows to the left (east is on
+  the right, as seen from outside with north up).
+* ``polar``: azimuthal equidistant about the nearer pole; the distance from the
+  centre is the colatitude (``resolution`` degrees per pixel); the central meridian
+  points down; seen from above the pole.
+* ``orthographic``: the planet seen from infinitely far above a centre point;
+  ``resolution`` degrees of great circle (on the equatorial radius) per pixel at
+  the centre.
+
+Examples
+--------
+>>> from junocam.mapping import MapGrid
+>>> g = MapGrid("equirectangular", 1.0, (180, 360), lon_left=360.0, lat_top=90.0)
+>>> lat, lon = g.latlon()
+>>> float(lat[0, 0]), float(lon[0, 0]), float(lon[0, -1])
+(89.5, 359.5, 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from .errors import GeometryError
+from .framelets import DARK_SAMPLES, PHOTOACTIVE_SAMPLES, Framelets
+from .metadata import Filter
+from .planet import (
+    JUPITER,
+    Backplanes,
+    Ellipsoid,
+    backplanes,
+    intersect,
+    planetographic,
+    surface_point,
+)
+from .pointing import ViewGeometry
+from .stitch import feather_weight
+
+__all__ = ["PROJECTIONS", "MapGrid", "MapResult", "map_grid_for", "project_frame", "footprint"]
+
+PROJECTIONS = ("equirectangular", "polar", "orthographic")
+#: Largest map side (pixels) chosen automatically; larger maps need an explicit request.
+MAX_AUTO_SIDE = 4096
+
+
+@dataclass(frozen=True)
+class MapGrid:
+    """A map's projection and pixel grid.
+
+    Parameters
+    ----------
+    projection : str
+        One of :data:`PROJECTIONS`.
+    resolution : float
+        Degrees per pixel (see the module notes for each projection).
+    shape : (rows, cols)
+    lon_left, lat_top : float
+        Equirectangular: west longitude and latitude of the upper-left corner
+        (pixel edge, degrees).
+    pole : str
+        Polar: ``"north"`` or ``"south"``.
+    center_lon : float
+        Polar: west longitude of the central meridian (pointing down). Orthographic:
+        west longitude of the centre.
+    center_lat : float
+        Orthographic: planetographic latitude of the centre.
+    body : Ellipsoid
+    """
+
+    projection: str
+    resolution: float
+    shape: tuple[int, int]
+    lon_left: float = 360.0
+    lat_top: float = 90.0
+    pole: str = "north"
+    center_lon: float = 0.0
+    center_lat: float = 0.0
+    body: Ellipsoid = field(default=JUPITER)
+
+    def __post_init__(self) -> None:
+        if self.projection not in PROJECTIONS:
+            raise GeometryError(
+                f"unknown projection {self.projection!r}; choose one of {', '.join(PROJECTIONS)}"
+            )
+        if not (np.isfinite(self.resolution) and 0 < self.resolution <= 30):
+            raise GeometryError(
+                f"resolution must be in (0, 30] degrees/pixel, got {self.resolution}"
+            )
+        rows, cols = self.shape
+        if not (0 < rows <= 50000 and 0 < cols <= 50000):
+            raise GeometryError(f"map shape {self.shape} is outside 1..50000 pixels per side")
+        if self.pole not in ("north", "south"):
+            raise GeometryError(f"pole must be 'north' or 'south', got {self.pole!r}")
+
+    def latlon(self) -> tuple[np.ndarray, np.ndarray]:
+        """Planetographic latitude and west longitude (degrees) of every pixel centre.
+
+        NaN where the projection has no planet (outside an orthographic disc, beyond
+        90 degrees of colatitude on a polar map).
+        """
+        rows, cols = self.shape
+        r = np.arange(rows, dtype=np.float64)[:, None] + 0.5
+        c = np.arange(cols, dtype=np.float64)[None, :] + 0.5
+        res = self.resolution
+        if self.projection == "equirectangular":
+            lat = np.broadcast_to(self.lat_top - r * res, self.shape)
+            lon = np.broadcast_to(np.mod(self.lon_left - c * res, 360.0), self.shape)
+            lat = np.where(np.abs(lat) <= 90.0, lat, np.nan)
+            return lat, np.where(np.isfinite(lat), lon, np.nan)
+        if self.projection == "polar":
+            x = (c - cols / 2.0) * res
+            y = (r - rows / 2.0) * res
+            rho = np.hypot(x, y)
+            sign = 1.0 if self.pole == "north" else -1.0
+            lat = sign * (90.0 - rho)
+            # seen from above the pole west longitude runs clockwise in the north
+            # and anticlockwise in the south, starting from the meridian pointing down
+            lon = np.mod(self.center_lon + sign * np.degrees(np.arctan2(-x, y)), 360.0)
+            ok = rho <= 90.0
+            return np.where(ok, lat, np.nan), np.where(ok, lon, np.nan)
+        pts, ok = self.surface_points()
+        lat, lon = planetographic(np.where(ok[..., None], pts, 1.0), self.body)
+        return (
+            np.where(ok, np.degrees(lat), np.nan),
+            np.where(ok, np.degrees(lon), np.nan),
+        )
+
+    def _ortho_axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = surface_point(math.radians(self.center_lat), math.radians(self.center_lon), self.body)
+        n = p / self.body.radii**2
+        n /= np.linalg.norm(n)
+        north = np.array([0.0, 0.0, 1.0]) - n[2] * n
+        if np.linalg.norm(north) < 1e-9:  # centred on a pole: any meridian is "up"
+            north = np.array([-1.0, 0.0, 0.0]) - n[0] * n
+        north /= np.linalg.norm(north)
+        east = np.cross(north, n)
+        return n, east, north
+
+    def surface_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """Body-fixed points (km) of every pixel centre and where they exist."""
+        if self.projection != "orthographic":
+            lat, lon = self.latlon()
+            ok = np.isfinite(lat)
+            pts = surface_point(
+                np.radians(np.where(ok, lat, 0.0)), np.radians(np.where(ok, lon, 0.0)), self.body
+            )
+            return np.where(ok[..., None], pts, np.nan), ok
+        n, east, north = self._ortho_axes()
+        rows, cols = self.shape
+        km = math.radians(self.resolution) * self.body.a
+        x = (np.arange(cols) + 0.5 - cols / 2.0) * km
+        y = (rows / 2.0 - np.arange(rows) - 0.5) * km
+        origin = 4.0 * self.body.a * n + x[None, :, None] * east + y[:, None, None] * north
+        return intersect(origin, np.broadcast_to(-n, origin.shape), self.body)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON description of the grid (the map's sidecar)."""
+        d: dict[str, Any] = {
+            "projection": self.projection,
+            "resolution_deg_per_px": self.resolution,
+            "rows": self.shape[0],
+            "cols": self.shape[1],
+            "latitude": "planetographic",
+            "longitude": "System III west-positive, degrees",
+            "body_radii_km": self.body.radii.tolist(),
+        }
+        if self.projection == "equirectangular":
+            d |= {
+                "lon_west_left_edge_deg": self.lon_left,
+                "lat_top_edge_deg": self.lat_top,
+                "pixel_center": "lat = lat_top - (row + 0.5) * res; "
+                "lon_west = (lon_left - (col + 0.5) * res) mod 360",
+            }
+        elif self.projection == "polar":
+            d |= {
+                "pole": self.pole,
+                "central_meridian_west_deg": self.center_lon,
+                "pixel_center": "azimuthal equidistant: colatitude = res * distance from the "
+                "image centre (px); the central meridian points down; seen from above the pole",
+            }
+        else:
+            d |= {
+                "center_lat_deg": self.center_lat,
+                "center_lon_west_deg": self.center_lon,
+                "pixel_km": math.radians(self.resolution) * self.body.a,
+                "pixel_center": "orthographic view from above the centre; north up",
+            }
+        return d
+
+
+@dataclass(frozen=True)
+class MapResult:
+    """Bands projected onto a map grid.
+
+    Attributes
+    ----------
+    grid : MapGrid
+    bands : dict of Filter -> numpy.ndarray
+        float32 maps in the framelets' units (0 where not seen).
+    masks : dict of Filter -> numpy.ndarray
+        Where each band was seen.
+    backplanes : Backplanes
+        Latitude, longitude, incidence, emission and phase of every pixel (emission
+        and phase averaged over the exposures that saw it; NaN where unseen).
+    exposure : numpy.ndarray of int16
+        The exposure contributing most to each pixel (-1 where unseen).
+    """
+
+    grid: MapGrid
+    bands: dict[Filter, np.ndarray]
+    masks: dict[Filter, np.ndarray]
+    backplanes: Backplanes
+    exposure: np.ndarray
+
+
+def footprint(
+    view: ViewGeometry, bands: tuple[Filter, ...], step: int = 16, lines: int = 128
+) -> tuple[np.ndarray, np.ndarray]:
+    """Surface points seen by a regular subsample of framelet pixels, and the
+    ground size (km) of a pixel at each.
+
+    Examples
+    --------
+    >>> pts, km = footprint(view, (Filter.GREEN,))          # doctest: +SKIP
+    """
+    pts_all, km_all = [], []
+    s = np.arange(DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES, step, dtype=np.float64)
+    line = np.arange(0, lines, max(step // 2, 1), dtype=np.float64)
+    ss, ll = np.meshgrid(s, line)
+    for b in bands:
+        for i in range(view.n_exposures):
+            pts, ok = view.surface(i, ss.ravel(), ll.ravel(), b)
+            if ok.any():
+                pts_all.append(pts[ok])
+                dist = np.linalg.norm(pts[ok] - view.observer[i], axis=1)
+                km_all.append(dist / view.camera.focal_px)
+    if not pts_all:
+        raise GeometryError("the frame does not see the planet with this geometry")
+    return np.concatenate(pts_all), np.concatenate(km_all)
+
+
+def _lon_span(lon: np.ndarray) -> tuple[float, float]:
+    """(left, width) of the smallest longitude interval holding every value (west deg)."""
+    s = np.sort(np.mod(lon, 360.0))
+    gaps = np.diff(np.concatenate([s, [s[0] + 360.0]]))
+    k = int(np.argmax(gaps))
+    if gaps[k] < 5.0:  # all the way round
+        return 360.0, 360.0
+    east_edge = s[(k + 1) % s.size]  # smallest west longitude after the gap
+    west_edge = s[k]
+    width = (west_edge - east_edge) % 360.0
+    return float(west_edge), float(width)
+
+
+def map_grid_for(
+    view: ViewGeometry,
+    projection: str = "equirectangular",
+    resolution: float | None = None,
+    *,
+    bands: tuple[Filter, ...] = (Filter.GREEN,),
+    margin: float = 0.02,
+    max_side: int = MAX_AUTO_SIDE,
+) -> MapGrid:
+    """A grid covering what the frame sees, at about its best resolution.
+
+    Parameters
+    ----------
+    view : ViewGeometry
+    projection : str
+    resolution : float, optional
+        Degrees per pixel; default: the finest ground pixel of the frame (coarsened
+        if the map would exceed ``max_side`` pixels).
+    bands : tuple of Filter
+        Bands whose footprint counts.
+    margin : float
+        Extra fraction of the extent on every side.
+    max_side : int
+
+    Returns
+    -------
+    MapGrid
+    """
+    pts, km = footprint(view, bands)
+    lat, lon = planetographic(pts, view.body)
+    lat, lon = np.degrees(lat), np.degrees(lon)
+    deg_per_km = 180.0 / (math.pi * view.body.a)
+    auto = resolution is None
+    res = float(np.percentile(km, 2) * deg_per_km) if auto else float(resolution)
+    if projection == "equirectangular":
+        left, width = _lon_span(lon)
+        top = min(90.0, float(lat.max()) + margin * 180)
+        bottom = max(-90.0, float(lat.min()) - margin * 180)
+        left = left + margin * width if width < 360 else 360.0
+        width = min(360.0, width * (1 + 2 * margin))
+        size = (top - bottom, width)
+        pole = "north"
+        extra: dict[str, Any] = {"lon_left": left, "lat_top": top}
+    elif projection == "polar":
+        pole = "north" if float(np.mean(lat)) >= 0 else "south"
+        colat = 90.0 - np.abs(lat)
+        reach = min(90.0, float(colat.max()) * (1 + margin) + 0.5)
+        size = (2 * reach, 2 * reach)
+        mean_lon = float(np.degrees(np.angle(np.mean(np.exp(1j * np.radians(lon))))) % 360.0)
+        extra = {"pole": pole, "center_lon": round(mean_lon, 3)}
+    elif projection == "orthographic":
+        mid = view.n_exposures // 2
+        c_lat, c_lon = planetographic(view.observer[mid], view.body)
+        g = MapGrid(
+            "orthographic",
+            1.0,
+            (1, 1),
+            center_lat=float(np.degrees(c_lat)),
+            center_lon=float(np.degrees(c_lon)),
+            body=view.body,
+        )
+        n, east, north = g._ortho_axes()
+        x, y = pts @ east, pts @ north
+        half = max(np.abs(x).max(), np.abs(y).max()) * (1 + margin) * deg_per_km
+        size = (2 * half, 2 * half)
+        extra = {"center_lat": g.center_lat, "center_lon": g.center_lon}
+    else:
+        raise GeometryError(
+            f"unknown projection {projection!r}; choose one of {', '.join(PROJECTIONS)}"
+        )
+    rows, cols = (max(1, math.ceil(v / res)) for v in size)
+    if max(rows, cols) > max_side:
+        if not auto:
+            raise GeometryError(
+                f"a {projection} map at {res:g} deg/px would be {rows} x {cols} pixels "
+                f"(limit {max_side}); choose a coarser resolution"
+            )
+        res *= max(rows, cols) / max_side
+        rows, cols = (max(1, math.ceil(v / res)) for v in size)
+    return MapGrid(projection, res, (rows, cols), body=view.body, **extra)
+
+
+def project_frame(
+    framelets: Framelets,
+    view: ViewGeometry,
+    grid: MapGrid,
+    *,
+    bands: tuple[Filter, ...] | None = None,
+    order: int = 1,
+    feather: float = 8.0,
+) -> MapResult:
+    """Project every framelet of every band onto ``grid`` (inverse mapping).
+
+    Parameters
+    ----------
+    framelets : Framelets
+        Linear framelets (any calibration already applied).
+    view : ViewGeometry
+        From :func:`junocam.pointing.view_from_ck` or :func:`junocam.navigate.navigate`.
+    grid : MapGrid
+    bands : tuple of Filter, optional
+        Bands to map (default all).
+    order : int
+        Spline order of the resampling (1 bilinear, 3 cubic).
+    feather : float
+        Lines over which a framelet's weight ramps up from its edges.
+
+    Returns
+    -------
+    MapResult
+
+    Examples
+    --------
+    >>> m = project_frame(framelets, nav.view, map_grid_for(nav.view, "polar"))  # doctest: +SKIP
+    >>> sorted(m.bands)                                                          # doctest: +SKIP
+    [<Filter.BLUE: 'BLUE'>, <Filter.GREEN: 'GREEN'>, <Filter.RED: 'RED'>]
+    """
+    use = bands or tuple(framelets.filters)
+    if view.n_exposures != framelets.n_exposures:
+        raise GeometryError(
+            f"the geometry has {view.n_exposures} exposures, the frame {framelets.n_exposures}"
+        )
+    pts_grid, ok = grid.surface_points()
+    idx = np.flatnonzero(ok)
+    pts = pts_grid.reshape(-1, 3)[idx]
+    n = idx.size
+    lines = framelets.framelet_lines
+    num = {b: np.zeros(n, np.float64) for b in use}
+    den = {b: np.zeros(n, np.float64) for b in use}
+    cos_e = np.zeros(n)
+    cos_g = np.zeros(n)
+    w_all = np.zeros(n)
+    best_w = np.zeros(n)
+    best_i = np.full(n, -1, np.int16)
+    normals = pts / view.body.radii**2
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    s_lo, s_hi = DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES - 1
+    for i in range(view.n_exposures):
+        to_obs = view.observer[i] - pts
+        dist = np.linalg.norm(to_obs, axis=1)
+        mu = np.einsum("ij,ij->i", normals, to_obs) / dist
+        facing = np.flatnonzero(mu > 0.0)
+        if not facing.size:
+            continue
+        cam = (-to_obs[facing]) @ view.camera_to_body[i]
+        front = cam[:, 2] > 0
+        facing, cam = facing[front], cam[front]
+        w_exp = np.zeros(n)
+        for b in use:
+            # cheap undistorted cut first: distortion moves pixels by < 40 px
+            f = view.camera.focal_for(b)
+            y0 = f * cam[:, 1] / cam[:, 2] + view.camera.cy(b)
+            near = np.flatnonzero((y0 > -40) & (y0 < lines + 40))
+            if not near.size:
+                continue
+            s, line = view.camera.ray_to_pixel(cam[near], b)
+            inside = (line >= 0) & (line <= lines - 1) & (s >= s_lo) & (s <= s_hi)
+            if not inside.any():
+                continue
+            sel = facing[near[inside]]
+            data = np.asarray(framelets.band(b)[i], dtype=np.float32)
+            val = ndimage.map_coordinates(
+                data, [line[inside], s[inside]], order=order, mode="nearest", prefilter=order > 1
+            )
+            w = feather_weight(line[inside], lines, feather).astype(np.float64)
+            num[b][sel] += w * val
+            den[b][sel] += w
+            np.maximum.at(w_exp, sel, w)
+        seen = np.flatnonzero(w_exp > 0)
+        if seen.size:
+            cos_e[seen] += w_exp[seen] * mu[seen]
+            sun = view.sun[i]
+            v = to_obs[seen] / dist[seen, None]
+            cos_g[seen] += w_exp[seen] * (v @ sun)
+            w_all[seen] += w_exp[seen]
+            better = w_exp[seen] > best_w[seen]
+            best_w[seen[better]] = w_exp[seen][better]
+            best_i[seen[better]] = i
+    shape = grid.shape
+    out_bands, out_masks = {}, {}
+    for b in use:
+        m = np.zeros(shape[0] * shape[1], np.float32)
+        mask = np.zeros(m.shape, bool)
+        have = den[b] > 0
+        m[idx[have]] = (num[b][have] / den[b][have]).astype(np.float32)
+        mask[idx[have]] = True
+        out_bands[b] = m.reshape(shape)
+        out_masks[b] = mask.reshape(shape)
+    # backplanes: incidence from the mid-frame Sun, emission/phase averaged over views
+    mid = view.n_exposures // 2
+    obs_dummy = view.observer[mid]
+    bp = backplanes(pts, obs_dummy, view.sun[mid], view.body)
+    seen = w_all > 0
+    emi = np.full(n, np.nan, np.float32)
+    pha = np.full(n, np.nan, np.float32)
+    emi[seen] = np.degrees(np.arccos(np.clip(cos_e[seen] / w_all[seen], -1, 1)))
+    pha[seen] = np.degrees(np.arccos(np.clip(cos_g[seen] / w_all[seen], -1, 1)))
+
+    def full(v: np.ndarray) -> np.ndarray:
+        out = np.full(shape[0] * shape[1], np.nan, np.float32)
+        out[idx] = v
+        return out.reshape(shape)
+
+    planes = Backplanes(
+        lat_deg=full(bp.lat_deg),
+        lon_west_deg=full(bp.lon_west_deg),
+        incidence_deg=full(bp.incidence_deg),
+        emission_deg=full(emi),
+        phase_deg=full(pha),
+    )
+    exp_map = np.full(shape[0] * shape[1], -1, np.int16)
+    exp_map[idx] = best_i
+    return MapResult(grid, out_bands, out_masks, planes, exp_map.reshape(shape))
