@@ -16,6 +16,7 @@ from scipy import ndimage
 
 from junocam.calibrate import _median_filter_lines_samples, repair_hot_pixels
 from junocam.camera import CameraModel
+from junocam.compose import _phase_offset
 from junocam.framelets import Framelets
 from junocam.metadata import Filter
 from junocam.spin import SpinModel
@@ -153,3 +154,21 @@ def test_stitch_with_shared_maps_equals_per_framelet_stitch(monkeypatch: pytest.
         assert (fast.masks[b] ^ slow.masks[b]).sum() <= 0.0001 * both.sum()
         # 1e-4 px of map difference times the scene's gradients (a few DN per px)
         np.testing.assert_allclose(fast.bands[b][both], slow.bands[b][both], rtol=0, atol=0.05)
+
+
+# ------------------------------------------------------------ naive band offsets
+
+
+@pytest.mark.parametrize("shape", [(768, 200), (769, 201), (1, 300)])
+@pytest.mark.parametrize("shift", [(0, 0), (37, -5), (-120, 11)])
+def test_phase_offset_matches_skimage(shape: tuple[int, int], shift: tuple[int, int]):
+    from skimage.registration import phase_cross_correlation
+
+    rng = np.random.default_rng(sum(shape))
+    a = ndimage.gaussian_filter(rng.normal(0, 1, shape), 2).astype(np.float32)
+    b = (np.roll(a, shift, axis=(0, 1)) * 1.7 + 3).astype(np.float32)
+    want, _, _ = phase_cross_correlation(a - a.mean(), b - b.mean())
+    h, w = shape
+    dy, dx = (int(round(float(s))) for s in want)
+    want_t = (dy - h if dy > h // 2 else dy, dx - w if dx > w // 2 else dx)
+    assert _phase_offset(a, b) == want_t
