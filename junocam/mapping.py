@@ -358,6 +358,7 @@ def project_frame(
     bands: tuple[Filter, ...] | None = None,
     order: int = 1,
     feather: float = 8.0,
+    max_emission: float = 80.0,
 ) -> MapResult:
     """Project every framelet of every band onto ``grid`` (inverse mapping).
 
@@ -374,6 +375,10 @@ def project_frame(
         Spline order of the resampling (1 bilinear, 3 cubic).
     feather : float
         Lines over which a framelet's weight ramps up from its edges.
+    max_emission : float
+        Points seen more obliquely than this (degrees from the normal) are left out:
+        near the limb one detector pixel spreads over many map pixels and any
+        residual band offset turns into colour fringes.
 
     Returns
     -------
@@ -405,11 +410,14 @@ def project_frame(
     normals = pts / view.body.radii**2
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     s_lo, s_hi = DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES - 1
+    if not 0.0 < max_emission <= 90.0:
+        raise GeometryError(f"max_emission must be in (0, 90] degrees, got {max_emission}")
+    min_mu = max(math.cos(math.radians(max_emission)), 0.0)
     for i in range(view.n_exposures):
         to_obs = view.observer[i] - pts
         dist = np.linalg.norm(to_obs, axis=1)
         mu = np.einsum("ij,ij->i", normals, to_obs) / dist
-        facing = np.flatnonzero(mu > 0.0)
+        facing = np.flatnonzero(mu > min_mu)
         if not facing.size:
             continue
         cam = (-to_obs[facing]) @ view.camera_to_body[i]

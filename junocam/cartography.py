@@ -1,0 +1,275 @@
+"""One frame to a map: kernels, navigation, projection, recipe, files.
+
+:func:`frame_geometry` gives a frame's per-exposure geometry: positions from the
+SPK, attitude from a CK when one is loaded (its start time refined on the limb)
+or else navigated from the limb and terminator with the self-calibrated spin.
+:func:`map_file` then runs a recipe with the map projection in place of the
+stitcher and writes the colour map, a JSON sidecar describing the grid and the
+geometry, and optionally every band's linear map and the backplanes.
+
+Examples
+--------
+>>> from junocam.cartography import MapOptions, map_file           # doctest: +SKIP
+>>> rec = map_file("JNCE_2022186_43C00080_V01-raw.png", KernelSet.from_path("kernels"),
+...                Pipeline.named("enhanced"), MapOptions(Path("maps"), "polar"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .calibrate import Calibration
+from .camera import CameraModel
+from .companding import decompand
+from .decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
+from .errors import GeometryError
+from .framelets import Framelets, split
+from .geometry import fit_frame_spin
+from .mapping import MapGrid, MapResult, map_grid_for, project_frame
+from .navigate import Navigation, navigate
+from .output import atomic_write, write_tiff16
+from .pipeline import Pipeline, PipelineResult
+from .pointing import ViewGeometry, view_from_ck
+from .process import FORMATS, ProcessOptions, write_image
+from .spice import Ephemeris, KernelSet, frame_ephemeris
+from .spinfit import SpinFit
+
+__all__ = ["FrameGeometry", "MapOptions", "frame_geometry", "map_frame", "map_file"]
+
+NAVIGATION_MODES = ("auto", "limb", "ck")
+
+
+@dataclass(frozen=True)
+class FrameGeometry:
+    """A frame's geometry and how it was obtained.
+
+    Attributes
+    ----------
+    view : ViewGeometry
+    ephemeris : Ephemeris
+    navigation : Navigation or None
+        The limb fit (None when the CK was used as is).
+    fit : SpinFit or None
+        The spin self-calibration used by the navigation.
+    """
+
+    view: ViewGeometry
+    ephemeris: Ephemeris
+    navigation: Navigation | None
+    fit: SpinFit | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON summary for sidecars."""
+        d: dict[str, Any] = {
+            "attitude": "ck" if self.navigation is None or self.navigation.used_ck else "limb",
+            "exposure_utc": list(self.ephemeris.utc),
+        }
+        if self.navigation is not None:
+            d["navigation"] = self.navigation.as_dict()
+        if self.fit is not None:
+            d["spin_fit_message"] = self.fit.message
+        return d
+
+
+def linear_framelets(frame: RawFrame) -> Framelets:
+    """Decompanded framelets of a frame (float32)."""
+    return split(
+        decompand(frame.pixels, frame.meta.companding),
+        frame.meta.filters,
+        frame.meta.framelet_lines,
+    )
+
+
+def frame_geometry(
+    frame: RawFrame,
+    kernels: KernelSet,
+    *,
+    mode: str = "auto",
+    time_offset: float = 0.0,
+    spin_fit: SpinFit | None = None,
+) -> FrameGeometry:
+    """Positions from SPICE and the attitude from a CK or from the limb.
+
+    Parameters
+    ----------
+    frame : RawFrame
+    kernels : KernelSet
+    mode : {"auto", "limb", "ck"}
+        ``auto``: with a CK, its attitude with the start time refined on the limb;
+        without, the attitude fitted to the limb and terminator. ``ck``: the CK
+        attitude as is (no fit). ``limb``: ignore any CK and fit the attitude.
+    time_offset : float
+        Start-time correction (s) applied before any fit.
+    spin_fit : SpinFit, optional
+        Reuse a spin self-calibration.
+
+    Returns
+    -------
+    FrameGeometry
+
+    Raises
+    ------
+    KernelError, GeometryError
+    """
+    if mode not in NAVIGATION_MODES:
+        raise GeometryError(f"unknown navigation mode {mode!r}; choose one of {NAVIGATION_MODES}")
+    eph = frame_ephemeris(frame.meta, kernels, time_offset=time_offset, use_ck=mode != "limb")
+    framelets = linear_framelets(frame)
+    if mode == "ck":
+        if not eph.has_attitude:
+            raise GeometryError("--navigate ck needs a CK (and the Juno frames kernel)")
+        return FrameGeometry(view_from_ck(eph), eph, None, None)
+    fit = spin_fit or fit_frame_spin(framelets, frame.meta.interframe_delay)
+    camera = fit.camera or CameraModel()
+    nav = navigate(framelets, eph, fit.spin, camera)
+    return FrameGeometry(nav.view, eph, nav, fit)
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """Where and how :func:`map_file` writes.
+
+    Parameters
+    ----------
+    out_dir : Path
+    projection : str
+        ``equirectangular``, ``polar`` or ``orthographic``.
+    resolution : float, optional
+        Degrees per pixel (default: the frame's finest ground pixel).
+    fmt : str
+        Colour map format: ``png8``, ``png16`` or ``tiff16``.
+    bands : bool
+        Also write each band's linear map as a 16-bit TIFF (scaled by ``band_scale``
+        recorded in the sidecar).
+    backplanes : bool
+        Also write ``<id>-map-<projection>-backplanes.npz`` (latitude, longitude,
+        incidence, emission, phase, contributing exposure).
+    mode : str
+        Navigation mode (see :func:`frame_geometry`).
+    time_offset : float
+    protect : tuple of Path
+        Files never to overwrite (the inputs).
+    """
+
+    out_dir: Path
+    projection: str = "equirectangular"
+    resolution: float | None = None
+    fmt: str = "png8"
+    bands: bool = False
+    backplanes: bool = False
+    mode: str = "auto"
+    time_offset: float = 0.0
+    protect: tuple[Path, ...] = field(default=())
+
+
+def map_frame(
+    frame: RawFrame,
+    geometry: FrameGeometry,
+    pipeline: Pipeline,
+    projection: str = "equirectangular",
+    resolution: float | None = None,
+    *,
+    calibration: Calibration | None = None,
+    grid: MapGrid | None = None,
+) -> tuple[PipelineResult, MapResult]:
+    """Run ``pipeline`` on a frame with the map projection in place of stitching.
+
+    Returns
+    -------
+    (PipelineResult, MapResult)
+        The recipe's output on the map grid and the projection (linear bands after
+        the recipe's framelet stages, backplanes).
+    """
+    g = grid or map_grid_for(geometry.view, projection, resolution, bands=frame.meta.filters)
+    holder: list[MapResult] = []
+
+    def projector(fr: Framelets) -> MapResult:
+        m = project_frame(fr, geometry.view, g)
+        holder.append(m)
+        return m
+
+    result = pipeline.run(
+        frame, calibration=calibration, projector=projector, spin_fit=geometry.fit
+    )
+    return result, holder[0]
+
+
+def map_file(
+    path: str | Path,
+    kernels: KernelSet,
+    pipeline: Pipeline,
+    mopts: MapOptions,
+    *,
+    metadata: str | Path | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    calibration: Calibration | None = None,
+) -> dict[str, Any]:
+    """Map one raw frame and write the map, its sidecar JSON and optional extras.
+
+    Returns
+    -------
+    dict
+        The sidecar's content (with ``outputs`` listing every written file).
+    """
+    t0 = time.perf_counter()
+    frame = read_frame(path, metadata, max_pixels=max_pixels)
+    protect = (*mopts.protect, *(Path(p) for p in (frame.path, frame.meta.source) if p))
+    geo = frame_geometry(frame, kernels, mode=mopts.mode, time_offset=mopts.time_offset)
+    t_geo = time.perf_counter() - t0
+    result, projected = map_frame(
+        frame, geo, pipeline, mopts.projection, mopts.resolution, calibration=calibration
+    )
+    stem = f"{frame.meta.product_id}-map-{mopts.projection}"
+    out = mopts.out_dir
+    image = out / f"{stem}-{pipeline.name}{FORMATS[mopts.fmt]}"
+    rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
+    write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
+    outputs = [str(image)]
+    band_scale = None
+    if mopts.bands:
+        band_scale = float(max(np.max(v) for v in projected.bands.values()) or 1.0)
+        for b, v in projected.bands.items():
+            p = out / f"{stem}-{b.value.lower()}.tif"
+            write_tiff16(p, np.clip(v / band_scale, 0, 1), protect=protect)
+            outputs.append(str(p))
+    if mopts.backplanes:
+        p = out / f"{stem}-backplanes.npz"
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf,
+            **projected.backplanes.as_dict(),
+            exposure=projected.exposure,
+            **{f"band_{b.value.lower()}": v for b, v in projected.bands.items()},
+        )
+        atomic_write(p, lambda fh: fh.write(buf.getvalue()), protect=protect)
+        outputs.append(str(p))
+    record: dict[str, Any] = {
+        "product_id": frame.meta.product_id,
+        "input": frame.path,
+        "grid": projected.grid.to_dict(),
+        "geometry": geo.as_dict(),
+        "kernels": list(kernels.paths),
+        "pipeline": pipeline.name,
+        "pipeline_digest": pipeline.digest(),
+        "notes": result.notes,
+        "band_scale": band_scale,
+        "junocam_version": __version__,
+        "timings_s": {
+            "geometry": round(t_geo, 3),
+            **{k: round(v, 3) for k, v in result.timings.items()},
+        },
+        "outputs": outputs,
+    }
+    side = out / f"{stem}-{pipeline.name}.json"
+    text = json.dumps(record, indent=2)
+    atomic_write(side, lambda fh: fh.write(text.encode("utf-8")), protect=protect)
+    record["outputs"].append(str(side))
+    return record
