@@ -1,0 +1,70 @@
+"""The benchmark runner works end to end (quick mode) and writes its documented schema.
+
+No timing is asserted: speed is measured by ``python -m benchmarks``, not tested.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.runner import CHAIN, SCHEMA, TARGETS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--batch-frames", "1", "--output-dir", out],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((out / "latest.json").read_text()), (out / "latest.md").read_text()
+
+
+def _positive(x: object) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x >= 0
+
+
+def test_quick_report_schema(quick_report: tuple[dict, str]):
+    report, _ = quick_report
+    assert report["schema"] == SCHEMA
+    assert {"cpu", "cores", "python", "numpy", "load_average", "note"} <= set(report["machine"])
+    assert set(report["targets"]) == set(TARGETS)
+    (frame,) = report["frames"]
+    assert frame["name"] == "quick" and frame["shape"][1] == 1648
+    assert frame["raw_bytes"] == frame["shape"][0] * frame["shape"][1]
+    stages = frame["stages"]
+    want = {*CHAIN, "spin_fit", "recipe:raw", "recipe:enhanced", "recipe:enhanced_fast"}
+    assert want <= set(stages)
+    for st in stages.values():
+        assert _positive(st["median_s"]) and len(st["runs_s"]) >= 1
+        assert st["peak_mem_bytes"] is None or _positive(st["peak_mem_bytes"])
+        assert _positive(st["output_bytes"])
+    assert "8:stitch" in frame["recipe_stages"]["enhanced"]
+    for name in ("a_naive", "b_raw", "c_enhanced", "d_memory", "fast_preview"):
+        assert frame["ratios"][name] >= 1.0
+    batch = report["batch"]
+    assert [r["jobs"] for r in batch["runs"]] == [1, 2]
+    assert all(r["frames_done"] == 1 for r in batch["runs"])
+    for name in TARGETS:
+        assert report["summary"][name]["verdict"] in ("met", "NOT met", "n/a")
+
+
+def test_quick_report_table(quick_report: tuple[dict, str]):
+    report, table = quick_report
+    assert report["machine"]["cpu"] in table
+    for name in TARGETS:
+        assert f"| {name} |" in table
+    assert "| 8:stitch |" in table
