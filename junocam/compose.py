@@ -248,35 +248,49 @@ def naive_band_offsets(
         reference=ref,
     )
     out: dict[Filter, tuple[int, int]] = {}
+    ref_spectrum = None
     for f, img in bands.items():
         guess = (nominal[f], 0)
         if f is ref or not measure:
             out[f] = guess
             continue
-        measured = _phase_offset(bands[ref], img)
+        if ref_spectrum is None:  # once for all the bands measured against it
+            ref_spectrum = _spectrum(bands[ref])
+        measured = _phase_offset(bands[ref], img, ref_spectrum)
         out[f] = measured if _plausible(measured, nominal[f]) else guess
     return out
 
 
-def _phase_offset(reference: np.ndarray, moving: np.ndarray) -> tuple[int, int] | None:
+def _spectrum(img: np.ndarray) -> np.ndarray | None:
+    """Real-input FFT of the mean-free image (NaN as 0), or None for a flat image."""
+    a = _finite(img)
+    if a.size == 0 or float(a.std()) == 0.0:
+        return None
+    return sfft.rfft2(a - a.mean())
+
+
+def _phase_offset(
+    reference: np.ndarray, moving: np.ndarray, ref_spectrum: np.ndarray | None = None
+) -> tuple[int, int] | None:
     """Whole-pixel shift registering ``moving`` onto ``reference``, or None.
 
     The peak of the phase correlation, as ``skimage.registration.
     phase_cross_correlation`` finds it without upsampling, but with real-input FFTs
-    (half the spectrum) and without the error and phase figures it also computes.
+    (half the spectrum), the reference's spectrum reusable (``ref_spectrum`` from
+    :func:`_spectrum`) and without the error and phase figures skimage also computes.
     """
     if reference.shape != moving.shape or reference.size == 0:
         return None
-    a = _finite(reference)
-    b = _finite(moving)
-    if float(a.std()) == 0.0 or float(b.std()) == 0.0:
+    fa = _spectrum(reference) if ref_spectrum is None else ref_spectrum
+    fb = _spectrum(moving)
+    if fa is None or fb is None:
         return None
-    product = sfft.rfft2(a - a.mean()) * np.conj(sfft.rfft2(b - b.mean()))
+    product = fa * np.conj(fb)
     product /= np.maximum(np.abs(product), 100 * np.finfo(np.float32).eps)
-    corr = sfft.irfft2(product, s=a.shape)
+    corr = sfft.irfft2(product, s=reference.shape)
     peak = np.unravel_index(int(np.argmax(np.abs(corr))), corr.shape)
-    h, w = a.shape
-    dy, dx = (int(p) if n > 1 else 0 for p, n in zip(peak, a.shape, strict=True))
+    h, w = reference.shape
+    dy, dx = (int(p) if n > 1 else 0 for p, n in zip(peak, reference.shape, strict=True))
     # the correlation is circular: map shifts to the signed range
     dy = dy - h if dy > h // 2 else dy
     dx = dx - w if dx > w // 2 else dx
