@@ -20,6 +20,7 @@ from junocam.compose import _phase_offset
 from junocam.framelets import Framelets
 from junocam.metadata import Filter
 from junocam.spin import SpinModel
+from junocam.spinfit import _median_3x5
 from junocam.stitch import (
     CylinderGrid,
     FrameletSample,
@@ -172,3 +173,14 @@ def test_phase_offset_matches_skimage(shape: tuple[int, int], shift: tuple[int, 
     dy, dx = (int(round(float(s))) for s in want)
     want_t = (dy - h if dy > h // 2 else dy, dx - w if dx > w // 2 else dx)
     assert _phase_offset(a, b) == want_t
+
+
+# ------------------------------------------------------------ spin-fit matching
+
+
+@pytest.mark.parametrize("shape", [(128, 1648), (3, 5), (1, 7), (9, 2)])
+def test_median_3x5_is_the_rank_filter(shape: tuple[int, int]):
+    rng = np.random.default_rng(shape[0])
+    x = np.round(rng.normal(100, 5, shape)).astype(np.float32)  # ties included
+    want = ndimage.median_filter(x, size=(3, 5), mode="nearest")
+    assert np.array_equal(_median_3x5(x), want)
