@@ -19,11 +19,13 @@ from junocam.camera import CameraModel
 from junocam.compose import _phase_offset
 from junocam.framelets import Framelets
 from junocam.metadata import Filter
-from junocam.spin import SpinModel
+from junocam.spin import SpinModel, rotation_matrix
 from junocam.spinfit import _median_3x5
 from junocam.stitch import (
     CylinderGrid,
     FrameletSample,
+    PerspectiveGrid,
+    _rotated,
     _shares_spin_axis,
     _shifted_map_footprints,
     framelet_footprints,
@@ -184,3 +186,17 @@ def test_median_3x5_is_the_rank_filter(shape: tuple[int, int]):
     x = np.round(rng.normal(100, 5, shape)).astype(np.float32)  # ties included
     want = ndimage.median_filter(x, size=(3, 5), mode="nearest")
     assert np.array_equal(_median_3x5(x), want)
+
+
+def test_rotated_grid_rays_are_rotated_rays():
+    rot = rotation_matrix([-1.0, 0.002, -0.002], 0.5)
+    spin = SpinModel(0.078)
+    grids = [
+        CylinderGrid.for_spin(spin, (60, 80), 30.0, 40.0, 1480.0),
+        PerspectiveGrid.looking_at([0.1, 0.2, 1.0], 20.0, (50, 60)),
+    ]
+    for grid in grids:
+        whole = (slice(0, None), slice(0, None))
+        np.testing.assert_allclose(
+            _rotated(grid, rot).rays(*whole), grid.rays(*whole) @ rot, rtol=0, atol=1e-14
+        )
