@@ -241,7 +241,11 @@ def _lk_shift(
         # the brightness model alone at the start: a block this unlike b at its coarse
         # shift never ends with an acceptable score, so skip the gradients and rounds
         bv = _sample_shifted(bp[None], pad, b.shape, d)[0][valid]
-        r = bv - m[:, :4] @ np.linalg.lstsq(m[:, :4], bv, rcond=None)[0]
+        m4 = m[:, :4]
+        try:
+            r = bv - m4 @ np.linalg.solve(m4.T @ m4 + 1e-9 * np.eye(4), m4.T @ bv)
+        except np.linalg.LinAlgError:
+            return None
         if 1.0 - float(np.std(r)) / max(float(np.std(bv)), 1e-12) < give_up:
             return None
     # b and its gradients in one stack, so each iteration samples all three at once
