@@ -74,6 +74,16 @@ TARGETS = {
 }
 #: stages in the order of the table; ``recipe:*`` rows are whole pipeline runs
 CHAIN = ("decode", "decompand", "split", "naive_composite", "encode")
+#: the recipe runs: ``enhanced_fast`` is what ``junocam process --fast`` runs
+RECIPES = ("raw", "enhanced", "enhanced_fast")
+
+
+def _recipe_pipelines() -> dict[str, Pipeline]:
+    return {
+        "raw": Pipeline.named("raw"),
+        "enhanced": Pipeline.named("enhanced"),
+        "enhanced_fast": Pipeline.named("enhanced").with_overrides(["stitch.scale=0.5"]),
+    }
 
 
 @dataclass(frozen=True)
@@ -159,9 +169,19 @@ def _encode_to(folder: Path, rgb: np.ndarray) -> bytes:
 
 
 def bench_frame(
-    fi: FrameInput, repeats: int, recipe_repeats: int, scratch: Path, memory: bool = True
+    fi: FrameInput,
+    repeats: int,
+    recipe_repeats: int,
+    scratch: Path,
+    memory: bool = True,
+    recipes: tuple[str, ...] = RECIPES,
 ) -> dict[str, Any]:
-    """All stages of one frame: times, peak memory, output sizes and the ratios."""
+    """All stages of one frame: times, peak memory, output sizes and the ratios.
+
+    ``recipes`` is a subset of :data:`RECIPES` (the worst-case frame takes minutes per
+    recipe); ratios whose stages were not run are None. The output image of the I/O
+    floor is that of the first of ``enhanced``, ``raw``, ``enhanced_fast`` run.
+    """
     stages: dict[str, dict[str, Any]] = {}
 
     def record(name: str, fn: Callable[[], Any], reps: int) -> Any:
@@ -183,11 +203,7 @@ def bench_frame(
     record("naive_composite", lambda: _naive(fr, meta.interframe_delay), repeats)
     recipe_stages: dict[str, dict[str, float]] = {}
     results: dict[str, Any] = {}
-    runs = {
-        "raw": Pipeline.named("raw"),
-        "enhanced": Pipeline.named("enhanced"),
-        "enhanced_fast": Pipeline.named("enhanced").with_overrides(["stitch.scale=0.5"]),
-    }
+    runs = {k: v for k, v in _recipe_pipelines().items() if k in recipes}
     for label, pipe in runs.items():
         per_stage: dict[str, list[float]] = {}
 
@@ -201,12 +217,14 @@ def bench_frame(
         stages[f"recipe:{label}"]["output_bytes"] = int(res.rgb.nbytes)
         recipe_stages[label] = {k: round(_median(v), 4) for k, v in per_stage.items()}
         results[label] = res
-    fit = results["raw"].fit
-    record("spin_fit", lambda: fit_frame_spin(fr, meta.interframe_delay), recipe_repeats)
-    rgb = results["enhanced"].rgb
+    final = next(k for k in ("enhanced", "raw", "enhanced_fast") if k in results)
+    fit = results[final].fit
+    if "raw" in results:
+        record("spin_fit", lambda: fit_frame_spin(fr, meta.interframe_delay), recipe_repeats)
+    rgb = results[final].rgb
     record("encode", lambda: _encode_to(scratch, rgb), repeats)
     if memory:
-        pipe = runs["enhanced"]
+        pipe = runs[final]
         one = traced_peak(
             lambda: _encode_to(
                 scratch, pipe.run(read_frame(fi.path, interframe_delay=fi.interframe_delay)).rgb
@@ -217,13 +235,18 @@ def bench_frame(
     t = {k: v["median_s"] for k, v in stages.items()}
     floor = t["decode"] + t["encode"]
     raw_bytes = int(frame.pixels.nbytes)
+
+    def over_floor(*work: str) -> float | None:
+        if any(w not in t for w in work):
+            return None
+        return (floor + sum(t[w] for w in work)) / floor
+
     ratios = {
-        "a_naive": (t["decode"] + t["decompand"] + t["split"] + t["naive_composite"] + t["encode"])
-        / floor,
-        "b_raw": (t["decode"] + t["recipe:raw"] + t["encode"]) / floor,
-        "c_enhanced": (t["decode"] + t["recipe:enhanced"] + t["encode"]) / floor,
+        "a_naive": over_floor("decompand", "split", "naive_composite"),
+        "b_raw": over_floor("recipe:raw"),
+        "c_enhanced": over_floor("recipe:enhanced"),
         "d_memory": one / raw_bytes if one is not None else None,
-        "fast_preview": (t["decode"] + t["recipe:enhanced_fast"] + t["encode"]) / floor,
+        "fast_preview": over_floor("recipe:enhanced_fast"),
     }
     fit_info = None
     if fit is not None:
@@ -302,6 +325,10 @@ def _verdict(name: str, value: float | None) -> str:
     return "met" if ok else "NOT met"
 
 
+def _load(avg: list[float] | None) -> str:
+    return f"{avg[0]:.2f}" if avg else "n/a"
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The human table of a report."""
     m = report["machine"]
@@ -309,19 +336,19 @@ def markdown(report: dict[str, Any]) -> str:
         f"Benchmarks of junocam {report['junocam_version']} (commit {report['commit']}), "
         f"{report['date']}; {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
         f"numpy {m['numpy']}, scipy {m['scipy']}; load average before "
-        f"{m['load_average'][0] if m['load_average'] else 'n/a'}. {m['note']}".strip(),
+        f"{_load(m['load_average'])}, after {_load(m.get('load_average_after'))}. "
+        f"{m['note']}".strip(),
         "",
         "| frame | size (samples x lines) | I/O floor s | (a) naive | (b) raw | (c) enhanced "
         "| (d) memory | fast preview |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for f in report["frames"]:
-        r = f["ratios"]
-        d = f"{r['d_memory']:.1f}x" if r["d_memory"] is not None else "n/a"
+        r = {k: (f"{v:.2f}x" if v is not None else "-") for k, v in f["ratios"].items()}
         lines.append(
             f"| {f['name']} | {f['shape'][1]} x {f['shape'][0]} | {f['io_floor_s']:.2f} "
-            f"| {r['a_naive']:.2f}x | {r['b_raw']:.2f}x | {r['c_enhanced']:.2f}x | {d} "
-            f"| {r['fast_preview']:.2f}x |"
+            f"| {r['a_naive']} | {r['b_raw']} | {r['c_enhanced']} | {r['d_memory']} "
+            f"| {r['fast_preview']} |"
         )
     b = report.get("batch")
     if b:
@@ -359,11 +386,16 @@ def markdown(report: dict[str, Any]) -> str:
             )
         lines.append(f"| {st} | " + " | ".join(cells) + " |")
     lines += ["", "Inside `enhanced`, median seconds per stage:", ""]
-    all_stages = list(report["frames"][0]["recipe_stages"]["enhanced"]) if names else []
+    all_stages: list[str] = []
+    for f in report["frames"]:
+        all_stages += [k for k in f["recipe_stages"].get("enhanced", {}) if k not in all_stages]
     lines += ["| stage | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for st in all_stages:
         cells = [
-            f"{f['recipe_stages']['enhanced'].get(st, float('nan')):.2f}" for f in report["frames"]
+            f"{f['recipe_stages']['enhanced'][st]:.2f}"
+            if st in f["recipe_stages"].get("enhanced", {})
+            else "-"
+            for f in report["frames"]
         ]
         lines.append(f"| {st} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -399,11 +431,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-exposures", type=int, default=12)
     ap.add_argument("--batch-recipe", default="enhanced")
     ap.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
+    ap.add_argument(
+        "--recipes", default=",".join(RECIPES), help=f"comma list, a subset of {RECIPES}"
+    )
     ap.add_argument("--quick", action="store_true", help="tiny frames, one run: a smoke test")
     ap.add_argument("--note", default="", help="free text about the machine (shared? loaded?)")
     ap.add_argument("--output-dir", type=Path, default=REPO_ROOT / "benchmarks" / "results")
     args = ap.parse_args(argv)
     machine = machine_info(args.note)
+    recipes = tuple(r for r in args.recipes.split(",") if r)
+    if not recipes or set(recipes) - set(RECIPES):
+        ap.error(f"--recipes must be a comma list of {', '.join(RECIPES)}")
     frames: list[dict[str, Any]] = []
     batch = None
     with tempfile.TemporaryDirectory(prefix="junocam-bench-") as tmp:
@@ -428,7 +466,9 @@ def main(argv: list[str] | None = None) -> int:
         for fi in inputs:
             print(f"benchmarking {fi.name} ...", file=sys.stderr, flush=True)
             frames.append(
-                bench_frame(fi, args.repeats, args.recipe_repeats, scratch, not args.no_memory)
+                bench_frame(
+                    fi, args.repeats, args.recipe_repeats, scratch, not args.no_memory, recipes
+                )
             )
         if args.batch_frames > 0:
             bdir = scratch / "batch"
@@ -449,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             "repeats": args.repeats,
             "recipe_repeats": args.recipe_repeats,
             "threads": os.environ.get("OMP_NUM_THREADS"),
+            "recipes": list(recipes),
         },
         "machine": machine,
         "targets": {k: {"limit": v[0], "sense": v[1]} for k, v in TARGETS.items()},
