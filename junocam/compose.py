@@ -42,7 +42,6 @@ become 0. An optional ``gamma`` is applied last (``out ** (1 / gamma)``).
 Examples
 --------
 >>> import numpy as np
-from scipy import fft as sfft
 >>> from junocam.framelets import split
 >>> strip = np.random.default_rng(0).random((3 * 3 * 128, 1648)).astype(np.float32)
 >>> bands = naive_band_images(split(strip, ["BLUE", "GREEN", "RED"]))
