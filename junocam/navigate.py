@@ -10,10 +10,12 @@ easy to get. With positions only, the attitude of a frame is fitted to the image
    the best agreement between the observed and the predicted lit disc.
 3. A robust least-squares fit moves three attitude angles (and the start time)
    so that edge points lying near the predicted limb fall *on* the limb of the
-   oblate planet (a residual in pixels), while edge points well inside the disc
-   fall on the predicted terminator (cosine of incidence = 0, up to one fitted
-   offset in pixels that absorbs the soft fall-off of Jupiter's terminator).
-   The terminator fixes the roll that a nearly circular limb leaves open.
+   oblate planet (a residual in pixels), while the brightness of the disc follows
+   a fitted lighting law ``A mu0^k mu^(k-1)`` of the predicted incidence and
+   emission: the lit side and the terminator must be where the Sun puts them.
+   This fixes the roll about the line of sight that a nearly circular limb
+   leaves open (its edge alone would let albedo and lighting biases of a few
+   tenths of a pixel turn the camera by a degree).
 
 Observability: without a CK, a start-time offset is nearly equivalent to a turn
 of the spin phase (the camera turns 12 degrees a second, so 1 ms is 0.2 pixel),
@@ -33,7 +35,7 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,9 @@ __all__ = ["EdgePoints", "Navigation", "detect_edges", "initial_pointing", "navi
 
 #: Prior on the start-time offset (s): the ~20 ms jitter of the timing model [CAMERA.md].
 TIME_PRIOR_S = 0.020
+#: Brightness (fraction of full scale) that separates the lit disc from the night
+#: side: low, so the terminator found hardly depends on the albedo beside it.
+TERMINATOR_LEVEL = 0.02
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,10 @@ class EdgePoints:
     normal : numpy.ndarray, shape (m, 2)
         Unit image gradient (d sample, d line) towards the brighter side.
     bands : tuple of Filter
+    depth : numpy.ndarray or None
+        Terminator points only: how far (pixels, towards the dark side) the
+        brightness, extrapolated linearly from the point and a point further in,
+        reaches zero.
     """
 
     exposure: np.ndarray
@@ -77,6 +86,7 @@ class EdgePoints:
     line: np.ndarray
     normal: np.ndarray
     bands: tuple[Filter, ...]
+    depth: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -112,9 +122,16 @@ def detect_edges(
     window: int = 9,
     floor: float = 0.08,
     step: int = 2,
-    margin: int = 2,
+    margin: int = 3,
+    min_contrast: float = 0.25,
 ) -> EdgePoints:
-    """Contour of the lit disc in every framelet (half of the local maximum).
+    """Sub-pixel points of the lit disc's outline in every framelet.
+
+    The outline is first found as the contour at half of the local maximum; each
+    point is then moved along the image gradient to where the gradient peaks
+    (parabolic sub-pixel fit). The peak of the gradient marks a blurred step edge
+    without bias whatever the brightness inside, whereas a fixed fraction of the
+    local maximum shifts with the lighting along the limb and would bias the roll.
 
     Parameters
     ----------
@@ -131,6 +148,9 @@ def detect_edges(
         Keep every ``step``-th contour point.
     margin : int
         Points closer than this to a framelet's edge are dropped.
+    min_contrast : float
+        Points whose bright side is fainter than this fraction of full scale are
+        dropped (the faint limb near the terminator has no sharp edge).
 
     Returns
     -------
@@ -142,12 +162,12 @@ def detect_edges(
     >>> data = np.zeros((1, 1, 128, 1648), np.float32)
     >>> data[0, 0, :, 800:] = 1.0
     >>> e = detect_edges(Framelets(data, (Filter.GREEN,)))
-    >>> bool(np.allclose(e.sample, 799.5, atol=0.3)), bool(np.all(e.normal[:, 0] > 0.9))
+    >>> bool(np.allclose(e.sample, 799.5, atol=0.05)), bool(np.all(e.normal[:, 0] > 0.9))
     (True, True)
     """
     use = _nav_bands(framelets, bands)
     norm = _normalised(framelets, use)
-    ex, bi, ss, ll, nn = [], [], [], [], []
+    parts = []
     for k, b in enumerate(use):
         stack = norm[b]
         local = ndimage.maximum_filter(stack, size=(1, window, window))
@@ -156,14 +176,68 @@ def detect_edges(
         lines = stack.shape[1]
         for i in range(stack.shape[0]):
             for c in find_contours(ratio[i], 0.5):
-                c = c[::step]
-                keep = (
-                    (c[:, 0] >= margin)
-                    & (c[:, 0] <= lines - 1 - margin)
-                    & (c[:, 1] >= margin)
-                    & (c[:, 1] <= PHOTOACTIVE_SAMPLES - 1 - margin)
+                c = _inside(c[::step], lines, margin)
+                if not c.size:
+                    continue
+                r = np.rint(c[:, 0]).astype(int)
+                q = np.rint(c[:, 1]).astype(int)
+                g = np.stack([gs[i, r, q], gl[i, r, q]], axis=1)
+                mag = np.linalg.norm(g, axis=1)
+                ok = (mag > 1e-6) & (local[i, r, q] > min_contrast)
+                if not ok.any():
+                    continue
+                normal = g[ok] / mag[ok, None]
+                c, found = _gradient_peak(stack[i], c[ok], normal)
+                c, normal = c[found], normal[found]
+                inside = (
+                    (c[:, 0] >= margin - 1)
+                    & (c[:, 0] <= lines - margin)
+                    & (c[:, 1] >= margin - 1)
+                    & (c[:, 1] <= PHOTOACTIVE_SAMPLES - margin)
                 )
-                c = c[keep]
+                parts.append((i, k, c[inside], normal[inside]))
+    edges = _edge_points(parts, use)
+    if not edges.size:
+        raise GeometryError("no planet edge found in the framelets: nothing to navigate on")
+    return edges
+
+
+def detect_terminator(
+    framelets: Framelets,
+    bands: tuple[Filter, ...] | None = None,
+    *,
+    level: float = TERMINATOR_LEVEL,
+    step: int = 3,
+    margin: int = 3,
+    reach: float = 40.0,
+) -> EdgePoints:
+    """Points where the disc's brightness first rises above the night side.
+
+    The contour at a low fixed ``level`` (fraction of full scale) of the smoothed
+    framelets. It follows the limb too; navigation keeps only the points that lie
+    well inside the predicted disc. Near the terminator the brightness grows from
+    zero in proportion to cos(incidence) times the albedo; so each point also gets
+    the distance at which the brightness, extrapolated linearly from the point
+    and from ``reach`` pixels further in, reaches zero: where the terminator is,
+    whatever the (locally uniform) albedo.
+
+    Examples
+    --------
+    >>> data = np.zeros((1, 1, 128, 1648), np.float32)
+    >>> data[0, 0] = np.clip((np.arange(1648) - 900) / 400.0, 0, 1)
+    >>> t = detect_terminator(Framelets(data, (Filter.GREEN,)))
+    >>> bool(np.all(np.abs(t.sample - t.depth - 900) < 0.5))
+    True
+    """
+    use = _nav_bands(framelets, bands)
+    norm = _normalised(framelets, use)
+    parts = []
+    for k, b in enumerate(use):
+        stack = norm[b]
+        gl, gs = np.gradient(stack, axis=(1, 2))
+        for i in range(stack.shape[0]):
+            for c in find_contours(stack[i], level):
+                c = _inside(c[::step], stack.shape[1], margin)
                 if not c.size:
                     continue
                 r = np.rint(c[:, 0]).astype(int)
@@ -171,21 +245,93 @@ def detect_edges(
                 g = np.stack([gs[i, r, q], gl[i, r, q]], axis=1)
                 mag = np.linalg.norm(g, axis=1)
                 ok = mag > 1e-6
-                ex.append(np.full(int(ok.sum()), i))
-                bi.append(np.full(int(ok.sum()), k))
-                ss.append(c[ok, 1] + DARK_SAMPLES)
-                ll.append(c[ok, 0])
-                nn.append(g[ok] / mag[ok, None])
-    if not ss:
-        raise GeometryError("no planet edge found in the framelets: nothing to navigate on")
-    return EdgePoints(
-        exposure=np.concatenate(ex),
-        band=np.concatenate(bi),
-        sample=np.concatenate(ss),
-        line=np.concatenate(ll),
-        normal=np.concatenate(nn),
-        bands=use,
+                c, normal = c[ok], g[ok] / mag[ok, None]
+                near = ndimage.map_coordinates(stack[i], [c[:, 0], c[:, 1]], order=1)
+                far = ndimage.map_coordinates(
+                    stack[i],
+                    [c[:, 0] + reach * normal[:, 1], c[:, 1] + reach * normal[:, 0]],
+                    order=1,
+                    mode="nearest",
+                )
+                # a clear rise inwards, else the point is noise or a dark spot's rim
+                ok = far > 1.5 * near
+                depth = near[ok] * reach / (far[ok] - near[ok])
+                parts.append((i, k, c[ok], normal[ok], depth))
+    return _edge_points(parts, use)
+
+
+def _inside(c: np.ndarray, lines: int, margin: int) -> np.ndarray:
+    """Contour points at least ``margin`` pixels inside a framelet."""
+    keep = (
+        (c[:, 0] >= margin)
+        & (c[:, 0] <= lines - 1 - margin)
+        & (c[:, 1] >= margin)
+        & (c[:, 1] <= PHOTOACTIVE_SAMPLES - 1 - margin)
     )
+    return c[keep]
+
+
+def _edge_points(parts: list[tuple[Any, ...]], bands: tuple[Filter, ...]) -> EdgePoints:
+    """Collect (exposure, band, (line, sample) points, unit normals[, depth]) tuples."""
+    if not parts:
+        return EdgePoints(
+            np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((0, 2)), bands
+        )
+    return EdgePoints(
+        exposure=np.concatenate([np.full(len(q[2]), q[0]) for q in parts]),
+        band=np.concatenate([np.full(len(q[2]), q[1]) for q in parts]),
+        sample=np.concatenate([q[2][:, 1] + DARK_SAMPLES for q in parts]),
+        line=np.concatenate([q[2][:, 0] for q in parts]),
+        normal=np.concatenate([q[3] for q in parts]),
+        bands=bands,
+        depth=np.concatenate([q[4] for q in parts]) if len(parts[0]) > 4 else None,
+    )
+
+
+def _gradient_peak(
+    img: np.ndarray, points: np.ndarray, normal: np.ndarray, reach: float = 3.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move (line, sample) points along unit normals (d sample, d line) to the edge.
+
+    The edge is where the directional derivative of the (Gaussian-smoothed, sigma 1)
+    image peaks, refined by a parabola. Inside a lit limb the brightness keeps
+    rising (``B + g t``), which pulls that peak inwards by ``2 s^2 g / B`` (s^2 =
+    the smoothing's variance plus a pixel's); the slope and level are measured on
+    the bright side, two to three pixels in, and the shift is taken off.
+    """
+    t = np.arange(-reach, reach + 1.51, 0.5)
+    rows = points[:, 0, None] + t[None, :] * normal[:, 1, None]
+    cols = points[:, 1, None] + t[None, :] * normal[:, 0, None]
+    prof = ndimage.map_coordinates(img, [rows, cols], order=1, mode="nearest")
+    deriv = np.diff(prof, axis=1)  # at t + 0.25
+    core = deriv[:, : int(round(2 * (2 * reach)))]  # peaks searched within +-reach
+    k = np.argmax(core, axis=1)
+    inner = (k > 0) & (k < core.shape[1] - 1)
+    kk = np.clip(k, 1, core.shape[1] - 2)
+    a = np.take_along_axis(deriv, (kk - 1)[:, None], 1)[:, 0]
+    b = np.take_along_axis(deriv, kk[:, None], 1)[:, 0]
+    c = np.take_along_axis(deriv, (kk + 1)[:, None], 1)[:, 0]
+    den = a - 2 * b + c
+    frac = np.where(den < 0, 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
+    peak = t[0] + 0.25 + 0.5 * (kk + np.clip(frac, -0.5, 0.5))
+
+    # brightness 2 and 3 px inside the peak (linear interpolation on the profile)
+    def at(x: np.ndarray) -> np.ndarray:
+        pos = np.clip((x - t[0]) / 0.5, 0, t.size - 1.001)
+        i0 = np.floor(pos).astype(int)
+        w = pos - i0
+        lo = np.take_along_axis(prof, i0[:, None], 1)[:, 0]
+        hi = np.take_along_axis(prof, (i0 + 1)[:, None], 1)[:, 0]
+        return lo * (1 - w) + hi * w
+
+    f2, f3 = at(peak + 2.0), at(peak + 3.0)
+    slope = f3 - f2
+    level = f2 - 2.0 * slope
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bias = np.where(level > 0, 2.0 * (1.0 + 1.0 / 12.0) * slope / level, 0.0)
+    shift = peak - np.clip(np.nan_to_num(bias), -1.0, 1.0)
+    moved = points + shift[:, None] * normal[:, ::-1]
+    return moved, inner & (b > 0)
 
 
 def _camera_rays(camera: CameraModel, edges: EdgePoints, shift: float = 0.0) -> np.ndarray:
@@ -370,15 +516,21 @@ class Navigation:
     time_offset_sigma : float
         Its 1-sigma uncertainty (s); close to the 20 ms prior when the image cannot
         tell (no CK).
-    limb_rms_px, terminator_rms_px : float
-        RMS distance (pixels) of the edge points kept in the fit from the predicted
-        limb and terminator.
+    limb_rms_px : float
+        RMS distance (pixels) of the limb points kept in the fit from the predicted
+        limb of the oblate planet.
+    terminator_rms_px : float
+        RMS distance (pixels) of the terminator points kept from the predicted
+        terminator (after the fitted offset); NaN when none was used.
     n_limb, n_terminator : int
-        Points used.
+        Limb and terminator points used.
     attitude_sigma_deg : float
         1-sigma uncertainty of the attitude (largest axis, degrees); NaN with a CK.
-    terminator_offset_px : float
-        Fitted distance of the half-brightness contour inside the terminator.
+    limb_offset_px, terminator_offset_px : float
+        Fitted offsets of the observed limb (outwards +) and terminator (into the
+        lit side +) from the predicted ones.
+    turn_correction : float
+        Relative correction of the spin's turn per exposure (no CK).
     used_ck : bool
     """
 
@@ -391,7 +543,9 @@ class Navigation:
     n_limb: int
     n_terminator: int
     attitude_sigma_deg: float
+    limb_offset_px: float
     terminator_offset_px: float
+    turn_correction: float
     used_ck: bool
 
     def as_dict(self) -> dict[str, Any]:
@@ -405,7 +559,9 @@ class Navigation:
             "n_limb": self.n_limb,
             "n_terminator": self.n_terminator,
             "attitude_sigma_deg": round(self.attitude_sigma_deg, 5),
+            "limb_offset_px": round(self.limb_offset_px, 3),
             "terminator_offset_px": round(self.terminator_offset_px, 3),
+            "turn_correction": round(self.turn_correction, 7),
         }
         if self.pointing is not None:
             d["reference_to_j2000"] = self.pointing.reference_to_j2000.round(9).tolist()
@@ -419,77 +575,112 @@ class Navigation:
 
 
 class _Model:
-    """Residuals of edge points for a parameter vector (attitude, time, offset)."""
+    """Residuals for a parameter vector [attitude + turn (4, no CK)] [dt] [offsets (2)].
+
+    Limb points give their distance (pixels) from the predicted limb of the
+    oblate planet, less one fitted offset (haze above the 1-bar level and the
+    edge finder's small bias). Terminator points -- where the disc's brightness
+    first rises above the night side -- give their distance (pixels, along the
+    image gradient) from the predicted terminator, less a second offset (the
+    brightness there corresponds to a small, albedo-dependent cos(incidence)).
+    Rolling the camera about the line of sight leaves a nearly circular limb
+    unchanged but turns the terminator, which pins the roll.
+    """
 
     def __init__(
         self,
-        edges: EdgePoints,
+        limb: EdgePoints,
+        term: EdgePoints,
         ephemeris: Ephemeris,
         camera: CameraModel,
         base: Pointing | None,
         fit_time: bool,
     ) -> None:
-        self.edges = edges
+        self.limb_pts = limb
+        self.term_pts = term
         self.eph = ephemeris
         self.camera = camera
         self.base = base
         self.fit_time = fit_time
-        self.rays = _camera_rays(camera, edges)
-        self.rays_in = _camera_rays(camera, edges, shift=1.0)
+        self.rays = _camera_rays(camera, limb)
+        self.t_rays = _camera_rays(camera, term) if term.size else np.zeros((0, 3))
+        self.t_rays_in = _camera_rays(camera, term, shift=1.0) if term.size else np.zeros((0, 3))
         self.focal = camera.focal_px
-        self.n_att = 0 if base is None else 3
+        # three attitude angles and a relative correction of the turn per exposure:
+        # the spin fitted from overlaps takes the planet's parallax (the spacecraft
+        # moves 200 km in a frame) for rotation, which the ephemeris here separates
+        self.n_att = 0 if base is None else 4
+        self.i_dt = self.n_att
+        self.i_off = self.n_att + int(fit_time)
+        self.term_weight = 1.0
+
+    def initial(self) -> np.ndarray:
+        return np.zeros(self.i_off + 2)
 
     def view(self, p: np.ndarray) -> ViewGeometry:
-        dt = float(p[self.n_att]) if self.fit_time else 0.0
+        dt = float(p[self.i_dt]) if self.fit_time else 0.0
         if self.base is None:
             return view_from_ck(self.eph.shifted(dt), self.camera)
-        r = small_rotation(p[:3]) @ self.base.reference_to_j2000
-        return view_from_pointing(self.eph, Pointing(r, self.base.spin, dt), self.camera)
+        return view_from_pointing(self.eph, self.pointing(p), self.camera)
 
-    def geometry(self, p: np.ndarray) -> tuple[np.ndarray, ...]:
-        v = self.view(p)
-        m = v.camera_to_body[self.edges.exposure]
-        o = v.observer[self.edges.exposure]
-        sun = v.sun[self.edges.exposure]
-        d = np.einsum("nij,nj->ni", m, self.rays)
-        d_in = np.einsum("nij,nj->ni", m, self.rays_in)
-        miss, front = limb_miss(o, d, v.body)
-        return d, d_in, o, sun, miss * self.focal, front
+    def pointing(self, p: np.ndarray) -> Pointing:
+        assert self.base is not None
+        dt = float(p[self.i_dt]) if self.fit_time else 0.0
+        r = small_rotation(p[:3]) @ self.base.reference_to_j2000
+        spin = replace(
+            self.base.spin, turn_per_exposure=self.base.spin.turn_per_exposure * (1.0 + p[3])
+        )
+        return Pointing(r, spin, dt)
+
+    def limb_px(self, v: ViewGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        e = self.limb_pts.exposure
+        d = np.einsum("nij,nj->ni", v.camera_to_body[e], self.rays)
+        miss, front = limb_miss(v.observer[e], d, v.body)
+        lit = _tangent_mu0(v.observer[e], d, v.sun[e], v.body) > 0.02
+        return miss * self.focal, front, lit
+
+    def term_px(self, v: ViewGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distance (px) from the predicted terminator, limb distance, usable flag."""
+        e = self.term_pts.exposure
+        o, sun = v.observer[e], v.sun[e]
+        m = v.camera_to_body[e]
+        d = np.einsum("nij,nj->ni", m, self.t_rays)
+        d_in = np.einsum("nij,nj->ni", m, self.t_rays_in)
+        mu, hit = _mu0(o, d, sun, v.body)
+        mu_in, hit_in = _mu0(o, d_in, sun, v.body)
+        rate = mu_in - mu  # change of cos(incidence) one pixel towards the bright side
+        ok = hit & hit_in & (rate > 1e-6)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dist = np.where(ok, mu / np.where(ok, rate, 1.0), 0.0)
+        miss, _ = limb_miss(o, d, v.body)
+        return dist, miss * self.focal, ok
 
     def classify(self, p: np.ndarray, gate: float) -> tuple[np.ndarray, np.ndarray]:
-        d, d_in, o, sun, miss_px, front = self.geometry(p)
-        lit_limb = _tangent_mu0(o, d, sun, self.eph.body) > 0.02
-        limb = front & (np.abs(miss_px) < gate) & lit_limb
-        mu, hit = _mu0(o, d, sun, self.eph.body)
-        mu_in, hit_in = _mu0(o, d_in, sun, self.eph.body)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dist = mu / (mu_in - mu)
+        v = self.view(p)
+        miss_px, front, lit = self.limb_px(v)
+        limb = front & (np.abs(miss_px - p[self.i_off]) < gate) & lit
+        if not self.term_pts.size:
+            return limb, np.zeros(0, bool)
+        dist, t_miss, ok = self.term_px(v)
+        # terminator points well inside the disc, near the predicted terminator
+        depth = self.term_pts.depth if self.term_pts.depth is not None else 0.0
         term = (
-            front
-            & hit
-            & hit_in
-            & (miss_px < -max(3.0 * gate, 15.0))
-            & (np.abs(mu) < 0.3)
-            & (mu_in - mu > 1e-5)
-            # the terminator is soft: allow it twice the limb's gate, around the
-            # fitted offset of the half-brightness contour
-            & (np.abs(np.nan_to_num(dist, nan=1e9) - p[-1]) < 2.0 * gate)
+            ok
+            & (t_miss < -max(3.0 * gate, 15.0))
+            & (np.abs(dist - depth - p[self.i_off + 1]) < 2 * gate)
         )
         return limb, term
 
-    def residuals(
-        self, p: np.ndarray, limb: np.ndarray, term: np.ndarray, w_term: float
-    ) -> np.ndarray:
-        d, d_in, o, sun, miss_px, _ = self.geometry(p)
-        parts = [miss_px[limb]]
+    def residuals(self, p: np.ndarray, limb: np.ndarray, term: np.ndarray) -> np.ndarray:
+        v = self.view(p)
+        miss_px, _, _ = self.limb_px(v)
+        parts = [miss_px[limb] - p[self.i_off]]
         if term.any():
-            mu, _ = _mu0(o[term], d[term], sun[term], self.eph.body)
-            mu_in, _ = _mu0(o[term], d_in[term], sun[term], self.eph.body)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dist = mu / np.maximum(mu_in - mu, 1e-6)
-            parts.append(w_term * (np.nan_to_num(dist, nan=0.0) - p[-1]))
+            dist, _, _ = self.term_px(v)
+            depth = self.term_pts.depth[term] if self.term_pts.depth is not None else 0.0
+            parts.append(self.term_weight * (dist[term] - depth - p[self.i_off + 1]))
         if self.fit_time:
-            parts.append(np.array([p[self.n_att] / TIME_PRIOR_S]))
+            parts.append(np.array([p[self.i_dt] / TIME_PRIOR_S]))
         return np.concatenate(parts)
 
 
@@ -504,9 +695,9 @@ def navigate(
     fit_time: bool = True,
     bands: tuple[Filter, ...] | None = None,
     gates: tuple[float, ...] = (40.0, 12.0, 5.0, 3.0),
-    terminator_weight: float = 0.5,
+    terminator_weight: float = 1.0,
 ) -> Navigation:
-    """Fit the camera attitude (and start time) to the planet's limb and terminator.
+    """Fit the camera attitude (and start time) to the planet's limb and lit disc.
 
     Parameters
     ----------
@@ -530,7 +721,7 @@ def navigate(
     gates : tuple of float
         Successive limb-distance limits (pixels) for the points kept in each round.
     terminator_weight : float
-        Weight of terminator points relative to limb points.
+        Weight of a terminator point relative to a limb point.
 
     Returns
     -------
@@ -545,11 +736,14 @@ def navigate(
     ck = ephemeris.has_attitude if use_ck is None else use_ck
     if ck and not ephemeris.has_attitude:
         raise GeometryError("use_ck is set but the ephemeris has no CK attitude")
-    edges = detect_edges(framelets, bands)
+    use = _nav_bands(framelets, bands)
+    edges = detect_edges(framelets, use)
+    term_pts = detect_terminator(framelets, use)
     base = None if ck else (initial or initial_pointing(framelets, ephemeris, spin, camera))
-    model = _Model(edges, ephemeris, camera, base, fit_time)
-    p = np.zeros(model.n_att + int(fit_time) + 1)
-    limb = term = np.zeros(edges.size, bool)
+    model = _Model(edges, term_pts, ephemeris, camera, base, fit_time)
+    model.term_weight = terminator_weight
+    p = model.initial()
+    limb = term = np.zeros(0, bool)
     sol = None
     for gate in gates:
         limb, term = model.classify(p, gate)
@@ -561,7 +755,7 @@ def navigate(
         sol = least_squares(
             model.residuals,
             p,
-            args=(limb, term, terminator_weight),
+            args=(limb, term),
             loss="soft_l1",
             f_scale=1.0,
             x_scale="jac",
@@ -570,30 +764,32 @@ def navigate(
         p = sol.x
     assert sol is not None
     limb, term = model.classify(p, gates[-1])
-    _, _, _, _, miss_px, _ = model.geometry(p)
-    res = model.residuals(p, limb, term, 1.0)
-    n_l, n_t = int(limb.sum()), int(term.sum())
-    term_res = res[n_l : n_l + n_t]
+    v = model.view(p)
+    miss_px, _, _ = model.limb_px(v)
+    l_res = miss_px[limb] - p[model.i_off]
+    t_rms = float("nan")
+    if term.any():
+        dist, _, _ = model.term_px(v)
+        depth = term_pts.depth[term] if term_pts.depth is not None else 0.0
+        t_rms = float(np.sqrt(np.mean((dist[term] - depth - p[model.i_off + 1]) ** 2)))
     cov = _covariance(sol.jac, sol.fun)
     sig = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     att_sigma = float(np.degrees(sig[:3].max())) if model.n_att else float("nan")
-    t_sigma = float(sig[model.n_att]) if fit_time else 0.0
-    view = model.view(p)
-    pointing = None
-    if base is not None:
-        r = small_rotation(p[:3]) @ base.reference_to_j2000
-        pointing = Pointing(r, spin, float(p[model.n_att]) if fit_time else 0.0)
+    t_sigma = float(sig[model.i_dt]) if fit_time else 0.0
+    dt = float(p[model.i_dt]) if fit_time else 0.0
     return Navigation(
-        view=view,
-        pointing=pointing,
-        time_offset=float(p[model.n_att]) if fit_time else 0.0,
+        view=v,
+        pointing=model.pointing(p) if base is not None else None,
+        time_offset=dt,
         time_offset_sigma=t_sigma,
-        limb_rms_px=float(np.sqrt(np.mean(miss_px[limb] ** 2))),
-        terminator_rms_px=float(np.sqrt(np.mean(term_res**2))) if n_t else float("nan"),
-        n_limb=n_l,
-        n_terminator=n_t,
+        limb_rms_px=float(np.sqrt(np.mean(l_res**2))),
+        terminator_rms_px=t_rms,
+        n_limb=int(limb.sum()),
+        n_terminator=int(term.sum()),
         attitude_sigma_deg=att_sigma,
-        terminator_offset_px=float(p[-1]),
+        limb_offset_px=float(p[model.i_off]),
+        terminator_offset_px=float(p[model.i_off + 1]),
+        turn_correction=float(p[3]) if base is not None else 0.0,
         used_ck=base is None,
     )
 

@@ -51,6 +51,8 @@ __all__ = [
     "simulate_frame",
     "render_truth",
     "website_metadata",
+    "PlanetTexture",
+    "simulate_planet_frame",
 ]
 
 
@@ -388,6 +390,14 @@ def simulate_frame(
             sky = rays @ spin.rotation(i).T
             gain = spec.band_gain[list(Filter).index(band)]
             linear[i, k, :, photo] = scene(sky, band).mean(axis=0) * spec.full_well_dn * gain
+    strip = _expose(linear, spec, rng)
+    meta = website_metadata(spec, spin)
+    return SimulatedFrame(strip=strip, metadata=meta, spin=spin, linear=linear)
+
+
+def _expose(linear: np.ndarray, spec: SimulationSpec, rng: np.random.Generator) -> np.ndarray:
+    """Dark level, shot and read noise, fixed hot pixels and SQROOT companding."""
+    n_f = linear.shape[1]
     signal = linear + spec.dark_dn
     if spec.shot_noise:
         signal = signal + rng.standard_normal(signal.shape).astype(np.float32) * np.sqrt(
@@ -399,9 +409,7 @@ def simulate_frame(
         ls = rng.integers(0, FRAMELET_LINES, spec.hot_pixels)
         ss = rng.integers(DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES, spec.hot_pixels)
         signal[:, k, ls, ss] += rng.uniform(300, 1500, spec.hot_pixels).astype(np.float32)
-    strip = compand(signal.reshape(-1, LINE_SAMPLES), Companding.SQROOT)
-    meta = website_metadata(spec, spin)
-    return SimulatedFrame(strip=strip, metadata=meta, spin=spin, linear=linear)
+    return compand(signal.reshape(-1, LINE_SAMPLES), Companding.SQROOT)
 
 
 def website_metadata(spec: SimulationSpec, spin: SpinModel) -> dict[str, Any]:
@@ -487,3 +495,156 @@ def render_truth(
 def metadata_json(meta: dict[str, Any]) -> str:
     """The metadata as pretty JSON text (as the website writes it)."""
     return json.dumps(meta, indent=2, sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True, eq=False)
+class PlanetTexture:
+    """Jupiter's albedo as an equirectangular map, and its photometric law.
+
+    Parameters
+    ----------
+    rgb : numpy.ndarray
+        float32 (rows, cols, 3) albedo in [0, 1] for red, green and blue. Rows run
+        from latitude +90 (top) to -90 (planetographic), columns from west longitude
+        360 (left) to 0, pixel centres half a pixel in (the layout of an
+        equirectangular :class:`junocam.mapping.MapGrid` with ``lon_left=360``).
+    methane : float
+        Albedo of the methane band relative to the mean of the others.
+    minnaert_k : float
+        Minnaert exponent of the surface (1 = Lambert).
+    features : tuple of (lat, lon_west)
+        Positions (degrees) of distinct spots, for position checks.
+    """
+
+    rgb: np.ndarray
+    methane: float = 0.3
+    minnaert_k: float = 1.0
+    features: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def resolution(self) -> float:
+        """Degrees per texture pixel."""
+        return 180.0 / self.rgb.shape[0]
+
+    def albedo(self, lat_deg: np.ndarray, lon_west_deg: np.ndarray, band: Filter) -> np.ndarray:
+        """Bilinear albedo at planetographic ``lat_deg`` and west longitude ``lon_west_deg``.
+
+        Examples
+        --------
+        >>> t = PlanetTexture(np.full((18, 36, 3), 0.5, np.float32))
+        >>> float(t.albedo(np.array([10.0]), np.array([350.0]), Filter.RED)[0])
+        0.5
+        """
+        from scipy import ndimage
+
+        res = self.resolution
+        row = (90.0 - np.asarray(lat_deg, np.float64)) / res - 0.5
+        col = np.mod(360.0 - np.asarray(lon_west_deg, np.float64), 360.0) / res - 0.5
+        if band is Filter.METHANE:
+            img = self.rgb.mean(axis=2) * self.methane
+        else:
+            img = self.rgb[..., {Filter.RED: 0, Filter.GREEN: 1, Filter.BLUE: 2}[band]]
+        # wrap in longitude by padding one column each side; clamp at the poles
+        padded = np.concatenate([img[:, -1:], img, img[:, :1]], axis=1)
+        return ndimage.map_coordinates(
+            padded, [np.clip(row, 0, img.shape[0] - 1), col + 1.0], order=1, mode="nearest"
+        ).astype(np.float32)
+
+    @classmethod
+    def procedural(
+        cls, shape: tuple[int, int] = (360, 720), seed: int = 0, n_spots: int = 12
+    ) -> PlanetTexture:
+        """A Jupiter-like map: zonal belts and zones, turbulence and bright/dark ovals.
+
+        Examples
+        --------
+        >>> t = PlanetTexture.procedural((90, 180), n_spots=3)
+        >>> t.rgb.shape, len(t.features)
+        ((90, 180, 3), 3)
+        """
+        from scipy import ndimage
+
+        rng = np.random.default_rng(seed)
+        rows, cols = shape
+        lat = 90.0 - (np.arange(rows) + 0.5) * 180.0 / rows
+        lon = 360.0 - (np.arange(cols) + 0.5) * 360.0 / cols
+        la, lo = np.meshgrid(lat, lon, indexing="ij")
+        belts = 0.5 + 0.22 * np.sin(np.radians(la) * 9.0) + 0.08 * np.sin(np.radians(la) * 23.0)
+        noise = ndimage.gaussian_filter(rng.standard_normal(shape), (1.5, 4.0), mode="wrap")
+        noise /= noise.std() + 1e-12
+        grey = belts + 0.06 * noise * (1 + np.cos(np.radians(la) * 9.0))
+        rgb = np.stack([grey * 1.0, grey * 0.9, grey * 0.75], axis=-1)
+        features = []
+        for k in range(n_spots):
+            f_lat = float(rng.uniform(-70, 70))
+            f_lon = float(rng.uniform(0, 360))
+            size = float(rng.uniform(1.5, 3.0))  # degrees
+            d_lon = (lo - f_lon + 180.0) % 360.0 - 180.0
+            d = np.hypot((la - f_lat) / size, d_lon * np.cos(np.radians(f_lat)) / (1.6 * size))
+            bump = np.exp(-0.5 * d**2)
+            tint = np.array([1.0, 0.95, 0.9]) if k % 2 == 0 else np.array([0.5, 0.35, 0.3])
+            level = 0.95 if k % 2 == 0 else 0.15
+            rgb = rgb * (1 - bump[..., None]) + bump[..., None] * level * tint
+            features.append((f_lat, f_lon))
+        return cls(np.clip(rgb, 0.0, 1.0).astype(np.float32), features=tuple(features))
+
+
+def simulate_planet_frame(
+    texture: PlanetTexture,
+    view: Any,
+    spec: SimulationSpec = SimulationSpec(),
+) -> SimulatedFrame:
+    """Render a raw frame of an oblate, textured, sunlit Jupiter seen through ``view``.
+
+    Every framelet pixel's ray (``spec.oversample``^2 sub-samples) is intersected with
+    the spheroid at its exposure's position and attitude; the albedo is lit by the
+    texture's Minnaert law from the Sun direction; the rest is :func:`simulate_frame`'s
+    exposure model (band gains, noise, hot pixels, SQROOT companding).
+
+    Parameters
+    ----------
+    texture : PlanetTexture
+    view : junocam.pointing.ViewGeometry
+        Per-exposure geometry (e.g. from SPICE with a CK); its exposure count wins
+        over ``spec.n_exposures``.
+    spec : SimulationSpec
+        Filters, timing written to the metadata, exposure and noise. Its spin
+        fields are not used (the view carries the attitude).
+
+    Returns
+    -------
+    SimulatedFrame
+        ``spin`` is the spec's nominal model (the truth is the view).
+    """
+    from dataclasses import replace as _replace
+
+    from .planet import intersect, photometric_factor, planetographic, surface_normal
+
+    n_exp = view.n_exposures
+    spec = _replace(spec, n_exposures=n_exp)
+    rng = np.random.default_rng(spec.seed)
+    linear = np.zeros((n_exp, len(spec.filters), FRAMELET_LINES, LINE_SAMPLES), np.float32)
+    photo = slice(DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES)
+    for k, band in enumerate(spec.filters):
+        rays = _framelet_rays(view.camera, band, spec.oversample)
+        gain = spec.band_gain[list(Filter).index(band)]
+        for i in range(n_exp):
+            d = rays @ view.camera_to_body[i].T
+            pts, hit = intersect(view.observer[i], d, view.body)
+            safe = np.where(hit[..., None], pts, view.body.radii)
+            lat, lon = planetographic(safe, view.body)
+            n = surface_normal(safe, view.body)
+            mu0 = n @ view.sun[i]
+            to_obs = view.observer[i] - safe
+            mu = np.einsum("...i,...i->...", n, to_obs) / np.linalg.norm(to_obs, axis=-1)
+            law = photometric_factor(
+                mu0, mu, "minnaert", k=texture.minnaert_k, min_mu0=1e-6, max_gain=1e6
+            )
+            alb = texture.albedo(np.degrees(lat), np.degrees(lon), band)
+            radiance = np.where(hit, alb * law, 0.0)
+            linear[i, k, :, photo] = radiance.mean(axis=0) * spec.full_well_dn * gain
+    strip = _expose(linear, spec, rng)
+    spin = spec.true_spin()
+    return SimulatedFrame(
+        strip=strip, metadata=website_metadata(spec, spin), spin=spin, linear=linear
+    )
