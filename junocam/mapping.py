@@ -162,11 +162,16 @@ class MapGrid:
             )
             return np.where(ok[..., None], pts, np.nan), ok
         n, east, north = self._ortho_axes()
+        centre = surface_point(
+            math.radians(self.center_lat), math.radians(self.center_lon), self.body
+        )
         rows, cols = self.shape
         km = math.radians(self.resolution) * self.body.a
         x = (np.arange(cols) + 0.5 - cols / 2.0) * km
         y = (rows / 2.0 - np.arange(rows) - 0.5) * km
-        origin = 4.0 * self.body.a * n + x[None, :, None] * east + y[:, None, None] * north
+        # rays along -normal through a plane at the centre point: the centre pixel
+        # looks straight down onto it
+        origin = centre + 4.0 * self.body.a * n + x[None, :, None] * east + y[:, None, None] * north
         return intersect(origin, np.broadcast_to(-n, origin.shape), self.body)
 
     def to_dict(self) -> dict[str, Any]:
