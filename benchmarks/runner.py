@@ -109,8 +109,16 @@ def simulated_input(folder: Path, name: str, n_exposures: int, seed: int = 1) ->
 
 
 def real_inputs(root: Path = SHARED_RAW) -> list[FrameInput]:
-    """Every raw PNG under ``root/*/`` (empty when the folder is absent)."""
-    return [FrameInput(p.parent.name, p, "real") for p in sorted(root.glob("*/*-raw.png")) if root]
+    """Every raw PNG under ``root/*/`` (empty when the folder is absent).
+
+    A PNG without metadata gets a typical INTERFRAME_DELAY (0.371 s), so that it can
+    be stitched; the report lists it among the frame's assumed values.
+    """
+    out = []
+    for p in sorted(root.glob("*/*-raw.png")):
+        delay = None if read_frame(p).meta.interframe_delay is not None else 0.371
+        out.append(FrameInput(p.parent.name, p, "real", delay))
+    return out
 
 
 def _median(xs: list[float]) -> float:
@@ -351,6 +359,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {r['a_naive']} | {r['b_raw']} | {r['c_enhanced']} | {r['d_memory']} "
             f"| {r['fast_preview']} |"
         )
+    for e in report.get("errors", []):
+        lines.append(f"| {e['name']} | failed: {e['error']} | | | | | | |")
     b = report.get("batch")
     if b:
         lines += [
@@ -444,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     if not recipes or set(recipes) - set(RECIPES):
         ap.error(f"--recipes must be a comma list of {', '.join(RECIPES)}")
     frames: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
     batch = None
     with tempfile.TemporaryDirectory(prefix="junocam-bench-") as tmp:
         scratch = Path(tmp)
@@ -466,11 +477,15 @@ def main(argv: list[str] | None = None) -> int:
                     ap.error(f"unknown frame set {name!r}")
         for fi in inputs:
             print(f"benchmarking {fi.name} ...", file=sys.stderr, flush=True)
-            frames.append(
-                bench_frame(
-                    fi, args.repeats, args.recipe_repeats, scratch, not args.no_memory, recipes
+            try:
+                frames.append(
+                    bench_frame(
+                        fi, args.repeats, args.recipe_repeats, scratch, not args.no_memory, recipes
+                    )
                 )
-            )
+            except Exception as err:  # one bad frame must not lose the others' numbers
+                print(f"error: {fi.name}: {err}", file=sys.stderr, flush=True)
+                errors.append({"name": fi.name, "error": f"{type(err).__name__}: {err}"})
         if args.batch_frames > 0:
             bdir = scratch / "batch"
             bdir.mkdir()
@@ -495,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine,
         "targets": {k: {"limit": v[0], "sense": v[1]} for k, v in TARGETS.items()},
         "frames": frames,
+        "errors": errors,
         "batch": batch,
         "summary": summarise(frames, batch),
     }
