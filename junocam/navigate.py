@@ -777,6 +777,12 @@ def navigate(
     att_sigma = float(np.degrees(sig[:3].max())) if model.n_att else float("nan")
     t_sigma = float(sig[model.i_dt]) if fit_time else 0.0
     dt = float(p[model.i_dt]) if fit_time else 0.0
+    problems = _implausible(int(limb.sum()), float(p[model.i_off]), float(p[3]) if base else 0.0)
+    if problems:
+        raise GeometryError(
+            "navigation is not trustworthy: " + "; ".join(problems) + " (the limb in view is "
+            "too short or not the planet's; a CK would be needed)"
+        )
     return Navigation(
         view=v,
         pointing=model.pointing(p) if base is not None else None,
@@ -792,6 +798,25 @@ def navigate(
         turn_correction=float(p[3]) if base is not None else 0.0,
         used_ck=base is None,
     )
+
+
+#: Limits of a plausible navigation: limb points, the limb's offset from the 1-bar
+#: level (px; haze reaches a few hundred km) and the relative turn correction.
+MIN_LIMB_POINTS = 200
+MAX_LIMB_OFFSET_PX = 15.0
+MAX_TURN_CORRECTION = 0.02
+
+
+def _implausible(n_limb: int, limb_offset: float, turn_correction: float) -> list[str]:
+    """Reasons to distrust a converged fit."""
+    out = []
+    if n_limb < MIN_LIMB_POINTS:
+        out.append(f"only {n_limb} limb points (need {MIN_LIMB_POINTS})")
+    if abs(limb_offset) > MAX_LIMB_OFFSET_PX:
+        out.append(f"the limb sits {limb_offset:+.1f} px from the 1-bar level")
+    if abs(turn_correction) > MAX_TURN_CORRECTION:
+        out.append(f"the spin needed a {turn_correction * 100:+.1f} % turn correction")
+    return out
 
 
 def _covariance(jac: np.ndarray, fun: np.ndarray) -> np.ndarray:

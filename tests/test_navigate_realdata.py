@@ -85,3 +85,27 @@ def test_map_command_on_a_real_frame(shared_junocam: Path, tmp_path: Path) -> No
     # the map sees the south polar region well within its lit part
     lit = seen & (planes["incidence_deg"] < 80)
     assert lit.sum() > 1000
+
+
+def test_untrustworthy_navigation_is_refused(shared_junocam: Path) -> None:
+    """44M00040 (22 000 km, a short piece of limb, methane only) cannot be navigated:
+    the fit says so instead of returning a wrong attitude."""
+    from junocam.cartography import frame_geometry
+    from junocam.decode import read_frame
+    from junocam.errors import GeometryError
+    from junocam.spice import KernelSet
+
+    png = next((shared_junocam / "raw" / "JNCE_2022229_44M00040_V01").glob("*.png"))
+    k = shared_junocam / "kernels"
+    ks = KernelSet.from_path(
+        [k / "kmgill_spk_2022_pj43_pj44", k / "ale_JNCR_2016240_01M06152_V01" / "pck00010.tpc"]
+    )
+    with pytest.raises(GeometryError, match="not trustworthy"):
+        frame_geometry(read_frame(png), ks)
+
+
+def test_plausibility_rules() -> None:
+    from junocam.navigate import _implausible
+
+    assert _implausible(1500, 0.5, 0.001) == []
+    assert len(_implausible(50, 40.0, 0.05)) == 3
