@@ -84,7 +84,8 @@ def main() -> None:
             "include systematic errors: the roll about the line of sight rests on the",
             "terminator alone, see the closed-loop figures in the README). Turn correction:",
             "change of the overlap-fitted spin, which includes the planet's parallax.",
-            "Time includes the spin self-calibration.",
+            "Time: wall seconds including the spin self-calibration, on a 2-core machine shared",
+            "with other jobs (expect about half on an idle one).",
             "",
             "| frame | limb RMS px (points) | terminator RMS px (points) | limb offset px | "
             "attitude sigma (deg) | turn correction | time (s) |",
