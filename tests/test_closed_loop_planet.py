@@ -26,7 +26,7 @@ from junocam.output import encode_png
 from junocam.planet import photometric_factor
 from junocam.pointing import ViewGeometry, view_from_ck
 from junocam.simulate import PlanetTexture, SimulationSpec, simulate_planet_frame, website_metadata
-from junocam.spice import exposure_times, frame_ephemeris
+from junocam.spice import KernelSet, exposure_times, frame_ephemeris
 
 sp = pytest.importorskip("spiceypy")
 
@@ -205,3 +205,24 @@ def test_limb_navigation_without_ck_recovers_the_attitude(loop: Loop) -> None:
     true_turn = loop.truth.spin_rate * (0.372 + 0.001)
     turn = nav.pointing.spin.turn_per_exposure
     assert abs(turn / true_turn - 1) < abs(fit.spin.turn_per_exposure / true_turn - 1)
+
+
+def test_ck_without_the_frames_kernel_names_the_missing_frame(loop: Loop) -> None:
+    from junocam.errors import KernelError
+
+    frame = read_frame(loop.png)
+    no_fk = KernelSet.from_path([p for p in loop.truth.kernels.paths if not p.endswith(".tf")])
+    with pytest.raises(KernelError, match="JUNO_JUNOCAM is unknown"):
+        frame_ephemeris(frame.meta, no_fk)
+    # a CK that does not cover the frame's time is named too
+    from dataclasses import replace
+
+    later = timedelta(seconds=1000)  # the synthetic kernels cover 4 minutes
+    assert frame.meta.start_time is not None and frame.meta.stop_time is not None
+    late = replace(
+        frame.meta,
+        start_time=frame.meta.start_time + later,
+        stop_time=frame.meta.stop_time + later,
+    )
+    with pytest.raises(KernelError):
+        frame_ephemeris(late, loop.truth.kernels)
