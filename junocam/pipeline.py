@@ -523,6 +523,48 @@ class Pipeline:
 
     __call__ = run
 
+    def run_bands(
+        self,
+        frame: RawFrame,
+        bands: Mapping[Filter, np.ndarray],
+        masks: Mapping[Filter, np.ndarray],
+        backplanes: Backplanes | None = None,
+    ) -> PipelineResult:
+        """Run only the stages after the geometry stage on ready-made band images.
+
+        For products assembled outside one frame's run, such as mosaics: each frame
+        went through the framelet stages and a projection; the photometric, compose
+        and colour stages then run once on the result. ``frame`` supplies the
+        metadata some stages read (e.g. the companding's full scale).
+
+        Examples
+        --------
+        >>> from junocam.metadata import assumed_meta
+        >>> fr = RawFrame(np.zeros((384, 1648), np.uint8), assumed_meta(384))
+        >>> b = {f: np.full((4, 4), 0.5, np.float32) for f in fr.meta.filters}
+        >>> m = {f: np.ones((4, 4), bool) for f in fr.meta.filters}
+        >>> Pipeline(["stitch", "compose"]).run_bands(fr, b, m).rgb.shape
+        (4, 4, 3)
+        """
+        ctx = _Context(frame=frame, calibration=None, notes=[])
+        state = _State(bands=dict(bands), masks=dict(masks), backplanes=backplanes)
+        timings: dict[str, float] = {}
+        first = 1 + next(i for i, s in enumerate(self.stages) if STAGES[s.name].kind == "geometry")
+        for i, stage in enumerate(self.stages[first:], start=first):
+            t0 = time.perf_counter()
+            state = STAGES[stage.name].run(state, stage.params, ctx)
+            timings[f"{i + 1}:{stage.name}"] = time.perf_counter() - t0
+        assert state.rgb is not None and state.mask is not None and state.bands is not None
+        return PipelineResult(
+            rgb=state.rgb,
+            mask=state.mask,
+            bands=dict(state.bands),
+            fit=None,
+            notes=ctx.notes,
+            timings=timings,
+            stage_images=[],
+        )
+
 
 def _jsonable(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
