@@ -34,6 +34,7 @@ from .errors import GeometryError
 from .framelets import Framelets, split
 from .geometry import fit_frame_spin
 from .mapping import MapGrid, MapResult, map_grid_for, project_frame
+from .mosaic import Mosaic
 from .navigate import Navigation, navigate
 from .output import atomic_write, write_tiff16
 from .pipeline import Pipeline, PipelineResult
@@ -42,7 +43,17 @@ from .process import FORMATS, ProcessOptions, write_image
 from .spice import Ephemeris, KernelSet, frame_ephemeris
 from .spinfit import SpinFit
 
-__all__ = ["FrameGeometry", "MapOptions", "frame_geometry", "map_frame", "map_file"]
+__all__ = [
+    "FrameGeometry",
+    "MapOptions",
+    "MosaicOptions",
+    "frame_geometry",
+    "map_frame",
+    "map_file",
+    "mosaic_frames",
+    "mosaic_files",
+    "load_map",
+]
 
 NAVIGATION_MODES = ("auto", "limb", "ck")
 
@@ -273,3 +284,227 @@ def map_file(
     atomic_write(side, lambda fh: fh.write(text.encode("utf-8")), protect=protect)
     record["outputs"].append(str(side))
     return record
+
+
+@dataclass(frozen=True)
+class MosaicOptions:
+    """How :func:`mosaic_files` builds and writes a mosaic.
+
+    Parameters
+    ----------
+    out_dir : Path
+    name : str
+        File stem of the outputs.
+    projection : str
+    resolution : float, optional
+        Degrees per pixel (default: the finest ground pixel among the frames).
+    fit_gains : bool
+        Match the frames' brightness per band on their overlaps first.
+    gain_scale : int
+        How much coarser the grid of the gain-fitting pass is.
+    fmt : str
+    mode : str
+        Navigation mode (see :func:`frame_geometry`).
+    """
+
+    out_dir: Path
+    name: str = "mosaic"
+    projection: str = "polar"
+    resolution: float | None = None
+    fit_gains: bool = True
+    gain_scale: int = 4
+    fmt: str = "png8"
+    mode: str = "auto"
+    protect: tuple[Path, ...] = field(default=())
+
+
+def _project_calibrated(
+    frame: RawFrame,
+    geo: FrameGeometry,
+    pipeline: Pipeline,
+    grid: MapGrid,
+    calibration: Calibration | None,
+) -> MapResult:
+    """The frame's framelets after the recipe's framelet stages, on ``grid``."""
+    holder: list[MapResult] = []
+
+    def projector(fr: Framelets) -> MapResult:
+        holder.append(project_frame(fr, geo.view, grid))
+        return holder[-1]
+
+    pipeline.run(frame, calibration=calibration, projector=projector, spin_fit=geo.fit)
+    return holder[0]
+
+
+def mosaic_frames(
+    paths: list[str | Path],
+    kernels: KernelSet,
+    pipeline: Pipeline,
+    mopts: MosaicOptions,
+    *,
+    calibration: Calibration | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: Any = None,
+) -> tuple[Mosaic, PipelineResult, list[dict[str, Any]], RawFrame]:
+    """Navigate, gain-match and blend frames into one map (frames one at a time).
+
+    Returns
+    -------
+    (Mosaic, PipelineResult, per-frame records, first frame)
+    """
+    from .mosaic import MosaicAccumulator, fit_gains
+
+    if not paths:
+        raise GeometryError("a mosaic needs at least one frame")
+    geos, records, filters = [], [], []
+    for p in paths:
+        frame = read_frame(p, max_pixels=max_pixels)
+        filters.extend(frame.meta.filters)
+        geo = frame_geometry(frame, kernels, mode=mopts.mode)
+        geos.append((Path(p), geo))
+        records.append({"input": str(p), "product_id": frame.meta.product_id, **geo.as_dict()})
+        if progress:
+            progress(f"navigated {frame.meta.product_id}")
+    views = [g.view for _, g in geos]
+    first = read_frame(paths[0], max_pixels=max_pixels)
+    bands = tuple(dict.fromkeys(filters))
+    grid = map_grid_for(views, mopts.projection, mopts.resolution, bands=bands)
+    gains: list[dict[Any, float]] = [{} for _ in paths]
+    if mopts.fit_gains and len(paths) > 1:
+        coarse = MapGrid(
+            grid.projection,
+            grid.resolution * mopts.gain_scale,
+            (max(1, grid.shape[0] // mopts.gain_scale), max(1, grid.shape[1] // mopts.gain_scale)),
+            lon_left=grid.lon_left,
+            lat_top=grid.lat_top,
+            pole=grid.pole,
+            center_lon=grid.center_lon,
+            center_lat=grid.center_lat,
+            body=grid.body,
+        )
+        small = []
+        for path, geo in geos:
+            frame = read_frame(path, max_pixels=max_pixels)
+            small.append(_project_calibrated(frame, geo, pipeline, coarse, calibration))
+        for b in bands:
+            g = fit_gains([m.bands for m in small], [m.masks for m in small], b)
+            for k in range(len(paths)):
+                gains[k][b] = g[k]
+    acc = MosaicAccumulator(grid, bands)
+    for k, (path, geo) in enumerate(geos):
+        frame = read_frame(path, max_pixels=max_pixels)
+        acc.add(_project_calibrated(frame, geo, pipeline, grid, calibration), gains[k])
+        if progress:
+            progress(f"added {frame.meta.product_id}")
+    mosaic = acc.result()
+    for k, rec in enumerate(records):
+        rec["gains"] = {b.value: round(mosaic.gains[b][k], 5) for b in bands}
+    result = pipeline.run_bands(first, mosaic.bands, mosaic.masks, mosaic.backplanes)
+    return mosaic, result, records, first
+
+
+def mosaic_files(
+    paths: list[str | Path],
+    kernels: KernelSet,
+    pipeline: Pipeline,
+    mopts: MosaicOptions,
+    *,
+    calibration: Calibration | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Build a mosaic and write it: colour map, sidecar JSON, coverage and source maps.
+
+    Returns
+    -------
+    dict
+        The sidecar's content.
+    """
+    mosaic, result, records, _ = mosaic_frames(
+        paths,
+        kernels,
+        pipeline,
+        mopts,
+        calibration=calibration,
+        max_pixels=max_pixels,
+        progress=progress,
+    )
+    protect = (*mopts.protect, *(Path(p) for p in paths))
+    out = mopts.out_dir
+    stem = f"{mopts.name}-{mopts.projection}"
+    image = out / f"{stem}-{pipeline.name}{FORMATS[mopts.fmt]}"
+    rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
+    write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
+    from .output import write_png
+
+    cov = out / f"{stem}-coverage.png"
+    write_png(
+        cov,
+        np.clip(mosaic.coverage / max(1, int(mosaic.coverage.max())), 0, 1),
+        bits=8,
+        protect=protect,
+    )
+    src = out / f"{stem}-source.png"
+    n = max(1, len(paths))
+    write_png(
+        src, np.where(mosaic.source >= 0, (mosaic.source + 1) / n, 0.0), bits=8, protect=protect
+    )
+    planes = out / f"{stem}-backplanes.npz"
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf, coverage=mosaic.coverage, source=mosaic.source, **mosaic.backplanes.as_dict()
+    )
+    atomic_write(planes, lambda fh: fh.write(buf.getvalue()), protect=protect)
+    record: dict[str, Any] = {
+        "grid": mosaic.grid.to_dict(),
+        "frames": records,
+        "kernels": list(kernels.paths),
+        "pipeline": pipeline.name,
+        "pipeline_digest": pipeline.digest(),
+        "notes": result.notes,
+        "junocam_version": __version__,
+        "outputs": [str(image), str(cov), str(src), str(planes)],
+        "source_png": "grey level (k + 1) / n_frames marks frame k; 0 = no frame",
+    }
+    side = out / f"{stem}-{pipeline.name}.json"
+    text = json.dumps(record, indent=2)
+    atomic_write(side, lambda fh: fh.write(text.encode("utf-8")), protect=protect)
+    record["outputs"].append(str(side))
+    return record
+
+
+def load_map(path: str | Path) -> tuple[np.ndarray, MapGrid, np.ndarray]:
+    """A map image written by ``junocam map``/``mosaic`` and its grid (from the sidecar).
+
+    The sidecar is the ``.json`` beside the image with the same stem.
+
+    Returns
+    -------
+    (image float32 in [0, 1], MapGrid, mask of non-black pixels)
+    """
+    from .errors import FormatError
+
+    p = Path(path)
+    side = p.with_suffix(".json")
+    if not side.is_file():
+        raise FormatError(
+            f"no grid description: {side.name} is missing beside the map", path=str(p)
+        )
+    try:
+        grid = MapGrid.from_dict(json.loads(side.read_text())["grid"])
+    except (KeyError, ValueError) as err:
+        raise FormatError(
+            f"{side.name} does not describe a map grid ({err})", path=str(p)
+        ) from None
+    import imageio.v3 as iio
+
+    try:
+        img = np.asarray(iio.imread(p))
+    except Exception as err:  # noqa: BLE001 - any decoder failure is a bad file
+        raise FormatError(f"cannot read the map image: {err}", path=str(p)) from None
+    scale = 65535.0 if img.dtype == np.uint16 else 255.0
+    img = img.astype(np.float32) / scale
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[..., :3]
+    mask = img.max(axis=-1) > 0 if img.ndim == 3 else img > 0
+    return img, grid, mask

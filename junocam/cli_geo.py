@@ -7,6 +7,7 @@ they are registered on the same ``junocam`` group and share its error handling.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,13 @@ from .cli import (
     _metadata_option,
     _out_option,
     _recipe_options,
+    _report,
     main,
 )
 from .metadata import Filter
 from .output import ensure_output_dir
 
-__all__ = ["geometry_cmd", "map_cmd"]
+__all__ = ["geometry_cmd", "map_cmd", "mosaic_cmd", "globe_cmd", "animate_cmd"]
 
 
 def _kernels_option(required: bool = True) -> Any:
@@ -214,3 +216,322 @@ def map_cmd(
         )
 
     _for_each(ctx, frames, one)
+
+
+@main.command("mosaic", context_settings=_CONTEXT)
+@click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
+@_kernels_option()
+@_out_option
+@click.option(
+    "--projection",
+    type=click.Choice(["polar", "equirectangular", "orthographic"]),
+    default="polar",
+    show_default=True,
+    help="Map projection of the mosaic.",
+)
+@click.option(
+    "--resolution",
+    type=click.FloatRange(0.001, 30.0),
+    metavar="DEG_PER_PX",
+    help="Degrees per pixel [default: the finest frame's ground pixel].",
+)
+@click.option("--name", default="mosaic", show_default=True, help="File stem of the outputs.")
+@click.option("--no-gains", is_flag=True, help="Do not match the frames' brightness.")
+@click.option(
+    "--navigate",
+    "mode",
+    type=click.Choice(["auto", "limb", "ck"]),
+    default="auto",
+    show_default=True,
+    help="Attitude source (see `junocam map`).",
+)
+@_recipe_options
+@_calibration_option
+@_format_option
+@click.pass_context
+def mosaic_cmd(
+    ctx: click.Context,
+    frames: Sequence[str],
+    kernel_paths: Sequence[str],
+    out_dir: Path,
+    projection: str,
+    resolution: float | None,
+    name: str,
+    no_gains: bool,
+    mode: str,
+    pipeline_name: str,
+    overrides: Sequence[str],
+    calibration: str | None,
+    fmt: str,
+) -> None:
+    """Blend several FRAMES of a pass into one map.
+
+    Every frame is navigated (or uses the CK), the frames' brightness is matched band
+    by band on their overlaps, and each map pixel blends the frames by quality
+    (emission angle, feathered footprint edges). Writes the colour mosaic, a JSON
+    sidecar (grid, per-frame navigation and gains), coverage and source-frame maps,
+    and the backplanes (.npz). Frames are projected one at a time.
+
+    \b
+    Examples:
+      junocam mosaic pj43/*-raw.png --kernels kernels/ -o mosaics/
+      junocam mosaic a.png b.png c.png --kernels juno.tm --projection equirectangular -o out/
+    """
+    from .cartography import MosaicOptions, mosaic_files
+    from .spice import KernelSet
+
+    opts: GlobalOptions = ctx.obj
+    pipeline = _load_pipeline(pipeline_name, overrides)
+    try:
+        kernels = KernelSet.from_path(list(kernel_paths))
+        calib = load_calibration(calibration) if calibration else None
+        ensure_output_dir(out_dir)
+        mopts = MosaicOptions(
+            out_dir=out_dir,
+            name=name,
+            projection=projection,
+            resolution=resolution,
+            fit_gains=not no_gains,
+            fmt=fmt,
+            mode=mode,
+        )
+        rec = mosaic_files(
+            list(frames),
+            kernels,
+            pipeline,
+            mopts,
+            calibration=calib,
+            max_pixels=opts.max_pixels,
+            progress=lambda msg: click.echo(msg, err=True),
+        )
+    except Exception as err:  # noqa: BLE001 - one line, no traceback, exit 1
+        _report(", ".join(frames), err, opts.debug)
+        ctx.exit(1)
+    for f in rec["frames"]:
+        nav = f.get("navigation", {})
+        click.echo(
+            f"{f['product_id']}: limb RMS {nav.get('limb_rms_px', float('nan')):.2f} px, "
+            f"gains {f['gains']}"
+        )
+    g = rec["grid"]
+    click.echo(
+        f"mosaic {g['cols']} x {g['rows']} px at {g['resolution_deg_per_px']:.4f} deg/px "
+        f"-> {rec['outputs'][0]}"
+    )
+
+
+def _parse_latlon(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        lat, lon = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter("expected LAT,LON in degrees, e.g. -60,120") from None
+    if not -90 <= lat <= 90:
+        raise click.BadParameter(f"latitude {lat} is outside [-90, 90]")
+    return lat, lon % 360.0
+
+
+@main.command("globe", context_settings=_CONTEXT)
+@click.argument("map_image", type=click.Path(dir_okay=False, path_type=str))
+@click.option(
+    "--view",
+    "view_at",
+    required=True,
+    callback=_parse_latlon,
+    metavar="LAT,LON",
+    help="Sub-camera point: planetographic latitude, west longitude (degrees).",
+)
+@click.option(
+    "--distance",
+    type=click.FloatRange(1.01, 1e4),
+    default=3.0,
+    show_default=True,
+    help="Camera distance from Jupiter's centre, equatorial radii.",
+)
+@click.option(
+    "--fov",
+    type=click.FloatRange(0.1, 170.0),
+    default=45.0,
+    show_default=True,
+    help="Horizontal field of view, degrees.",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(16, 16384),
+    default=1000,
+    show_default=True,
+    help="Image width and height, pixels.",
+)
+@click.option(
+    "--roll",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Image roll about the line of sight, degrees.",
+)
+@click.option(
+    "--sun",
+    callback=_parse_latlon,
+    metavar="LAT,LON",
+    help="Light the globe from this subsolar point (default: the map's own light).",
+)
+@click.option("--stars", is_flag=True, help="A starry background instead of black.")
+@click.option(
+    "-o",
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output image (.png).",
+)
+@click.pass_context
+def globe_cmd(
+    ctx: click.Context,
+    map_image: str,
+    view_at: tuple[float, float],
+    distance: float,
+    fov: float,
+    size: int,
+    roll: float,
+    sun: tuple[float, float] | None,
+    stars: bool,
+    out_path: Path,
+) -> None:
+    """Render MAP_IMAGE (from `junocam map` or `mosaic`, with its JSON sidecar) on
+    Jupiter's oblate spheroid seen from a virtual camera.
+
+    \b
+    Examples:
+      junocam globe maps/mosaic-polar-enhanced.png --view -60,150 --distance 2.5 -o globe.png
+      junocam globe map.png --view 0,0 --distance 4 --sun 0,30 --stars -o lit.png
+    """
+    from .cartography import load_map
+    from .globe import GlobeView, render_globe
+    from .output import write_png
+
+    opts: GlobalOptions = ctx.obj
+    if out_path.suffix.lower() != ".png":
+        raise click.BadParameter("the globe is written as a .png", param_hint="-o")
+    try:
+        img, grid, mask = load_map(map_image)
+        view = GlobeView(view_at[0], view_at[1], distance, fov, size, roll)
+        rgb, _ = render_globe(
+            img, grid, view, mask=mask, sun=sun, background="stars" if stars else "black"
+        )
+        write_png(out_path, rgb if rgb.shape[2] > 1 else rgb[..., 0], bits=8, protect=[map_image])
+    except Exception as err:  # noqa: BLE001
+        _report(map_image, err, opts.debug)
+        ctx.exit(1)
+    click.echo(f"wrote {out_path}")
+
+
+@main.command("animate", context_settings=_CONTEXT)
+@click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
+@_kernels_option()
+@click.option(
+    "-o",
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Movie file: .gif (always) or .mp4 (needs imageio-ffmpeg).",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(1, 200),
+    default=8,
+    show_default=True,
+    help="Rendered views between consecutive frames.",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(16, 4096),
+    default=480,
+    show_default=True,
+    help="Movie width and height, pixels.",
+)
+@click.option("--fov", type=click.FloatRange(1.0, 170.0), default=50.0, show_default=True)
+@click.option("--fps", type=click.FloatRange(1.0, 60.0), default=12.0, show_default=True)
+@click.option(
+    "--resolution",
+    type=click.FloatRange(0.001, 30.0),
+    metavar="DEG_PER_PX",
+    help="Resolution of the map the globe is painted with.",
+)
+@click.option("--stars", is_flag=True, help="A starry background.")
+@_recipe_options
+@click.pass_context
+def animate_cmd(
+    ctx: click.Context,
+    frames: Sequence[str],
+    kernel_paths: Sequence[str],
+    out_path: Path,
+    steps: int,
+    size: int,
+    fov: float,
+    fps: float,
+    resolution: float | None,
+    stars: bool,
+    pipeline_name: str,
+    overrides: Sequence[str],
+) -> None:
+    """Fly past Jupiter along the spacecraft's path, the FRAMES projected on the globe.
+
+    The frames are mosaicked onto a cylindrical map, then the globe is rendered from
+    the spacecraft's position at every frame and ``--steps`` views between them.
+
+    \b
+    Examples:
+      junocam animate pj43/*-raw.png --kernels kernels/ -o flyby.gif
+      junocam animate pj43/*-raw.png --kernels kernels/ --steps 20 --size 720 -o flyby.mp4
+    """
+    from .cartography import MosaicOptions, frame_geometry, mosaic_frames
+    from .decode import read_frame
+    from .globe import encode_movie, flyby_views, render_globe
+    from .spice import KernelSet
+
+    opts: GlobalOptions = ctx.obj
+    pipeline = _load_pipeline(pipeline_name, overrides)
+    try:
+        if out_path.suffix.lower() not in (".gif", ".mp4"):
+            raise click.BadParameter("the movie must be a .gif or .mp4", param_hint="-o")
+        kernels = KernelSet.from_path(list(kernel_paths))
+        mopts = MosaicOptions(
+            out_dir=out_path.parent, projection="equirectangular", resolution=resolution
+        )
+        mosaic, result, records, _ = mosaic_frames(
+            list(frames),
+            kernels,
+            pipeline,
+            mopts,
+            max_pixels=opts.max_pixels,
+            progress=lambda msg: click.echo(msg, err=True),
+        )
+        positions = []
+        for path in frames:
+            geo = frame_geometry(read_frame(path, max_pixels=opts.max_pixels), kernels)
+            positions.append(geo.view.observer[geo.view.n_exposures // 2])
+        views = flyby_views(positions, steps, fov_deg=fov, size=size)
+        from rich.progress import Progress
+
+        rendered = []
+        with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("rendering", total=len(views))
+            for v in views:
+                img, _ = render_globe(
+                    result.rgb,
+                    mosaic.grid,
+                    v,
+                    mask=result.mask,
+                    background="stars" if stars else "black",
+                )
+                rendered.append(img)
+                bar.advance(task)
+        encode_movie(out_path, rendered, fps=fps, protect=list(frames))
+    except click.BadParameter:
+        raise
+    except Exception as err:  # noqa: BLE001
+        _report(", ".join(frames), err, opts.debug)
+        ctx.exit(1)
+    click.echo(f"wrote {out_path} ({len(views)} frames)")

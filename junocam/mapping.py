@@ -31,6 +31,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,6 +175,88 @@ class MapGrid:
         origin = centre + 4.0 * self.body.a * n + x[None, :, None] * east + y[:, None, None] * north
         return intersect(origin, np.broadcast_to(-n, origin.shape), self.body)
 
+    def to_pixel(
+        self, lat_deg: np.ndarray, lon_west_deg: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(row, col) pixel coordinates (centres at integers) of latitudes/longitudes.
+
+        The inverse of :meth:`latlon`; NaN where the projection cannot show the point
+        (the far side of an orthographic map).
+
+        Examples
+        --------
+        >>> g = MapGrid("equirectangular", 1.0, (180, 360))
+        >>> [float(v) for v in g.to_pixel(np.array(89.5), np.array(359.5))]
+        [0.0, 0.0]
+        """
+        lat = np.asarray(lat_deg, np.float64)
+        lon = np.asarray(lon_west_deg, np.float64)
+        rows, cols = self.shape
+        res = self.resolution
+        if self.projection == "equirectangular":
+            r = (self.lat_top - lat) / res - 0.5
+            c = np.mod(self.lon_left - lon, 360.0) / res - 0.5
+            return r, c
+        if self.projection == "polar":
+            sign = 1.0 if self.pole == "north" else -1.0
+            rho = (90.0 - sign * lat) / res
+            ang = np.radians(sign * (lon - self.center_lon))
+            # latlon: lon = center + sign * atan2(-x, y)  =>  x = -rho sin, y = rho cos
+            c = cols / 2.0 - rho * np.sin(ang) - 0.5
+            r = rows / 2.0 + rho * np.cos(ang) - 0.5
+            return r, c
+        n, east, north = self._ortho_axes()
+        p = surface_point(np.radians(lat), np.radians(lon), self.body)
+        centre = surface_point(
+            math.radians(self.center_lat), math.radians(self.center_lon), self.body
+        )
+        d = p - centre
+        km = math.radians(res) * self.body.a
+        x = d @ east / km
+        y = d @ north / km
+        # hidden when the surface there faces away from the viewing direction
+        normal = p / self.body.radii**2
+        front = (normal @ n) > 0
+        c = np.where(front, x + cols / 2.0 - 0.5, np.nan)
+        r = np.where(front, rows / 2.0 - y - 0.5, np.nan)
+        return r, c
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MapGrid:
+        """Rebuild a grid from :meth:`to_dict` (e.g. a map's JSON sidecar).
+
+        Examples
+        --------
+        >>> g = MapGrid("polar", 0.5, (100, 100), pole="south", center_lon=12.0)
+        >>> MapGrid.from_dict(g.to_dict()) == g
+        True
+        """
+        try:
+            body = Ellipsoid(*map(float, d.get("body_radii_km", JUPITER.radii)))
+            kw: dict[str, Any] = {}
+            proj = d["projection"]
+            if proj == "equirectangular":
+                kw = {
+                    "lon_left": float(d["lon_west_left_edge_deg"]),
+                    "lat_top": float(d["lat_top_edge_deg"]),
+                }
+            elif proj == "polar":
+                kw = {"pole": d["pole"], "center_lon": float(d["central_meridian_west_deg"])}
+            elif proj == "orthographic":
+                kw = {
+                    "center_lat": float(d["center_lat_deg"]),
+                    "center_lon": float(d["center_lon_west_deg"]),
+                }
+            return cls(
+                proj,
+                float(d["resolution_deg_per_px"]),
+                (int(d["rows"]), int(d["cols"])),
+                body=body,
+                **kw,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise GeometryError(f"not a map grid description: {err}") from None
+
     def to_dict(self) -> dict[str, Any]:
         """JSON description of the grid (the map's sidecar)."""
         d: dict[str, Any] = {
@@ -274,7 +357,7 @@ def _lon_span(lon: np.ndarray) -> tuple[float, float]:
 
 
 def map_grid_for(
-    view: ViewGeometry,
+    view: ViewGeometry | Sequence[ViewGeometry],
     projection: str = "equirectangular",
     resolution: float | None = None,
     *,
@@ -286,7 +369,8 @@ def map_grid_for(
 
     Parameters
     ----------
-    view : ViewGeometry
+    view : ViewGeometry or sequence of ViewGeometry
+        One frame's geometry, or several (the grid then covers them all).
     projection : str
     resolution : float, optional
         Degrees per pixel; default: the finest ground pixel of the frame (coarsened
@@ -301,7 +385,13 @@ def map_grid_for(
     -------
     MapGrid
     """
-    pts, km = footprint(view, bands)
+    views = [view] if isinstance(view, ViewGeometry) else list(view)
+    if not views:
+        raise GeometryError("no frame geometry to cover")
+    parts = [footprint(v, bands) for v in views]
+    pts = np.concatenate([p for p, _ in parts])
+    km = np.concatenate([k for _, k in parts])
+    view = views[0]
     lat, lon = planetographic(pts, view.body)
     lat, lon = np.degrees(lat), np.degrees(lon)
     deg_per_km = 180.0 / (math.pi * view.body.a)
@@ -324,8 +414,9 @@ def map_grid_for(
         mean_lon = float(np.degrees(np.angle(np.mean(np.exp(1j * np.radians(lon))))) % 360.0)
         extra = {"pole": pole, "center_lon": round(mean_lon, 3)}
     elif projection == "orthographic":
-        mid = view.n_exposures // 2
-        c_lat, c_lon = planetographic(view.observer[mid], view.body)
+        # centred under the mean position of the spacecraft over the frames
+        look = np.mean([v.observer[v.n_exposures // 2] for v in views], axis=0)
+        c_lat, c_lon = planetographic(look / np.linalg.norm(look) * view.body.a, view.body)
         g = MapGrid(
             "orthographic",
             1.0,

@@ -1,0 +1,193 @@
+"""Mosaics, globe renders and fly-by animations (issue: citizen-science showpieces)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from junocam.cli import main
+from junocam.errors import OutputError
+from junocam.globe import GlobeView, encode_movie, flyby_views, render_globe
+from junocam.mapping import MapGrid
+from junocam.metadata import Filter, from_website_json
+from junocam.output import encode_png, write_png
+from junocam.planet import photometric_factor, surface_point
+from junocam.simulate import PlanetTexture, SimulationSpec, simulate_planet_frame, website_metadata
+
+sp = pytest.importorskip("spiceypy")
+
+from junocam.pointing import view_from_ck  # noqa: E402
+from junocam.simkernels import SyntheticPass, write_pass_kernels  # noqa: E402
+from junocam.spice import exposure_times, frame_ephemeris  # noqa: E402
+
+#: Frame B comes one spin period (1.99 rpm) and 1.5 s after frame A: the camera sweeps
+#: Jupiter again, 18 degrees of spin later, so the two footprints overlap in part.
+PERIOD = 60.0 / 1.99
+GAIN_B = 1.3
+
+
+@dataclass(frozen=True)
+class Pass:
+    kernels: object
+    texture: PlanetTexture
+    frames: tuple[Path, Path]
+
+
+@pytest.fixture(scope="module")
+def two_frames(tmp_path_factory: pytest.TempPathFactory) -> Pass:
+    root = tmp_path_factory.mktemp("mosaic")
+    (root / "k").mkdir()
+    pass_ = SyntheticPass()
+    truth = write_pass_kernels(root / "k", pass_)
+    texture = PlanetTexture.procedural((360, 720), seed=9, n_spots=30)
+    base = SimulationSpec(n_exposures=16, oversample=1, hot_pixels=0, seed=4, full_well_dn=2000.0)
+    probe = from_website_json(website_metadata(base, base.true_spin()))
+    mid = float(exposure_times(probe)[7])
+    from datetime import UTC, datetime
+
+    t_mid = datetime.fromisoformat(pass_.mid_utc).replace(tzinfo=UTC)
+    paths = []
+    for k, (dt, gain) in enumerate(((0.0, 1.0), (PERIOD + 1.5, GAIN_B))):
+        start = t_mid + timedelta(seconds=dt - mid)
+        spec = replace(
+            base,
+            start_time=start,
+            full_well_dn=base.full_well_dn * gain,
+            product_id=f"JNCS_2026329_99C0000{k + 1}_V01",
+            seed=4 + k,
+        )
+        meta = from_website_json(website_metadata(spec, spec.true_spin()))
+        view = view_from_ck(frame_ephemeris(meta, truth.kernels))
+        sim = simulate_planet_frame(texture, view, spec)
+        png = root / f"{spec.product_id}-raw.png"
+        png.write_bytes(encode_png(sim.strip))
+        (root / f"{spec.product_id}.json").write_text(json.dumps(sim.metadata))
+        paths.append(png)
+    return Pass(truth.kernels, texture, (paths[0], paths[1]))
+
+
+def test_mosaic_matches_gains_and_reproduces_the_texture(two_frames: Pass) -> None:
+    from junocam.cartography import MosaicOptions, mosaic_frames
+    from junocam.pipeline import Pipeline
+
+    raw = Pipeline(["stitch", ("compose", {"normalize": "full_scale"})], name="linear")
+    mopts = MosaicOptions(
+        out_dir=Path("."), projection="equirectangular", resolution=0.25, mode="ck"
+    )
+    mosaic, _, records, _ = mosaic_frames(list(two_frames.frames), two_frames.kernels, raw, mopts)
+    # the second frame was exposed 1.3 times longer: its gain comes out near 1/1.3
+    g = mosaic.gains[Filter.GREEN]
+    assert g[0] == 1.0 and g[1] == pytest.approx(1 / GAIN_B, rel=0.03), g
+    assert (mosaic.coverage == 2).sum() > 5000  # the frames overlap
+    assert set(np.unique(mosaic.source)) >= {0, 1}
+    # against the texture where well lit and well seen
+    bp = mosaic.backplanes
+    law = photometric_factor(
+        np.nan_to_num(bp.mu0), np.nan_to_num(bp.mu), "lambert", min_mu0=0.2, max_gain=10
+    )
+    good = mosaic.masks[Filter.GREEN] & (law > 0) & (bp.emission_deg < 70)
+    truth = two_frames.texture.albedo(bp.lat_deg[good], bp.lon_west_deg[good], Filter.GREEN)
+    got = mosaic.bands[Filter.GREEN][good] / law[good]
+    a, b = np.polyfit(truth, got, 1)
+    rms = float(np.sqrt(np.mean(((got - (a * truth + b)) / a) ** 2)))
+    assert rms < 0.03, rms
+    # the seam: where both frames overlap, the blend differs from the truth no more
+    # than elsewhere
+    both = good & (mosaic.coverage == 2)
+    one = good & (mosaic.coverage == 1)
+    err = (
+        np.abs(
+            mosaic.bands[Filter.GREEN] / np.where(law > 0, law, 1)
+            - (a * two_frames.texture.albedo(bp.lat_deg, bp.lon_west_deg, Filter.GREEN) + b)
+        )
+        / a
+    )
+    assert np.mean(err[both]) < 1.5 * np.mean(err[one]) + 0.005
+    assert all("gains" in r for r in records)
+
+
+def test_gains_equalise_frames_without_fitting_are_off(two_frames: Pass) -> None:
+    from junocam.cartography import MosaicOptions, mosaic_frames
+    from junocam.pipeline import Pipeline
+
+    raw = Pipeline(["stitch", ("compose", {"normalize": "full_scale"})], name="linear")
+    mopts = MosaicOptions(
+        out_dir=Path("."), projection="equirectangular", resolution=0.5, mode="ck", fit_gains=False
+    )
+    mosaic, *_ = mosaic_frames(list(two_frames.frames), two_frames.kernels, raw, mopts)
+    assert mosaic.gains[Filter.GREEN] == [1.0, 1.0]
+
+
+def test_globe_puts_a_known_feature_at_the_predicted_pixel() -> None:
+    grid = MapGrid("equirectangular", 0.25, (720, 1440))
+    lat, lon = grid.latlon()
+    f_lat, f_lon = -32.0, 71.0
+    d = np.hypot(lat - f_lat, ((lon - f_lon + 180) % 360 - 180) * np.cos(np.radians(f_lat)))
+    img = np.where(d < 1.0, 1.0, 0.2).astype(np.float32)
+    view = GlobeView(-20.0, 60.0, 3.0, fov_deg=50.0, size=600, roll_deg=15.0)
+    rgb, hit = render_globe(img, grid, view)
+    want_r, want_c = view.project(surface_point(math.radians(f_lat), math.radians(f_lon)))
+    bright = rgb[..., 0] > 0.6
+    r, c = np.nonzero(bright)
+    assert bright.sum() > 20
+    assert abs(r.mean() - want_r) < 1.0 and abs(c.mean() - want_c) < 1.0
+    # lighting from the feature's side keeps it bright; from the far side it is dark
+    lit, _ = render_globe(img, grid, view, sun=(f_lat, f_lon))
+    dark, _ = render_globe(img, grid, view, sun=(-f_lat, (f_lon + 180) % 360))
+    assert lit[bright, 0].mean() > 0.8 and dark[bright, 0].mean() < 0.1
+    assert hit.sum() > 0.2 * hit.size
+    stars, _ = render_globe(img, grid, view, background="stars")
+    assert (stars[~hit] > 0).any() and not (rgb[~hit] > 0).any()
+
+
+def test_animation_writes_the_expected_number_of_frames(tmp_path: Path) -> None:
+    import imageio.v3 as iio
+
+    positions = [
+        surface_point(math.radians(-40 + 10 * k), math.radians(100 + 15 * k)) * 2.5
+        for k in range(3)
+    ]
+    views = flyby_views(positions, steps=5, size=48)
+    assert len(views) == 2 * 5 + 1
+    grid = MapGrid("equirectangular", 2.0, (90, 180))
+    img = np.random.default_rng(0).uniform(0, 1, (90, 180, 3)).astype(np.float32)
+    frames = [render_globe(img, grid, v)[0] for v in views]
+    gif = encode_movie(tmp_path / "flyby.gif", frames, fps=10)
+    back = iio.imread(gif, index=None)
+    assert back.shape[0] == len(views) and back.shape[1:3] == (48, 48)
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        with pytest.raises(OutputError, match="ffmpeg"):
+            encode_movie(tmp_path / "flyby.mp4", frames)
+    with pytest.raises(OutputError, match="gif or .mp4"):
+        encode_movie(tmp_path / "flyby.avi", frames)
+
+
+def test_globe_cli_reads_a_map_and_its_sidecar(tmp_path: Path) -> None:
+    grid = MapGrid("equirectangular", 2.0, (90, 180))
+    img = np.full((90, 180, 3), 0.5, np.float32)
+    write_png(tmp_path / "m.png", img, bits=8)
+    (tmp_path / "m.json").write_text(json.dumps({"grid": grid.to_dict()}))
+    out = tmp_path / "g.png"
+    res = CliRunner().invoke(
+        main, ["globe", str(tmp_path / "m.png"), "--view", "10,20", "--size", "64", "-o", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert out.stat().st_size > 100
+    (tmp_path / "m.json").unlink()
+    res = CliRunner().invoke(
+        main, ["globe", str(tmp_path / "m.png"), "--view", "10,20", "-o", str(out)]
+    )
+    assert res.exit_code == 1 and "m.json is missing" in res.output
+    res = CliRunner().invoke(
+        main, ["globe", str(tmp_path / "m.png"), "--view", "100,20", "-o", str(out)]
+    )
+    assert res.exit_code == 2
