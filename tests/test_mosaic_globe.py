@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +15,14 @@ from junocam.cli import main
 from junocam.errors import OutputError
 from junocam.globe import GlobeView, encode_movie, flyby_views, render_globe
 from junocam.mapping import MapGrid
-from junocam.metadata import Filter, from_website_json
-from junocam.output import encode_png, write_png
+from junocam.metadata import Filter
+from junocam.output import write_png
 from junocam.planet import photometric_factor, surface_point
-from junocam.simulate import PlanetTexture, SimulationSpec, simulate_planet_frame, website_metadata
+from junocam.simulate import PlanetTexture
 
 sp = pytest.importorskip("spiceypy")
 
-from junocam.pointing import view_from_ck  # noqa: E402
-from junocam.simkernels import SyntheticPass, write_pass_kernels  # noqa: E402
-from junocam.spice import exposure_times, frame_ephemeris  # noqa: E402
+from junocam.simkernels import simulate_pass_frames  # noqa: E402
 
 #: Frame B comes one spin period (1.99 rpm) and 1.5 s after frame A: the camera sweeps
 #: Jupiter again, 18 degrees of spin later, so the two footprints overlap in part.
@@ -42,34 +39,13 @@ class Pass:
 
 @pytest.fixture(scope="module")
 def two_frames(tmp_path_factory: pytest.TempPathFactory) -> Pass:
-    root = tmp_path_factory.mktemp("mosaic")
-    (root / "k").mkdir()
-    pass_ = SyntheticPass()
-    truth = write_pass_kernels(root / "k", pass_)
     texture = PlanetTexture.procedural((360, 720), seed=9, n_spots=30)
-    base = SimulationSpec(n_exposures=16, oversample=1, hot_pixels=0, seed=4, full_well_dn=2000.0)
-    probe = from_website_json(website_metadata(base, base.true_spin()))
-    mid = float(exposure_times(probe)[7])
-    from datetime import UTC, datetime
-
-    t_mid = datetime.fromisoformat(pass_.mid_utc).replace(tzinfo=UTC)
-    paths = []
-    for k, (dt, gain) in enumerate(((0.0, 1.0), (PERIOD + 1.5, GAIN_B))):
-        start = t_mid + timedelta(seconds=dt - mid)
-        spec = replace(
-            base,
-            start_time=start,
-            full_well_dn=base.full_well_dn * gain,
-            product_id=f"JNCS_2026329_99C0000{k + 1}_V01",
-            seed=4 + k,
-        )
-        meta = from_website_json(website_metadata(spec, spec.true_spin()))
-        view = view_from_ck(frame_ephemeris(meta, truth.kernels))
-        sim = simulate_planet_frame(texture, view, spec)
-        png = root / f"{spec.product_id}-raw.png"
-        png.write_bytes(encode_png(sim.strip))
-        (root / f"{spec.product_id}.json").write_text(json.dumps(sim.metadata))
-        paths.append(png)
+    truth, paths = simulate_pass_frames(
+        tmp_path_factory.mktemp("mosaic"),
+        offsets_s=(0.0, PERIOD + 1.5),
+        gains=(1.0, GAIN_B),
+        texture=texture,
+    )
     return Pass(truth.kernels, texture, (paths[0], paths[1]))
 
 
