@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -200,17 +200,81 @@ def map_frame(
         the recipe's framelet stages, backplanes).
     """
     g = grid or map_grid_for(geometry.view, projection, resolution, bands=frame.meta.filters)
+    padded, pad = wrap_padded(g)
     holder: list[MapResult] = []
 
     def projector(fr: Framelets) -> MapResult:
-        m = project_frame(fr, geometry.view, g)
+        m = project_frame(fr, geometry.view, padded)
         holder.append(m)
         return m
 
     result = pipeline.run(
         frame, calibration=calibration, projector=projector, spin_fit=geometry.fit
     )
-    return result, holder[0]
+    return _crop_result(result, pad), _crop_map(holder[0], g, pad)
+
+
+#: Columns added on each side of a full-circle cylindrical map while the recipe runs.
+WRAP_PAD = 192
+
+
+def wrap_padded(grid: MapGrid, pad: int = WRAP_PAD) -> tuple[MapGrid, int]:
+    """A full-circle equirectangular grid widened by ``pad`` columns on each side.
+
+    The recipe's neighbourhood filters (flattening, local contrast, sharpening) see an
+    image edge where the map's 0/360 degree meridian is: on the widened grid the
+    columns beyond each edge repeat the other side, and cropping them afterwards
+    leaves no seam. Other grids are returned unchanged (pad 0).
+
+    Examples
+    --------
+    >>> g, p = wrap_padded(MapGrid("equirectangular", 1.0, (10, 360)), 16)
+    >>> g.shape, g.lon_left, p
+    ((10, 392), 376.0, 16)
+    """
+    full = grid.projection == "equirectangular" and grid.shape[1] * grid.resolution >= 360.0 - 1e-6
+    if not full:
+        return grid, 0
+    pad = min(pad, grid.shape[1] // 2)
+    return (
+        MapGrid(
+            grid.projection,
+            grid.resolution,
+            (grid.shape[0], grid.shape[1] + 2 * pad),
+            lon_left=grid.lon_left + pad * grid.resolution,
+            lat_top=grid.lat_top,
+            body=grid.body,
+        ),
+        pad,
+    )
+
+
+def _crop(a: np.ndarray, pad: int) -> np.ndarray:
+    return a[:, pad:-pad] if pad else a
+
+
+def _crop_result(result: PipelineResult, pad: int) -> PipelineResult:
+    if not pad:
+        return result
+    return replace(
+        result,
+        rgb=_crop(result.rgb, pad),
+        mask=_crop(result.mask, pad),
+        bands={b: _crop(v, pad) for b, v in result.bands.items()},
+    )
+
+
+def _crop_map(m: MapResult, grid: MapGrid, pad: int) -> MapResult:
+    if not pad:
+        return m
+    bp = m.backplanes
+    return MapResult(
+        grid,
+        {b: _crop(v, pad) for b, v in m.bands.items()},
+        {b: _crop(v, pad) for b, v in m.masks.items()},
+        type(bp)(**{k: _crop(v, pad) for k, v in bp.as_dict().items()}),
+        _crop(m.exposure, pad),
+    )
 
 
 def map_file(
@@ -362,7 +426,15 @@ def mosaic_frames(
         filters.extend(frame.meta.filters)
         geo = frame_geometry(frame, kernels, mode=mopts.mode)
         geos.append((Path(p), geo))
-        records.append({"input": str(p), "product_id": frame.meta.product_id, **geo.as_dict()})
+        mid = geo.view.observer[geo.view.n_exposures // 2]
+        records.append(
+            {
+                "input": str(p),
+                "product_id": frame.meta.product_id,
+                "observer_mid_km": [round(float(v), 3) for v in mid],
+                **geo.as_dict(),
+            }
+        )
         if progress:
             progress(f"navigated {frame.meta.product_id}")
     views = [g.view for _, g in geos]
@@ -390,16 +462,28 @@ def mosaic_frames(
             g = fit_gains([m.bands for m in small], [m.masks for m in small], b)
             for k in range(len(paths)):
                 gains[k][b] = g[k]
-    acc = MosaicAccumulator(grid, bands)
+    padded, pad = wrap_padded(grid)
+    acc = MosaicAccumulator(padded, bands)
     for k, (path, geo) in enumerate(geos):
         frame = read_frame(path, max_pixels=max_pixels)
-        acc.add(_project_calibrated(frame, geo, pipeline, grid, calibration), gains[k])
+        acc.add(_project_calibrated(frame, geo, pipeline, padded, calibration), gains[k])
         if progress:
             progress(f"added {frame.meta.product_id}")
-    mosaic = acc.result()
+    wide = acc.result()
+    result = _crop_result(pipeline.run_bands(first, wide.bands, wide.masks, wide.backplanes), pad)
+    mosaic = Mosaic(
+        grid=grid,
+        bands={b: _crop(v, pad) for b, v in wide.bands.items()},
+        masks={b: _crop(v, pad) for b, v in wide.masks.items()},
+        coverage=_crop(wide.coverage, pad),
+        source=_crop(wide.source, pad),
+        backplanes=type(wide.backplanes)(
+            **{k: _crop(v, pad) for k, v in wide.backplanes.as_dict().items()}
+        ),
+        gains=wide.gains,
+    )
     for k, rec in enumerate(records):
         rec["gains"] = {b.value: round(mosaic.gains[b][k], 5) for b in bands}
-    result = pipeline.run_bands(first, mosaic.bands, mosaic.masks, mosaic.backplanes)
     return mosaic, result, records, first
 
 

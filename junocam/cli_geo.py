@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from .calibrate import load_calibration
 from .cli import (
@@ -486,8 +487,7 @@ def animate_cmd(
       junocam animate pj43/*-raw.png --kernels kernels/ -o flyby.gif
       junocam animate pj43/*-raw.png --kernels kernels/ --steps 20 --size 720 -o flyby.mp4
     """
-    from .cartography import MosaicOptions, frame_geometry, mosaic_frames
-    from .decode import read_frame
+    from .cartography import MosaicOptions, mosaic_frames
     from .globe import encode_movie, flyby_views, render_globe
     from .spice import KernelSet
 
@@ -508,10 +508,7 @@ def animate_cmd(
             max_pixels=opts.max_pixels,
             progress=lambda msg: click.echo(msg, err=True),
         )
-        positions = []
-        for path in frames:
-            geo = frame_geometry(read_frame(path, max_pixels=opts.max_pixels), kernels)
-            positions.append(geo.view.observer[geo.view.n_exposures // 2])
+        positions = [np.array(r["observer_mid_km"]) for r in records]
         views = flyby_views(positions, steps, fov_deg=fov, size=size)
         from rich.progress import Progress
 

@@ -221,7 +221,10 @@ def render_globe(
             -1,
         )
         if mask is not None:
-            covered = ndimage.map_coordinates(mask.astype(np.float32), [rs, cs], order=0) > 0.5
+            covered = (
+                ndimage.map_coordinates(mask.astype(np.float32), [rs, cs], order=0, mode="nearest")
+                > 0.5
+            )
             inside &= covered
         vals = np.where(inside[:, None], vals, unmapped)
         if sun is not None:

@@ -167,3 +167,29 @@ def test_globe_cli_reads_a_map_and_its_sidecar(tmp_path: Path) -> None:
         main, ["globe", str(tmp_path / "m.png"), "--view", "100,20", "-o", str(out)]
     )
     assert res.exit_code == 2
+
+
+def test_globe_has_no_seam_at_the_map_edge_meridian() -> None:
+    """Regression: the 0/360 meridian of a full-circle map lies half a pixel beyond the
+    first and last columns; the coverage mask must be read there like the colours."""
+    grid = MapGrid("equirectangular", 0.3, (300, 1200), lon_left=360.0, lat_top=0.0)
+    img = np.full((300, 1200, 3), 0.5, np.float32)
+    rgb, hit = render_globe(
+        img, grid, GlobeView(-80.0, 0.0, 3.0, size=200), mask=np.ones((300, 1200), bool)
+    )
+    south = hit.copy()
+    south[:40] = False  # keep clear of the map's northern edge (latitude 0)
+    assert np.all(rgb[south, 0] > 0.45)
+
+
+def test_wrap_padding_of_full_circle_maps() -> None:
+    from junocam.cartography import wrap_padded
+
+    g = MapGrid("equirectangular", 0.5, (100, 720))
+    wide, pad = wrap_padded(g, 32)
+    lat, lon = wide.latlon()
+    base_lat, base_lon = g.latlon()
+    np.testing.assert_allclose(lon[:, pad:-pad], base_lon)
+    np.testing.assert_allclose(lon[:, :pad], base_lon[:, -pad:])  # the other side repeats
+    part = MapGrid("equirectangular", 0.5, (100, 100), lon_left=200.0)
+    assert wrap_padded(part) == (part, 0)
