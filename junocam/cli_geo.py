@@ -461,6 +461,14 @@ def globe_cmd(
     help="Resolution of the map the globe is painted with.",
 )
 @click.option("--stars", is_flag=True, help="A starry background.")
+@click.option(
+    "--navigate",
+    "mode",
+    type=click.Choice(["auto", "limb", "ck"]),
+    default="auto",
+    show_default=True,
+    help="Attitude source (see `junocam map`).",
+)
 @_recipe_options
 @click.pass_context
 def animate_cmd(
@@ -474,6 +482,7 @@ def animate_cmd(
     fps: float,
     resolution: float | None,
     stars: bool,
+    mode: str,
     pipeline_name: str,
     overrides: Sequence[str],
 ) -> None:
@@ -498,7 +507,10 @@ def animate_cmd(
             raise click.BadParameter("the movie must be a .gif or .mp4", param_hint="-o")
         kernels = KernelSet.from_path(list(kernel_paths))
         mopts = MosaicOptions(
-            out_dir=out_path.parent, projection="equirectangular", resolution=resolution
+            out_dir=out_path.parent,
+            projection="equirectangular",
+            resolution=resolution,
+            mode=mode,
         )
         mosaic, result, records, _ = mosaic_frames(
             list(frames),

@@ -193,3 +193,59 @@ def test_wrap_padding_of_full_circle_maps() -> None:
     np.testing.assert_allclose(lon[:, :pad], base_lon[:, -pad:])  # the other side repeats
     part = MapGrid("equirectangular", 0.5, (100, 100), lon_left=200.0)
     assert wrap_padded(part) == (part, 0)
+
+
+def test_mosaic_and_animate_commands(two_frames: Pass, tmp_path: Path) -> None:
+    import imageio.v3 as iio
+
+    frames = [str(p) for p in two_frames.frames]
+    kernels = ["--kernels", str(Path(two_frames.kernels.paths[0]).parent)]
+    res = CliRunner().invoke(
+        main,
+        [
+            "mosaic",
+            *frames,
+            *kernels,
+            "--navigate",
+            "ck",
+            "--projection",
+            "equirectangular",
+            "--resolution",
+            "0.5",
+            "-p",
+            "raw",
+            "-o",
+            str(tmp_path),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    side = json.loads((tmp_path / "mosaic-equirectangular-raw.json").read_text())
+    assert [f["product_id"] for f in side["frames"]] == [p.name[:25] for p in two_frames.frames]
+    assert side["frames"][1]["gains"]["GREEN"] == pytest.approx(1 / GAIN_B, rel=0.03)
+    for name in ("coverage", "source"):
+        assert (tmp_path / f"mosaic-equirectangular-{name}.png").stat().st_size > 100
+    planes = np.load(tmp_path / "mosaic-equirectangular-backplanes.npz")
+    assert planes["coverage"].max() == 2
+    movie = tmp_path / "fly.gif"
+    res = CliRunner().invoke(
+        main,
+        [
+            "animate",
+            *frames,
+            *kernels,
+            "--navigate",
+            "ck",
+            "--steps",
+            "3",
+            "--size",
+            "48",
+            "--resolution",
+            "1.0",
+            "-o",
+            str(movie),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert iio.imread(movie, index=None).shape[0] == 3 + 1
+    res = CliRunner().invoke(main, ["animate", *frames, *kernels, "-o", str(tmp_path / "x.avi")])
+    assert res.exit_code == 2
