@@ -51,6 +51,33 @@ def _kernels_option(required: bool = True) -> Any:
     )
 
 
+def _projection_option(default: str) -> Any:
+    return click.option(
+        "--projection",
+        type=click.Choice(["equirectangular", "polar", "orthographic"]),
+        default=default,
+        show_default=True,
+        help="Map projection (latitude planetographic, longitude System III west).",
+    )
+
+
+_resolution_option = click.option(
+    "--resolution",
+    type=click.FloatRange(0.001, 30.0),
+    metavar="DEG_PER_PX",
+    help="Degrees per pixel of the map [default: the finest ground pixel of the frames].",
+)
+_navigate_option = click.option(
+    "--navigate",
+    "mode",
+    type=click.Choice(["auto", "limb", "ck"]),
+    default="auto",
+    show_default=True,
+    help="auto: CK attitude with the start time refined on the limb, or without a CK "
+    "the attitude fitted to the limb and terminator; ck: the CK as is; limb: ignore any CK.",
+)
+
+
 @main.command("geometry", context_settings=_CONTEXT)
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
 @_kernels_option()
@@ -104,29 +131,9 @@ def geometry_cmd(
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
 @_kernels_option()
 @_out_option
-@click.option(
-    "--projection",
-    type=click.Choice(["equirectangular", "polar", "orthographic"]),
-    default="equirectangular",
-    show_default=True,
-    help="Map projection (latitude planetographic, longitude System III west).",
-)
-@click.option(
-    "--resolution",
-    type=click.FloatRange(0.001, 30.0),
-    metavar="DEG_PER_PX",
-    help="Degrees per pixel [default: the frame's finest ground pixel].",
-)
-@click.option(
-    "--navigate",
-    "mode",
-    type=click.Choice(["auto", "limb", "ck"]),
-    default="auto",
-    show_default=True,
-    help="auto: CK attitude with the start time refined on the limb, or without a CK "
-    "the attitude fitted to the limb and terminator; ck: the CK as is; limb: ignore "
-    "any CK.",
-)
+@_projection_option("equirectangular")
+@_resolution_option
+@_navigate_option
 @click.option("--bands", "write_bands", is_flag=True, help="Also write each band's linear map.")
 @click.option(
     "--backplanes", is_flag=True, help="Also write lat/lon/incidence/emission/phase (.npz)."
@@ -223,29 +230,11 @@ def map_cmd(
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
 @_kernels_option()
 @_out_option
-@click.option(
-    "--projection",
-    type=click.Choice(["polar", "equirectangular", "orthographic"]),
-    default="polar",
-    show_default=True,
-    help="Map projection of the mosaic.",
-)
-@click.option(
-    "--resolution",
-    type=click.FloatRange(0.001, 30.0),
-    metavar="DEG_PER_PX",
-    help="Degrees per pixel [default: the finest frame's ground pixel].",
-)
+@_projection_option("polar")
+@_resolution_option
 @click.option("--name", default="mosaic", show_default=True, help="File stem of the outputs.")
 @click.option("--no-gains", is_flag=True, help="Do not match the frames' brightness.")
-@click.option(
-    "--navigate",
-    "mode",
-    type=click.Choice(["auto", "limb", "ck"]),
-    default="auto",
-    show_default=True,
-    help="Attitude source (see `junocam map`).",
-)
+@_navigate_option
 @_recipe_options
 @_calibration_option
 @_format_option
@@ -454,21 +443,9 @@ def globe_cmd(
 )
 @click.option("--fov", type=click.FloatRange(1.0, 170.0), default=50.0, show_default=True)
 @click.option("--fps", type=click.FloatRange(1.0, 60.0), default=12.0, show_default=True)
-@click.option(
-    "--resolution",
-    type=click.FloatRange(0.001, 30.0),
-    metavar="DEG_PER_PX",
-    help="Resolution of the map the globe is painted with.",
-)
+@_resolution_option
 @click.option("--stars", is_flag=True, help="A starry background.")
-@click.option(
-    "--navigate",
-    "mode",
-    type=click.Choice(["auto", "limb", "ck"]),
-    default="auto",
-    show_default=True,
-    help="Attitude source (see `junocam map`).",
-)
+@_navigate_option
 @_recipe_options
 @click.pass_context
 def animate_cmd(

@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -172,22 +173,12 @@ def detect_edges(
         stack = norm[b]
         local = ndimage.maximum_filter(stack, size=(1, window, window))
         ratio = stack / np.maximum(local, floor)
-        gl, gs = np.gradient(stack, axis=(1, 2))
         lines = stack.shape[1]
-        for i in range(stack.shape[0]):
-            for c in find_contours(ratio[i], 0.5):
-                c = _inside(c[::step], lines, margin)
-                if not c.size:
-                    continue
-                r = np.rint(c[:, 0]).astype(int)
-                q = np.rint(c[:, 1]).astype(int)
-                g = np.stack([gs[i, r, q], gl[i, r, q]], axis=1)
-                mag = np.linalg.norm(g, axis=1)
-                ok = (mag > 1e-6) & (local[i, r, q] > min_contrast)
-                if not ok.any():
-                    continue
-                normal = g[ok] / mag[ok, None]
-                c, found = _gradient_peak(stack[i], c[ok], normal)
+        for i, c, normal, (r, q) in _contour_normals(stack, ratio, 0.5, step, margin):
+            ok = local[i, r, q] > min_contrast
+            if ok.any():
+                c, found = _gradient_peak(stack[i], c[ok], normal[ok])
+                normal = normal[ok]
                 c, normal = c[found], normal[found]
                 inside = (
                     (c[:, 0] >= margin - 1)
@@ -234,30 +225,41 @@ def detect_terminator(
     parts = []
     for k, b in enumerate(use):
         stack = norm[b]
-        gl, gs = np.gradient(stack, axis=(1, 2))
-        for i in range(stack.shape[0]):
-            for c in find_contours(stack[i], level):
-                c = _inside(c[::step], stack.shape[1], margin)
-                if not c.size:
-                    continue
-                r = np.rint(c[:, 0]).astype(int)
-                q = np.rint(c[:, 1]).astype(int)
-                g = np.stack([gs[i, r, q], gl[i, r, q]], axis=1)
-                mag = np.linalg.norm(g, axis=1)
-                ok = mag > 1e-6
-                c, normal = c[ok], g[ok] / mag[ok, None]
-                near = ndimage.map_coordinates(stack[i], [c[:, 0], c[:, 1]], order=1)
-                far = ndimage.map_coordinates(
-                    stack[i],
-                    [c[:, 0] + reach * normal[:, 1], c[:, 1] + reach * normal[:, 0]],
-                    order=1,
-                    mode="nearest",
-                )
-                # a clear rise inwards, else the point is noise or a dark spot's rim
-                ok = far > 1.5 * near
-                depth = near[ok] * reach / (far[ok] - near[ok])
-                parts.append((i, k, c[ok], normal[ok], depth))
+        for i, c, normal, _ in _contour_normals(stack, stack, level, step, margin):
+            near = ndimage.map_coordinates(stack[i], [c[:, 0], c[:, 1]], order=1)
+            far = ndimage.map_coordinates(
+                stack[i],
+                [c[:, 0] + reach * normal[:, 1], c[:, 1] + reach * normal[:, 0]],
+                order=1,
+                mode="nearest",
+            )
+            # a clear rise inwards, else the point is noise or a dark spot's rim
+            ok = far > 1.5 * near
+            depth = near[ok] * reach / (far[ok] - near[ok])
+            parts.append((i, k, c[ok], normal[ok], depth))
     return _edge_points(parts, use)
+
+
+def _contour_normals(
+    stack: np.ndarray, field: np.ndarray, level: float, step: int, margin: int
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]]:
+    """Contour points of ``field`` at ``level`` in every framelet of ``stack``.
+
+    Yields (framelet index, (line, sample) points, unit gradient of ``stack`` towards
+    the bright side as (d sample, d line), the points' rounded (line, sample)).
+    """
+    gl, gs = np.gradient(stack, axis=(1, 2))
+    for i in range(stack.shape[0]):
+        for c in find_contours(field[i], level):
+            c = _inside(c[::step], stack.shape[1], margin)
+            if not c.size:
+                continue
+            r = np.rint(c[:, 0]).astype(int)
+            q = np.rint(c[:, 1]).astype(int)
+            g = np.stack([gs[i, r, q], gl[i, r, q]], axis=1)
+            mag = np.linalg.norm(g, axis=1)
+            ok = mag > 1e-6
+            yield i, c[ok], g[ok] / mag[ok, None], (r[ok], q[ok])
 
 
 def _inside(c: np.ndarray, lines: int, margin: int) -> np.ndarray:
@@ -297,7 +299,7 @@ def _gradient_peak(
     image peaks, refined by a parabola. Inside a lit limb the brightness keeps
     rising (``B + g t``), which pulls that peak inwards by ``2 s^2 g / B`` (s^2 =
     the smoothing's variance plus a pixel's); the slope and level are measured on
-    the bright side, two to three pixels in, and the shift is taken off.
+    the bright side, three to four pixels in, and the shift is taken off.
     """
     t = np.arange(-reach, reach + 1.51, 0.5)
     rows = points[:, 0, None] + t[None, :] * normal[:, 1, None]
@@ -324,9 +326,10 @@ def _gradient_peak(
         hi = np.take_along_axis(prof, (i0 + 1)[:, None], 1)[:, 0]
         return lo * (1 - w) + hi * w
 
-    f2, f3 = at(peak + 2.0), at(peak + 3.0)
-    slope = f3 - f2
-    level = f2 - 2.0 * slope
+    # three and four pixels in, where the smoothed step itself has levelled off
+    f3, f4 = at(peak + 3.0), at(peak + 4.0)
+    slope = f4 - f3
+    level = f3 - 3.0 * slope
     with np.errstate(divide="ignore", invalid="ignore"):
         bias = np.where(level > 0, 2.0 * (1.0 + 1.0 / 12.0) * slope / level, 0.0)
     shift = peak - np.clip(np.nan_to_num(bias), -1.0, 1.0)
