@@ -317,14 +317,10 @@ def map_file(
             outputs.append(str(p))
     if mopts.backplanes:
         p = out / f"{stem}-backplanes.npz"
-        buf = io.BytesIO()
-        np.savez_compressed(
-            buf,
-            **projected.backplanes.as_dict(),
-            exposure=projected.exposure,
-            **{f"band_{b.value.lower()}": v for b, v in projected.bands.items()},
+        arrays = {f"band_{b.value.lower()}": v for b, v in projected.bands.items()}
+        _write_npz(
+            p, protect, exposure=projected.exposure, **projected.backplanes.as_dict(), **arrays
         )
-        atomic_write(p, lambda fh: fh.write(buf.getvalue()), protect=protect)
         outputs.append(str(p))
     record: dict[str, Any] = {
         "product_id": frame.meta.product_id,
@@ -343,11 +339,7 @@ def map_file(
         },
         "outputs": outputs,
     }
-    side = out / f"{stem}-{pipeline.name}.json"
-    text = json.dumps(record, indent=2)
-    atomic_write(side, lambda fh: fh.write(text.encode("utf-8")), protect=protect)
-    record["outputs"].append(str(side))
-    return record
+    return _write_sidecar(out / f"{stem}-{pipeline.name}.json", record, protect)
 
 
 @dataclass(frozen=True)
@@ -534,11 +526,13 @@ def mosaic_files(
         src, np.where(mosaic.source >= 0, (mosaic.source + 1) / n, 0.0), bits=8, protect=protect
     )
     planes = out / f"{stem}-backplanes.npz"
-    buf = io.BytesIO()
-    np.savez_compressed(
-        buf, coverage=mosaic.coverage, source=mosaic.source, **mosaic.backplanes.as_dict()
+    _write_npz(
+        planes,
+        protect,
+        coverage=mosaic.coverage,
+        source=mosaic.source,
+        **mosaic.backplanes.as_dict(),
     )
-    atomic_write(planes, lambda fh: fh.write(buf.getvalue()), protect=protect)
     record: dict[str, Any] = {
         "grid": mosaic.grid.to_dict(),
         "frames": records,
@@ -550,10 +544,21 @@ def mosaic_files(
         "outputs": [str(image), str(cov), str(src), str(planes)],
         "source_png": "grey level (k + 1) / n_frames marks frame k; 0 = no frame",
     }
-    side = out / f"{stem}-{pipeline.name}.json"
+    return _write_sidecar(out / f"{stem}-{pipeline.name}.json", record, protect)
+
+
+def _write_npz(path: Path, protect: tuple[Path, ...], **arrays: np.ndarray) -> None:
+    """Compressed ``.npz`` written atomically."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write(path, lambda fh: fh.write(buf.getvalue()), protect=protect)
+
+
+def _write_sidecar(path: Path, record: dict[str, Any], protect: tuple[Path, ...]) -> dict[str, Any]:
+    """Write the JSON record atomically and list it among its own outputs."""
     text = json.dumps(record, indent=2)
-    atomic_write(side, lambda fh: fh.write(text.encode("utf-8")), protect=protect)
-    record["outputs"].append(str(side))
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")), protect=protect)
+    record["outputs"].append(str(path))
     return record
 
 
