@@ -77,8 +77,10 @@ class EdgePoints:
     bands : tuple of Filter
     depth : numpy.ndarray or None
         Terminator points only: how far (pixels, towards the dark side) the
-        brightness, extrapolated linearly from the point and a point further in,
-        reaches zero.
+        brightness, extrapolated linearly from the point and a point ``reach``
+        pixels further in, reaches zero.
+    reach : float
+        That distance (pixels).
     """
 
     exposure: np.ndarray
@@ -88,6 +90,7 @@ class EdgePoints:
     normal: np.ndarray
     bands: tuple[Filter, ...]
     depth: np.ndarray | None = None
+    reach: float = 1.0
 
     @property
     def size(self) -> int:
@@ -237,7 +240,7 @@ def detect_terminator(
             ok = far > 1.5 * near
             depth = near[ok] * reach / (far[ok] - near[ok])
             parts.append((i, k, c[ok], normal[ok], depth))
-    return _edge_points(parts, use)
+    return replace(_edge_points(parts, use), reach=reach)
 
 
 def _contour_normals(
@@ -607,7 +610,12 @@ class _Model:
         self.fit_time = fit_time
         self.rays = _camera_rays(camera, limb)
         self.t_rays = _camera_rays(camera, term) if term.size else np.zeros((0, 3))
-        self.t_rays_in = _camera_rays(camera, term, shift=1.0) if term.size else np.zeros((0, 3))
+        # the model extrapolates cos(incidence) over the same chord as the image's
+        # brightness was, so the curvature of either along it cancels
+        self.t_reach = term.reach
+        self.t_rays_in = (
+            _camera_rays(camera, term, shift=term.reach) if term.size else np.zeros((0, 3))
+        )
         self.focal = camera.focal_px
         # three attitude angles and a relative correction of the turn per exposure:
         # the spin fitted from overlaps takes the planet's parallax (the spacecraft
@@ -651,8 +659,8 @@ class _Model:
         d_in = np.einsum("nij,nj->ni", m, self.t_rays_in)
         mu, hit = _mu0(o, d, sun, v.body)
         mu_in, hit_in = _mu0(o, d_in, sun, v.body)
-        rate = mu_in - mu  # change of cos(incidence) one pixel towards the bright side
-        ok = hit & hit_in & (rate > 1e-6)
+        rate = (mu_in - mu) / self.t_reach  # per pixel towards the bright side
+        ok = hit & hit_in & (rate > 1e-7)
         with np.errstate(divide="ignore", invalid="ignore"):
             dist = np.where(ok, mu / np.where(ok, rate, 1.0), 0.0)
         miss, _ = limb_miss(o, d, v.body)
