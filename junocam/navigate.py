@@ -3,19 +3,22 @@
 Pointing (CK) kernels are large and often missing; positions (SPK) are small and
 easy to get. With positions only, the attitude of a frame is fitted to the image:
 
-1. :func:`detect_edges` finds the lit planet's outline in every framelet: the
-   sub-pixel contour where the brightness falls to half of its local maximum.
-2. An initial attitude puts the bright disc's centroid on the predicted planet
-   direction, then searches the roll about that direction (and a small pan) for
-   the best agreement between the observed and the predicted lit disc.
-3. A robust least-squares fit moves three attitude angles (and the start time)
-   so that edge points lying near the predicted limb fall *on* the limb of the
-   oblate planet (a residual in pixels), while the brightness of the disc follows
-   a fitted lighting law ``A mu0^k mu^(k-1)`` of the predicted incidence and
-   emission: the lit side and the terminator must be where the Sun puts them.
-   This fixes the roll about the line of sight that a nearly circular limb
-   leaves open (its edge alone would let albedo and lighting biases of a few
-   tenths of a pixel turn the camera by a degree).
+1. :func:`detect_edges` finds the lit planet's outline in every framelet: contour
+   points at half the local maximum, moved to the peak of the image gradient and
+   corrected for the brightness that keeps rising inside the limb.
+   :func:`detect_terminator` finds where the disc first rises above the night
+   side, with the depth at which the brightness, extrapolated over a 40 px chord,
+   reaches zero (independent of a locally uniform albedo).
+2. An initial attitude puts the bright pixels' centroid on the predicted lit
+   disc's centroid, then searches the roll about that direction (and a small pan)
+   for the best overlap of the observed and the predicted lit disc.
+3. A robust least-squares fit moves three attitude angles, a correction of the
+   turn per exposure (the overlap-fitted spin counts the planet's parallax as
+   rotation) and the start time, so that limb points fall *on* the limb of the
+   oblate planet and terminator points on the terminator the Sun predicts (each
+   up to one fitted offset: haze above the 1-bar level, the twilight's softness).
+   The terminator fixes the roll about the line of sight that a nearly circular
+   limb leaves open. Implausible fits are refused rather than returned.
 
 Observability: without a CK, a start-time offset is nearly equivalent to a turn
 of the spin phase (the camera turns 12 degrees a second, so 1 ms is 0.2 pixel),
