@@ -91,7 +91,16 @@ class FrameGeometry:
 
 
 def linear_framelets(frame: RawFrame) -> Framelets:
-    """Decompanded framelets of a frame (float32)."""
+    """Decompanded framelets of a frame (float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from junocam.metadata import assumed_meta
+    >>> fr = RawFrame(np.zeros((384, 1648), np.uint8), assumed_meta(384))
+    >>> linear_framelets(fr).data.shape
+    (1, 3, 128, 1648)
+    """
     return split(
         decompand(frame.pixels, frame.meta.companding),
         frame.meta.filters,
@@ -129,6 +138,12 @@ def frame_geometry(
     Raises
     ------
     KernelError, GeometryError
+
+    Examples
+    --------
+    >>> geo = frame_geometry(read_frame("f-raw.png"), KernelSet.from_path("k/"))  # doctest: +SKIP
+    >>> geo.navigation.limb_rms_px                                                  # doctest: +SKIP
+    0.63
     """
     if mode not in NAVIGATION_MODES:
         raise GeometryError(f"unknown navigation mode {mode!r}; choose one of {NAVIGATION_MODES}")
@@ -198,6 +213,12 @@ def map_frame(
     (PipelineResult, MapResult)
         The recipe's output on the map grid and the projection (linear bands after
         the recipe's framelet stages, backplanes).
+
+    Examples
+    --------
+    >>> result, projected = map_frame(frame, geo, Pipeline.named("map"))  # doctest: +SKIP
+    >>> result.rgb.shape == projected.grid.shape + (3,)           # doctest: +SKIP
+    True
     """
     g = grid or map_grid_for(geometry.view, projection, resolution, bands=frame.meta.filters)
     padded, pad = wrap_padded(g)
@@ -293,6 +314,13 @@ def map_file(
     -------
     dict
         The sidecar's content (with ``outputs`` listing every written file).
+
+    Examples
+    --------
+    >>> rec = map_file("f-raw.png", KernelSet.from_path("k/"), Pipeline.named("enhanced"),
+    ...                MapOptions(Path("maps"), "polar", backplanes=True))  # doctest: +SKIP
+    >>> rec["outputs"][0]                                                  # doctest: +SKIP
+    'maps/JNCE_...-map-polar-enhanced.png'
     """
     t0 = time.perf_counter()
     frame = read_frame(path, metadata, max_pixels=max_pixels)
@@ -407,6 +435,13 @@ def mosaic_frames(
     Returns
     -------
     (Mosaic, PipelineResult, per-frame records, first frame)
+
+    Examples
+    --------
+    >>> mosaic, result, records, _ = mosaic_frames(paths, kernels, Pipeline.named("map"),
+    ...                                            MosaicOptions(Path(".")))  # doctest: +SKIP
+    >>> mosaic.coverage.max()                                             # doctest: +SKIP
+    2
     """
     from .mosaic import MosaicAccumulator, fit_gains
 
@@ -495,6 +530,13 @@ def mosaic_files(
     -------
     dict
         The sidecar's content.
+
+    Examples
+    --------
+    >>> rec = mosaic_files(paths, kernels, Pipeline.named("enhanced"),
+    ...                    MosaicOptions(Path("mosaics")))          # doctest: +SKIP
+    >>> [f["gains"]["GREEN"] for f in rec["frames"]]             # doctest: +SKIP
+    [1.0, 1.86]
     """
     mosaic, result, records, _ = mosaic_frames(
         paths,
@@ -570,6 +612,12 @@ def load_map(path: str | Path) -> tuple[np.ndarray, MapGrid, np.ndarray]:
     Returns
     -------
     (image float32 in [0, 1], MapGrid, mask of non-black pixels)
+
+    Examples
+    --------
+    >>> img, grid, mask = load_map("maps/f-map-polar-enhanced.png")  # doctest: +SKIP
+    >>> grid.projection                                             # doctest: +SKIP
+    'polar'
     """
     from .errors import FormatError
 

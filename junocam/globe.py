@@ -185,6 +185,14 @@ def render_globe(
         float32 (rows, cols, channels) in [0, 1].
     hit : numpy.ndarray of bool
         Pixels showing the planet.
+
+    Examples
+    --------
+    >>> grid = MapGrid("equirectangular", 2.0, (90, 180))
+    >>> rgb, hit = render_globe(np.ones((90, 180), np.float32), grid, GlobeView(30, 0, 5, size=32),
+    ...                         sun=(0.0, 0.0))
+    >>> rgb.shape, bool(hit[16, 16])
+    ((32, 32, 1), True)
     """
     if background not in ("black", "stars"):
         raise GeometryError(f"background must be 'black' or 'stars', got {background!r}")
@@ -308,6 +316,12 @@ def encode_movie(
     ------
     OutputError
         For another extension, or MP4 without imageio's ffmpeg plugin.
+
+    Examples
+    --------
+    >>> frames = [np.zeros((16, 16, 3), np.float32), np.ones((16, 16, 3), np.float32)]
+    >>> encode_movie(tmp_path / "m.gif", frames).suffix        # doctest: +SKIP
+    '.gif'
     """
     import imageio.v3 as iio
 

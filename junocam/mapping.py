@@ -384,6 +384,12 @@ def map_grid_for(
     Returns
     -------
     MapGrid
+
+    Examples
+    --------
+    >>> grid = map_grid_for(nav.view, "polar")          # doctest: +SKIP
+    >>> grid.pole                                        # doctest: +SKIP
+    'south'
     """
     views = [view] if isinstance(view, ViewGeometry) else list(view)
     if not views:

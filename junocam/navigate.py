@@ -745,6 +745,14 @@ def navigate(
     ------
     GeometryError
         When no planet edge is seen or too few points sit on the predicted limb.
+
+    Examples
+    --------
+    >>> eph = frame_ephemeris(frame.meta, KernelSet.from_path("kernels/"))  # doctest: +SKIP
+    >>> fit = fit_frame_spin(framelets, frame.meta.interframe_delay)           # doctest: +SKIP
+    >>> nav = navigate(framelets, eph, fit.spin, fit.camera)                   # doctest: +SKIP
+    >>> nav.limb_rms_px < 2                                                    # doctest: +SKIP
+    True
     """
     camera = camera or CameraModel()
     ck = ephemeris.has_attitude if use_ck is None else use_ck

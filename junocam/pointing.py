@@ -173,6 +173,12 @@ def view_from_ck(ephemeris: Ephemeris, camera: CameraModel | None = None) -> Vie
     ------
     GeometryError
         If the ephemeris has no attitude (no CK was loaded).
+
+    Examples
+    --------
+    >>> view = view_from_ck(frame_ephemeris(meta, kernels))   # doctest: +SKIP
+    >>> view.camera_to_body.shape                              # doctest: +SKIP
+    (12, 3, 3)
     """
     if ephemeris.camera_to_j2000 is None:
         raise GeometryError("no camera attitude: load a CK or navigate from the limb")
@@ -192,6 +198,11 @@ def view_from_pointing(
 
     The pointing's time offset moves the observer along its path; the spin phase
     it would change is part of the fitted orientation.
+
+    Examples
+    --------
+    >>> nav = navigate(framelets, eph, fit.spin)                  # doctest: +SKIP
+    >>> view = view_from_pointing(eph, nav.pointing)               # doctest: +SKIP
     """
     eph = ephemeris.shifted(pointing.time_offset) if pointing.time_offset else ephemeris
     cam = pointing.camera_to_j2000(np.arange(eph.n_exposures))

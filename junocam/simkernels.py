@@ -215,6 +215,12 @@ def write_pass_kernels(folder: str | Path, spec: SyntheticPass = SyntheticPass()
     Returns
     -------
     PassTruth
+
+    Examples
+    --------
+    >>> truth = write_pass_kernels(tmp_path, SyntheticPass(altitude_km=80000.0))  # doctest: +SKIP
+    >>> round(truth.spin_rate, 4)                                                 # doctest: +SKIP
+    0.2084
     """
     sp = require_spiceypy()
     out = Path(folder)
