@@ -30,7 +30,7 @@ from .calibrate import Calibration
 from .camera import CameraModel
 from .companding import decompand
 from .decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
-from .errors import GeometryError
+from .errors import GeometryError, JunoCamError
 from .framelets import Framelets, split
 from .geometry import fit_frame_spin
 from .mapping import MapGrid, MapResult, map_grid_for, project_frame
@@ -432,6 +432,9 @@ def mosaic_frames(
 ) -> tuple[Mosaic, PipelineResult, list[dict[str, Any]], RawFrame]:
     """Navigate, gain-match and blend frames into one map (frames one at a time).
 
+    Frames that cannot be read or navigated are left out; their records carry the
+    error instead of navigation and gains.
+
     Returns
     -------
     (Mosaic, PipelineResult, per-frame records, first frame)
@@ -447,11 +450,18 @@ def mosaic_frames(
 
     if not paths:
         raise GeometryError("a mosaic needs at least one frame")
-    geos, records, filters = [], [], []
+    geos, records, filters, skipped = [], [], [], []
     for p in paths:
-        frame = read_frame(p, max_pixels=max_pixels)
+        try:
+            frame = read_frame(p, max_pixels=max_pixels)
+            geo = frame_geometry(frame, kernels, mode=mopts.mode)
+        except JunoCamError as err:
+            # one frame that cannot be read or navigated must not sink the mosaic
+            skipped.append({"input": str(p), "error": str(err)})
+            if progress:
+                progress(f"skipped {p}: {err.message}")
+            continue
         filters.extend(frame.meta.filters)
-        geo = frame_geometry(frame, kernels, mode=mopts.mode)
         geos.append((Path(p), geo))
         mid = geo.view.observer[geo.view.n_exposures // 2]
         records.append(
@@ -464,6 +474,11 @@ def mosaic_frames(
         )
         if progress:
             progress(f"navigated {frame.meta.product_id}")
+    if not geos:
+        raise GeometryError(
+            "no frame could be navigated: " + "; ".join(x["error"] for x in skipped)
+        )
+    paths = [p for p, _ in geos]
     views = [g.view for _, g in geos]
     first = read_frame(paths[0], max_pixels=max_pixels)
     bands = tuple(dict.fromkeys(filters))
@@ -511,7 +526,7 @@ def mosaic_frames(
     )
     for k, rec in enumerate(records):
         rec["gains"] = {b.value: round(mosaic.gains[b][k], 5) for b in bands}
-    return mosaic, result, records, first
+    return mosaic, result, records + skipped, first
 
 
 def mosaic_files(
@@ -563,7 +578,7 @@ def mosaic_files(
         protect=protect,
     )
     src = out / f"{stem}-source.png"
-    n = max(1, len(paths))
+    n = max(1, sum("error" not in r for r in records))
     write_png(
         src, np.where(mosaic.source >= 0, (mosaic.source + 1) / n, 0.0), bits=8, protect=protect
     )

@@ -297,7 +297,12 @@ def mosaic_cmd(
     except Exception as err:  # noqa: BLE001 - one line, no traceback, exit 1
         _report(", ".join(frames), err, opts.debug)
         ctx.exit(1)
+    failed = 0
     for f in rec["frames"]:
+        if "error" in f:
+            click.echo(f"error: {f['error']} (left out of the mosaic)", err=True)
+            failed += 1
+            continue
         nav = f.get("navigation", {})
         click.echo(
             f"{f['product_id']}: limb RMS {nav.get('limb_rms_px', float('nan')):.2f} px, "
@@ -308,6 +313,8 @@ def mosaic_cmd(
         f"mosaic {g['cols']} x {g['rows']} px at {g['resolution_deg_per_px']:.4f} deg/px "
         f"-> {rec['outputs'][0]}"
     )
+    if failed:
+        ctx.exit(1)
 
 
 def _parse_latlon(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -497,7 +504,7 @@ def animate_cmd(
             max_pixels=opts.max_pixels,
             progress=lambda msg: click.echo(msg, err=True),
         )
-        positions = [np.array(r["observer_mid_km"]) for r in records]
+        positions = [np.array(r["observer_mid_km"]) for r in records if "error" not in r]
         views = flyby_views(positions, steps, fov_deg=fov, size=size)
         from rich.progress import Progress
 

@@ -226,6 +226,33 @@ def test_mosaic_and_animate_commands(two_frames: Pass, tmp_path: Path) -> None:
         assert (tmp_path / f"mosaic-equirectangular-{name}.png").stat().st_size > 100
     planes = np.load(tmp_path / "mosaic-equirectangular-backplanes.npz")
     assert planes["coverage"].max() == 2
+    # a frame that cannot be read is left out, named, and makes the exit status 1
+    junk = tmp_path / "JNCE_2022186_43C00099_V01-raw.png"
+    junk.write_bytes(b"not a png")
+    res = CliRunner().invoke(
+        main,
+        [
+            "mosaic",
+            *frames,
+            str(junk),
+            *kernels,
+            "--navigate",
+            "ck",
+            "--projection",
+            "equirectangular",
+            "--resolution",
+            "1.0",
+            "-p",
+            "raw",
+            "--name",
+            "partial",
+            "-o",
+            str(tmp_path),
+        ],
+    )
+    assert res.exit_code == 1 and "43C00099" in res.output and "left out" in res.output
+    side = json.loads((tmp_path / "partial-equirectangular-raw.json").read_text())
+    assert sum("error" in f for f in side["frames"]) == 1
     movie = tmp_path / "fly.gif"
     res = CliRunner().invoke(
         main,
