@@ -295,6 +295,7 @@ def _crop_map(m: MapResult, grid: MapGrid, pad: int) -> MapResult:
         {b: _crop(v, pad) for b, v in m.masks.items()},
         type(bp)(**{k: _crop(v, pad) for k, v in bp.as_dict().items()}),
         _crop(m.exposure, pad),
+        None if m.range_km is None else _crop(m.range_km, pad),
     )
 
 

@@ -308,6 +308,9 @@ class MapResult:
         and phase averaged over the exposures that saw it; NaN where unseen).
     exposure : numpy.ndarray of int16
         The exposure contributing most to each pixel (-1 where unseen).
+    range_km : numpy.ndarray or None
+        Distance from the spacecraft to each pixel's point (km, averaged like the
+        angles; NaN where unseen): the ground resolution is ``range / focal``.
     """
 
     grid: MapGrid
@@ -315,6 +318,7 @@ class MapResult:
     masks: dict[Filter, np.ndarray]
     backplanes: Backplanes
     exposure: np.ndarray
+    range_km: np.ndarray | None = None
 
 
 def footprint(
@@ -507,6 +511,7 @@ def project_frame(
     cos_e = np.zeros(n)
     cos_g = np.zeros(n)
     w_all = np.zeros(n)
+    rng = np.zeros(n)
     best_w = np.zeros(n)
     best_i = np.full(n, -1, np.int16)
     normals = pts / view.body.radii**2
@@ -553,6 +558,7 @@ def project_frame(
             v = to_obs[seen] / dist[seen, None]
             cos_g[seen] += w_exp[seen] * (v @ sun)
             w_all[seen] += w_exp[seen]
+            rng[seen] += w_exp[seen] * dist[seen]
             better = w_exp[seen] > best_w[seen]
             best_w[seen[better]] = w_exp[seen][better]
             best_i[seen[better]] = i
@@ -590,4 +596,6 @@ def project_frame(
     )
     exp_map = np.full(shape[0] * shape[1], -1, np.int16)
     exp_map[idx] = best_i
-    return MapResult(grid, out_bands, out_masks, planes, exp_map.reshape(shape))
+    mean_range = np.full(n, np.nan, np.float32)
+    mean_range[seen] = rng[seen] / w_all[seen]
+    return MapResult(grid, out_bands, out_masks, planes, exp_map.reshape(shape), full(mean_range))

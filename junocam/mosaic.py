@@ -44,11 +44,14 @@ def quality_weight(
     *,
     emission_power: float = 2.0,
     feather_px: float = 20.0,
+    resolution_power: float = 2.0,
 ) -> np.ndarray:
     """Blending weight of a projected frame's pixels (0 where unseen).
 
-    ``cos(emission)**emission_power`` times a smooth ramp from 0 at the edge of the
-    frame's footprint to 1 at ``feather_px`` map pixels inside.
+    ``cos(emission)**emission_power`` times ``range**-resolution_power`` (a frame
+    seen from twice as close has pixels a quarter the area: it counts four times
+    as much) times a smooth ramp from 0 at the edge of the frame's footprint to 1
+    at ``feather_px`` map pixels inside. Only ratios between frames matter.
 
     Examples
     --------
@@ -59,6 +62,9 @@ def quality_weight(
         return np.zeros(seen.shape, np.float32)
     mu = np.cos(np.radians(np.nan_to_num(result.backplanes.emission_deg, nan=90.0)))
     w = np.clip(mu, 0.0, 1.0) ** emission_power
+    if result.range_km is not None and resolution_power:
+        scale = np.nan_to_num(result.range_km, nan=np.inf) / 1.0e5  # keep values near 1
+        w = w * np.where(np.isfinite(scale), scale, np.inf) ** -resolution_power
     if feather_px > 0:
         inside = ndimage.distance_transform_edt(seen)
         t = np.clip(inside / feather_px, 0.0, 1.0)

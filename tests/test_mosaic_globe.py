@@ -276,3 +276,32 @@ def test_mosaic_and_animate_commands(two_frames: Pass, tmp_path: Path) -> None:
     assert iio.imread(movie, index=None).shape[0] == 3 + 1
     res = CliRunner().invoke(main, ["animate", *frames, *kernels, "-o", str(tmp_path / "x.avi")])
     assert res.exit_code == 2
+
+
+def test_quality_weight_prefers_the_closer_and_more_direct_view() -> None:
+    from junocam.mapping import MapResult
+    from junocam.mosaic import quality_weight
+    from junocam.planet import Backplanes
+
+    grid = MapGrid("equirectangular", 1.0, (60, 60))
+    seen = np.zeros((60, 60), bool)
+    seen[10:50, 10:50] = True
+
+    def result(emission: float, range_km: float) -> MapResult:
+        full = np.full((60, 60), 0.0, np.float32)
+        bp = Backplanes(full, full, full, np.full((60, 60), emission, np.float32), full)
+        return MapResult(
+            grid,
+            {Filter.GREEN: full},
+            {Filter.GREEN: seen},
+            bp,
+            np.zeros((60, 60), np.int16),
+            np.full((60, 60), range_km, np.float32),
+        )
+
+    near = quality_weight(result(0.0, 50000.0), Filter.GREEN)
+    far = quality_weight(result(0.0, 100000.0), Filter.GREEN)
+    oblique = quality_weight(result(60.0, 50000.0), Filter.GREEN)
+    assert near[30, 30] / far[30, 30] == pytest.approx(4.0)  # half the range: 1/4 the pixel area
+    assert oblique[30, 30] / near[30, 30] == pytest.approx(0.25)  # cos(60)^2
+    assert near[10, 30] < 0.01 * near[30, 30] and near[0, 0] == 0.0  # feathered edge, unseen
