@@ -502,9 +502,17 @@ class Pipeline:
         )
         linear = decompand(frame.pixels, frame.meta.companding)
         state = _State(framelets=split(linear, frame.meta.filters, frame.meta.framelet_lines))
+        return self._run_stages(state, ctx, 0, keep_stages)
+
+    __call__ = run
+
+    def _run_stages(
+        self, state: _State, ctx: _Context, first: int, keep_stages: bool
+    ) -> PipelineResult:
+        """Run stages ``first``.. on ``state``, timing each; the result of the last."""
         timings: dict[str, float] = {}
         previews: list[tuple[str, np.ndarray]] = []
-        for i, stage in enumerate(self.stages):
+        for i, stage in enumerate(self.stages[first:], start=first):
             t0 = time.perf_counter()
             state = STAGES[stage.name].run(state, stage.params, ctx)
             timings[f"{i + 1}:{stage.name}"] = time.perf_counter() - t0
@@ -520,8 +528,6 @@ class Pipeline:
             timings=timings,
             stage_images=previews,
         )
-
-    __call__ = run
 
     def run_bands(
         self,
@@ -548,22 +554,8 @@ class Pipeline:
         """
         ctx = _Context(frame=frame, calibration=None, notes=[])
         state = _State(bands=dict(bands), masks=dict(masks), backplanes=backplanes)
-        timings: dict[str, float] = {}
         first = 1 + next(i for i, s in enumerate(self.stages) if STAGES[s.name].kind == "geometry")
-        for i, stage in enumerate(self.stages[first:], start=first):
-            t0 = time.perf_counter()
-            state = STAGES[stage.name].run(state, stage.params, ctx)
-            timings[f"{i + 1}:{stage.name}"] = time.perf_counter() - t0
-        assert state.rgb is not None and state.mask is not None and state.bands is not None
-        return PipelineResult(
-            rgb=state.rgb,
-            mask=state.mask,
-            bands=dict(state.bands),
-            fit=None,
-            notes=ctx.notes,
-            timings=timings,
-            stage_images=[],
-        )
+        return self._run_stages(state, ctx, first, keep_stages=False)
 
 
 def _jsonable(v: Any) -> Any:
