@@ -37,7 +37,8 @@ from .mapping import MapGrid, MapResult, map_grid_for, project_frame
 from .mosaic import Mosaic
 from .navigate import Navigation, navigate
 from .output import atomic_write, write_tiff16
-from .pipeline import Pipeline, PipelineResult
+from .pipeline import STAGES, Pipeline, PipelineResult
+from .planet import Backplanes
 from .pointing import ViewGeometry, view_from_ck
 from .process import FORMATS, ProcessOptions, write_image
 from .spice import Ephemeris, KernelSet, frame_ephemeris
@@ -148,11 +149,11 @@ def frame_geometry(
     if mode not in NAVIGATION_MODES:
         raise GeometryError(f"unknown navigation mode {mode!r}; choose one of {NAVIGATION_MODES}")
     eph = frame_ephemeris(frame.meta, kernels, time_offset=time_offset, use_ck=mode != "limb")
-    framelets = linear_framelets(frame)
     if mode == "ck":
         if not eph.has_attitude:
             raise GeometryError("--navigate ck needs a CK (and the Juno frames kernel)")
         return FrameGeometry(view_from_ck(eph), eph, None, None)
+    framelets = linear_framelets(frame)
     fit = spin_fit or fit_frame_spin(framelets, frame.meta.interframe_delay)
     camera = fit.camera or CameraModel()
     nav = navigate(framelets, eph, fit.spin, camera)
@@ -222,17 +223,8 @@ def map_frame(
     """
     g = grid or map_grid_for(geometry.view, projection, resolution, bands=frame.meta.filters)
     padded, pad = wrap_padded(g)
-    holder: list[MapResult] = []
-
-    def projector(fr: Framelets) -> MapResult:
-        m = project_frame(fr, geometry.view, padded)
-        holder.append(m)
-        return m
-
-    result = pipeline.run(
-        frame, calibration=calibration, projector=projector, spin_fit=geometry.fit
-    )
-    return _crop_result(result, pad), _crop_map(holder[0], g, pad)
+    result, projected = _run_projected(frame, geometry, pipeline, padded, calibration)
+    return _crop_result(result, pad), _crop_map(projected, g, pad)
 
 
 #: Columns added on each side of a full-circle cylindrical map while the recipe runs.
@@ -285,15 +277,18 @@ def _crop_result(result: PipelineResult, pad: int) -> PipelineResult:
     )
 
 
+def _crop_planes(bp: Backplanes, pad: int) -> Backplanes:
+    return Backplanes(**{k: _crop(v, pad) for k, v in bp.as_dict().items()})
+
+
 def _crop_map(m: MapResult, grid: MapGrid, pad: int) -> MapResult:
     if not pad:
         return m
-    bp = m.backplanes
     return MapResult(
         grid,
         {b: _crop(v, pad) for b, v in m.bands.items()},
         {b: _crop(v, pad) for b, v in m.masks.items()},
-        type(bp)(**{k: _crop(v, pad) for k, v in bp.as_dict().items()}),
+        _crop_planes(m.backplanes, pad),
         _crop(m.exposure, pad),
         None if m.range_km is None else _crop(m.range_km, pad),
     )
@@ -403,6 +398,24 @@ class MosaicOptions:
     protect: tuple[Path, ...] = field(default=())
 
 
+def _run_projected(
+    frame: RawFrame,
+    geo: FrameGeometry,
+    pipeline: Pipeline,
+    grid: MapGrid,
+    calibration: Calibration | None,
+) -> tuple[PipelineResult, MapResult]:
+    """Run ``pipeline`` with the projection onto ``grid`` in place of stitching."""
+    holder: list[MapResult] = []
+
+    def projector(fr: Framelets) -> MapResult:
+        holder.append(project_frame(fr, geo.view, grid))
+        return holder[-1]
+
+    result = pipeline.run(frame, calibration=calibration, projector=projector, spin_fit=geo.fit)
+    return result, holder[0]
+
+
 def _project_calibrated(
     frame: RawFrame,
     geo: FrameGeometry,
@@ -410,15 +423,14 @@ def _project_calibrated(
     grid: MapGrid,
     calibration: Calibration | None,
 ) -> MapResult:
-    """The frame's framelets after the recipe's framelet stages, on ``grid``."""
-    holder: list[MapResult] = []
+    """The frame's framelets after the recipe's framelet stages, on ``grid``.
 
-    def projector(fr: Framelets) -> MapResult:
-        holder.append(project_frame(fr, geo.view, grid))
-        return holder[-1]
-
-    pipeline.run(frame, calibration=calibration, projector=projector, spin_fit=geo.fit)
-    return holder[0]
+    Only the recipe's stages up to its compose stage run: the colour stages of a
+    mosaic run once on the blend (:meth:`Pipeline.run_bands`), not per frame.
+    """
+    kinds = [STAGES[s.name].kind for s in pipeline.stages]
+    head = Pipeline(list(pipeline.stages[: kinds.index("compose") + 1]), name=pipeline.name)
+    return _run_projected(frame, geo, head, grid, calibration)[1]
 
 
 def mosaic_frames(
@@ -520,9 +532,7 @@ def mosaic_frames(
         masks={b: _crop(v, pad) for b, v in wide.masks.items()},
         coverage=_crop(wide.coverage, pad),
         source=_crop(wide.source, pad),
-        backplanes=type(wide.backplanes)(
-            **{k: _crop(v, pad) for k, v in wide.backplanes.as_dict().items()}
-        ),
+        backplanes=_crop_planes(wide.backplanes, pad),
         gains=wide.gains,
     )
     for k, rec in enumerate(records):
