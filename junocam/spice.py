@@ -540,27 +540,34 @@ def sub_spacecraft(
     >>> sub_spacecraft(meta, ks, np.array([et]))[0]["lat_deg"]       # doctest: +SKIP
     -83.28
     """
-    out: list[dict[str, float | str]] = []
     with furnished(kernels) as sp:
         _check_text_kernels(sp, kernels)
-        try:
-            radii = sp.bodvrd(JUPITER_NAME, "RADII", 3)[1]
-            re_, rp = float(radii[0]), float(radii[2])
-            for t in np.atleast_1d(et):
-                spoint, _, srfvec = sp.subpnt(
-                    "NEAR POINT/ELLIPSOID", JUPITER_NAME, float(t), BODY_FRAME, ABCORR, JUNO
-                )
-                lon, lat, _ = sp.recpgr(JUPITER_NAME, spoint, re_, (re_ - rp) / re_)
-                out.append(
-                    {
-                        "utc": sp.et2utc(float(t), "ISOC", 3),
-                        "lat_deg": float(np.degrees(lat)),
-                        "lon_west_deg": float(np.degrees(lon)) % 360.0,
-                        "alt_km": float(np.linalg.norm(srfvec)),
-                    }
-                )
-        except sp.utils.exceptions.SpiceyError as err:
-            raise _kernel_error(sp, err, kernels, meta) from None
+        return _sub_points(sp, meta, kernels, np.atleast_1d(et))
+
+
+def _sub_points(
+    sp: Any, meta: FrameMeta, kernels: KernelSet, et: np.ndarray
+) -> list[dict[str, float | str]]:
+    """:func:`sub_spacecraft` with the kernels already loaded."""
+    out: list[dict[str, float | str]] = []
+    try:
+        radii = sp.bodvrd(JUPITER_NAME, "RADII", 3)[1]
+        re_, rp = float(radii[0]), float(radii[2])
+        for t in et:
+            spoint, _, srfvec = sp.subpnt(
+                "NEAR POINT/ELLIPSOID", JUPITER_NAME, float(t), BODY_FRAME, ABCORR, JUNO
+            )
+            lon, lat, _ = sp.recpgr(JUPITER_NAME, spoint, re_, (re_ - rp) / re_)
+            out.append(
+                {
+                    "utc": sp.et2utc(float(t), "ISOC", 3),
+                    "lat_deg": float(np.degrees(lat)),
+                    "lon_west_deg": float(np.degrees(lon)) % 360.0,
+                    "alt_km": float(np.linalg.norm(srfvec)),
+                }
+            )
+    except sp.utils.exceptions.SpiceyError as err:
+        raise _kernel_error(sp, err, kernels, meta) from None
     return out
 
 
@@ -582,10 +589,8 @@ def geometry_report(
     offsets = exposure_times(meta, time_offset)
     with furnished(kernels) as sp:
         _check_text_kernels(sp, kernels)
-        et0 = _start_et(sp, meta)
-    et = et0 + offsets
-    mid_et = 0.5 * (et[0] + et[-1])
-    points = sub_spacecraft(meta, kernels, np.append(et, mid_et))
+        et = _start_et(sp, meta) + offsets
+        points = _sub_points(sp, meta, kernels, np.append(et, 0.5 * (et[0] + et[-1])))
     exposures = [
         {"index": i, "utc": p["utc"], "sub_spacecraft": _sub(p)} for i, p in enumerate(points[:-1])
     ]
