@@ -45,7 +45,6 @@ from .planet import (
     JUPITER,
     Backplanes,
     Ellipsoid,
-    backplanes,
     intersect,
     planetographic,
     surface_point,
@@ -574,8 +573,8 @@ def project_frame(
         out_masks[b] = mask.reshape(shape)
     # backplanes: incidence from the mid-frame Sun, emission/phase averaged over views
     mid = view.n_exposures // 2
-    obs_dummy = view.observer[mid]
-    bp = backplanes(pts, obs_dummy, view.sun[mid], view.body)
+    lat, lon = planetographic(pts, view.body)
+    inc = np.arccos(np.clip(normals @ view.sun[mid], -1.0, 1.0))
     seen = w_all > 0
     emi = np.full(n, np.nan, np.float32)
     pha = np.full(n, np.nan, np.float32)
@@ -588,9 +587,9 @@ def project_frame(
         return out.reshape(shape)
 
     planes = Backplanes(
-        lat_deg=full(bp.lat_deg),
-        lon_west_deg=full(bp.lon_west_deg),
-        incidence_deg=full(bp.incidence_deg),
+        lat_deg=full(np.degrees(lat).astype(np.float32)),
+        lon_west_deg=full(np.degrees(lon).astype(np.float32)),
+        incidence_deg=full(np.degrees(inc).astype(np.float32)),
         emission_deg=full(emi),
         phase_deg=full(pha),
     )

@@ -343,15 +343,30 @@ def _gradient_peak(
     return moved, inner & (b > 0)
 
 
+def _band_rays(
+    camera: CameraModel,
+    bands: tuple[Filter, ...],
+    band: np.ndarray,
+    sample: np.ndarray,
+    line: np.ndarray,
+) -> np.ndarray:
+    """Camera-frame rays of pixels of several bands (``band`` indexes ``bands``)."""
+    out = np.empty((sample.size, 3))
+    for k, b in enumerate(bands):
+        m = band == k
+        out[m] = camera.pixel_to_ray(sample[m], line[m], b)
+    return out
+
+
 def _camera_rays(camera: CameraModel, edges: EdgePoints, shift: float = 0.0) -> np.ndarray:
     """Camera-frame rays of the edge points, optionally moved along their normals."""
-    out = np.empty((edges.size, 3))
-    for k, b in enumerate(edges.bands):
-        m = edges.band == k
-        s = edges.sample[m] + shift * edges.normal[m, 0]
-        line = edges.line[m] + shift * edges.normal[m, 1]
-        out[m] = camera.pixel_to_ray(s, line, b)
-    return out
+    return _band_rays(
+        camera,
+        edges.bands,
+        edges.band,
+        edges.sample + shift * edges.normal[:, 0],
+        edges.line + shift * edges.normal[:, 1],
+    )
 
 
 def _mu0(
@@ -434,10 +449,7 @@ def initial_pointing(
     bright = val > lit_fraction
     if bright.sum() < 20:
         raise GeometryError("too few bright pixels to find the planet")
-    cam = np.empty((ex.size, 3))
-    for k, b in enumerate(use):
-        m = bi == k
-        cam[m] = camera.pixel_to_ray(ss[m], ll[m], b)
+    cam = _band_rays(camera, use, bi, ss.astype(np.float64), ll.astype(np.float64))
     sky = np.einsum("nij,nj->ni", spin.rotation(ex.astype(np.float64)), cam)
     sky /= np.linalg.norm(sky, axis=1, keepdims=True)
     c_sky = sky[bright].mean(axis=0)
