@@ -1,0 +1,135 @@
+"""Unit tests of the spin self-calibration's parts (the closed loops are elsewhere).
+
+The fit measures overlap shifts on a grid, turns them into CCD correspondences and
+solves for the model on those exactly; these tests pin each of those steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from junocam.camera import CameraModel
+from junocam.framelets import split
+from junocam.metadata import Filter
+from junocam.spin import SpinModel
+from junocam.spinfit import (
+    OverlapShift,
+    _lk_shift,
+    _match_offsets,
+    _Matches,
+    _parameters,
+    _solve,
+    _to_matches,
+)
+from junocam.stitch import CylinderGrid
+
+RGB = ["BLUE", "GREEN", "RED"]
+BANDS = list(Filter)
+
+
+def _frame(n_exposures: int = 6):
+    return split(np.zeros((n_exposures * 384, 1648), np.float32), RGB)
+
+
+def _true_matches(spin: SpinModel, camera: CameraModel, n: int = 300, seed: int = 0) -> _Matches:
+    """CCD points of framelet a and where framelet b sees the same sky, under a model."""
+    rng = np.random.default_rng(seed)
+    exp_a = rng.integers(0, 5, n)
+    gap = rng.integers(0, 3, n)
+    band_a = rng.choice([BANDS.index(Filter(b)) for b in RGB], n)
+    band_b = rng.choice([BANDS.index(Filter(b)) for b in RGB], n)
+    gap[(gap == 0) & (band_a == band_b)] = 1
+    exp_b = exp_a + gap
+    sample_a = rng.uniform(200, 1450, n)
+    line_a = rng.uniform(5, 122, n)
+    sample = np.empty((n, 2))
+    line = np.empty((n, 2))
+    for k in range(n):
+        ray = camera.pixel_to_ray(sample_a[k : k + 1], line_a[k : k + 1], BANDS[band_a[k]])
+        sky = ray @ spin.rotation(float(exp_a[k])).T
+        s, ln = camera.ray_to_pixel(sky @ spin.rotation(float(exp_b[k])), BANDS[band_b[k]])
+        sample[k] = sample_a[k], s[0]
+        line[k] = line_a[k], ln[0]
+    return _Matches(
+        exposure=np.stack([exp_a, exp_b], axis=1),
+        band=np.stack([band_a, band_b], axis=1),
+        sample=sample,
+        line=line,
+        weight=np.full((n, 2), 100.0),
+    )
+
+
+def test_solver_recovers_the_model_from_nominal_in_one_call() -> None:
+    # the point of solving on correspondences: no re-measuring is needed to converge
+    true_cam = replace(CameraModel(), band_scale=(1.0, 0.9993, 1.0, 1.0011))
+    true = SpinModel(0.07745, tilt_y=-0.0031, tilt_z=0.0042, reference_exposure=2.5)
+    nominal = SpinModel.nominal(0.372, reference_exposure=2.5)
+    m = _true_matches(true, true_cam)
+    grid = CylinderGrid.covering(_frame(), CameraModel(), nominal, margin=24)
+    params = _parameters(_frame(), nominal, band_scale=True)
+    start = _match_offsets(m, nominal, CameraModel(), grid)
+    assert np.max(np.abs(start)) > 2.0  # the nominal model is pixels off
+    spin, cam, left = _solve(m, params, CameraModel(), nominal, CameraModel(), nominal, grid)
+    assert spin.turn_per_exposure == pytest.approx(true.turn_per_exposure, rel=2e-6)
+    assert spin.tilt_y == pytest.approx(true.tilt_y, abs=2e-5)
+    assert spin.tilt_z == pytest.approx(true.tilt_z, abs=2e-5)
+    assert cam.band_scale == pytest.approx(true_cam.band_scale, abs=2e-6)
+    assert np.max(np.abs(left)) < 2e-3
+
+
+def test_solver_shrugs_off_gross_outliers() -> None:
+    true = SpinModel(0.0779, reference_exposure=2.5)
+    nominal = SpinModel.nominal(0.372, reference_exposure=2.5)
+    m = _true_matches(true, CameraModel(), seed=3)
+    bad = m.sample.copy()
+    bad[::10, 1] += 25.0  # one match in ten is a moving cloud or a cosmic ray
+    m = replace(m, sample=bad)
+    grid = CylinderGrid.covering(_frame(), CameraModel(), nominal, margin=24)
+    params = _parameters(_frame(), nominal, band_scale=False)
+    spin, _, left = _solve(m, params, CameraModel(), nominal, CameraModel(), nominal, grid)
+    assert spin.turn_per_exposure == pytest.approx(true.turn_per_exposure, rel=2e-4)
+    good = np.ones(len(left), bool)
+    good[::10] = False
+    assert np.median(np.abs(left[good])) < 0.01
+
+
+def test_matches_from_a_half_scale_grid_are_in_full_scale_pixels() -> None:
+    spin = SpinModel(0.078, tilt_y=0.002, tilt_z=-0.002, reference_exposure=2.5)
+    cam = CameraModel()
+    fr = _frame()
+    half = CylinderGrid.covering(fr, cam, spin, scale=cam.focal_px / 2, margin=12)
+    full = CylinderGrid.covering(fr, cam, spin, margin=24)
+    shifts = [
+        OverlapShift((1, "GREEN"), (2, "GREEN"), 300.0, 400.0, 0.75, -0.5, 40.0, 10.0, 500),
+        OverlapShift((2, "BLUE"), (2, "RED"), 350.0, 200.0, -1.25, 0.25, 4.0, 1.0, 500),
+    ]
+    m = _to_matches(shifts, cam, spin, half, 2.0)
+    got = _match_offsets(m, spin, cam, full)
+    # a cylinder grid's rows and columns are linear in its coordinates: exactly twice
+    np.testing.assert_allclose(got, [[1.5, -1.0], [-2.5, 0.5]], atol=1e-6)
+    np.testing.assert_allclose(m.weight, [[10.0, 2.5], [1.0, 0.25]])
+
+
+def test_thinned_matching_keeps_sub_tenth_pixel_precision() -> None:
+    rng = np.random.default_rng(4)
+    scene = ndimage.gaussian_filter(rng.random((140, 460)), 2.0).astype(np.float32)
+    truth = (0.37, -1.21)
+    a = scene[10:130, 10:450]
+    # b(x + d) = a(x): b is the scene moved by +d
+    b = ndimage.shift(scene, truth, order=3, mode="nearest")[10:130, 10:450]
+    b = 1.7 * b + 0.05 + 0.002 * rng.standard_normal(b.shape).astype(np.float32)
+    valid = np.zeros(a.shape, bool)
+    valid[8:-8, 8:-8] = True
+    full = _lk_shift(a, b, valid, (0, -1), noise=0.002, max_shift=10.0)
+    thin = _lk_shift(a, b, valid, (0, -1), noise=0.002, max_shift=10.0, max_pixels=4096)
+    assert full is not None and thin is not None
+    for res in (full, thin):
+        assert res[0] == pytest.approx(truth[0], abs=0.02)
+        assert res[1] == pytest.approx(truth[1], abs=0.02)
+        assert res[4] > 0.95
+    # a quarter as many pixels: about half the precision (inverse variance / 4 to 10)
+    assert full[2] / 12 < thin[2] < full[2] / 3
