@@ -249,6 +249,25 @@ def _median_filter_lines_samples(x: np.ndarray, size: int) -> np.ndarray:
     return _median3(lo, mid, hi)
 
 
+def _median_along_samples(x: np.ndarray, width: int) -> np.ndarray:
+    """``ndimage.median_filter(x, (1, 1, width), mode="nearest")``, exactly.
+
+    From 7 samples on, selecting the middle of each window with ``np.partition`` on a
+    strided view (one exposure at a time, to bound the window copy) is about three
+    times faster than the generic rank filter, which wins for narrower windows.
+    Non-finite data (ordered differently by ``partition``) use the rank filter.
+    """
+    if width < 7 or x.ndim != 3 or x.shape[-1] < width or not np.isfinite(x).all():
+        return ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
+    h = width // 2
+    out = np.empty(x.shape, x.dtype)
+    for i in range(x.shape[0]):
+        p = np.pad(x[i], ((0, 0), (h, h)), mode="edge")  # numpy edge = scipy nearest
+        win = np.lib.stride_tricks.sliding_window_view(p, width, axis=-1)
+        out[i] = np.partition(win, h, axis=-1)[..., h]
+    return out
+
+
 def _median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
@@ -332,7 +351,7 @@ def remove_fixed_pattern(
     if x.shape[0] < 3:
         out = x.copy()
         return (out, np.zeros(x.shape[1:], np.float32)) if return_pattern else out
-    resid = x - ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
+    resid = x - _median_along_samples(x, width)
     pattern = np.median(resid, axis=0)
     mad = float(np.median(np.abs(pattern - np.median(pattern))))
     # quantised data often give the pattern a zero MAD: use the larger of the MAD and
@@ -397,7 +416,7 @@ def correct_blemishes(
     ones = np.ones(x.shape[1:], np.float32)
     if x.shape[0] < 3:
         return (x.copy(), ones) if return_gain else x.copy()
-    smooth = ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
+    smooth = _median_along_samples(x, width)
     level = 0.2 * float(np.percentile(smooth, 99.0))
     bright = smooth > max(level, 1e-3)
     with np.errstate(divide="ignore", invalid="ignore"):

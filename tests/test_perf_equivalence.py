@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from junocam.calibrate import _median_filter_lines_samples, repair_hot_pixels
+from junocam.calibrate import (
+    _median_along_samples,
+    _median_filter_lines_samples,
+    correct_blemishes,
+    remove_fixed_pattern,
+    repair_hot_pixels,
+)
 from junocam.camera import CameraModel
 from junocam.compose import _phase_offset
 from junocam.framelets import Framelets
@@ -175,6 +181,31 @@ def test_phase_offset_matches_skimage(shape: tuple[int, int], shift: tuple[int, 
     dy, dx = (int(round(float(s))) for s in want)
     want_t = (dy - h if dy > h // 2 else dy, dx - w if dx > w // 2 else dx)
     assert _phase_offset(a, b) == want_t
+
+
+@pytest.mark.parametrize("width", [3, 5, 7, 9, 15])
+@pytest.mark.parametrize("shape", [(3, 16, 200), (2, 4, 9), (1, 3, 7)])
+def test_median_along_samples_is_the_rank_filter(width: int, shape: tuple[int, int, int]):
+    rng = np.random.default_rng(width)
+    x = np.round(rng.normal(100, 5, shape)).astype(np.float32)  # ties included
+    want = ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
+    assert np.array_equal(_median_along_samples(x, width), want)
+    x[0, 1, 2] = np.nan  # non-finite data take the rank filter itself
+    want = ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
+    assert np.array_equal(_median_along_samples(x, width), want, equal_nan=True)
+
+
+def test_defect_stages_equal_their_rank_filter_rule(monkeypatch: pytest.MonkeyPatch):
+    stack = _noisy_stack(11, (5, 40, 120)) + 400.0
+    stack[:, 10:14, 30] += 200.0  # a hot streak
+    stack[:, 20:23, 60:63] *= 0.7  # a dust shadow
+    fast = correct_blemishes(remove_fixed_pattern(stack, width=9), width=9)
+    monkeypatch.setattr(
+        "junocam.calibrate._median_along_samples",
+        lambda x, w: ndimage.median_filter(x, size=(1, 1, w), mode="nearest"),
+    )
+    slow = correct_blemishes(remove_fixed_pattern(stack, width=9), width=9)
+    assert np.array_equal(fast, slow)
 
 
 # ------------------------------------------------------------ spin-fit matching
