@@ -184,7 +184,9 @@ def _masked_blur(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple
 def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     from skimage.color import rgb2lab
 
-    return rgb2lab(rgb.astype(np.float64))
+    # float32 in and out: skimage keeps the precision (1e-6 of the range, far below a
+    # 16-bit output step) and is about six times faster than in float64
+    return rgb2lab(np.asarray(rgb, dtype=np.float32))
 
 
 def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
@@ -192,7 +194,7 @@ def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # out-of-gamut notices; we clip anyway
-        return lab2rgb(lab)
+        return lab2rgb(np.asarray(lab, dtype=np.float32))
 
 
 # ---------------------------------------------------------------------- colour balance
@@ -634,7 +636,7 @@ def clahe(
         lab = _rgb_to_lab(a)
         light = lab[..., 0] / 100.0
     else:
-        light = a.astype(np.float64)
+        light = a
     lo, hi = float(light.min()), float(light.max())
     if hi - lo <= 1e-9:
         return a
