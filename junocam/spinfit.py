@@ -198,7 +198,9 @@ def _median_3x5(x: np.ndarray) -> np.ndarray:
 
 def _noise_sigma(img: np.ndarray) -> float:
     """Robust per-pixel noise of the square-root data from adjacent-sample differences."""
-    g = np.sqrt(np.maximum(np.asarray(img, dtype=np.float32), 0.0))
+    # every fourth line is plenty for one robust number and four times cheaper
+    lines = np.asarray(img)[..., ::4, :]
+    g = np.sqrt(np.maximum(np.asarray(lines, dtype=np.float32), 0.0))
     d = np.diff(g, axis=-1).ravel()
     if d.size == 0:
         return 1.0
