@@ -94,10 +94,21 @@ def _as_image(img: object, name: str = "img") -> np.ndarray:
 
 
 def _finish(x: np.ndarray) -> np.ndarray:
-    """Clip to [0, 1] as a finite float32 array."""
+    """Clip to [0, 1] as a finite float32 array, in place when ``x`` is float32 (every
+    caller passes a fresh array: no full-size copy per stage)."""
     x = np.asarray(x, dtype=np.float32)
-    x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0)
+    x = np.nan_to_num(x, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
     return np.clip(x, 0.0, 1.0, out=x)
+
+
+#: Rows converted at a time by the pixel-wise colour conversions: skimage makes
+#: several full-size temporaries per conversion, so a band of rows at a time keeps
+#: them a few MB instead of several times the image.
+_CHUNK_ROWS = 256
+
+
+def _row_chunks(rows: int) -> list[slice]:
+    return [slice(r, min(r + _CHUNK_ROWS, rows)) for r in range(0, rows, _CHUNK_ROWS)]
 
 
 def _valid(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -633,7 +644,9 @@ def clahe(
     if amount == 0.0:
         return a
     if a.ndim == 3:
-        lab = _rgb_to_lab(a)
+        lab = np.empty(a.shape, np.float32)
+        for rs in _row_chunks(a.shape[0]):
+            lab[rs] = _rgb_to_lab(a[rs])
         light = lab[..., 0] / 100.0
     else:
         light = a
@@ -648,10 +661,15 @@ def clahe(
     eq = lo + eq * (hi - lo)
     if a.ndim == 3:
         lab[..., 0] = eq * 100.0
-        res = _lab_to_rgb(lab)
+        res = lab  # converted back in place, a band of rows at a time
+        for rs in _row_chunks(a.shape[0]):
+            res[rs] = _lab_to_rgb(lab[rs])
     else:
         res = eq
-    return _finish((1.0 - amount) * a + amount * res)
+    # blend in place: a becomes (1 - amount) a + amount res
+    a *= 1.0 - amount
+    a += amount * res
+    return _finish(a)
 
 
 def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.ndarray:
@@ -741,12 +759,14 @@ def saturation(
     a = _finish(_as_image(img))
     if a.ndim == 2 or (factor == 1.0 and vibrance == 0.0):
         return a
-    lab = _rgb_to_lab(a)
-    chroma = np.hypot(lab[..., 1], lab[..., 2])
-    scale = factor * (1.0 + vibrance * (1.0 - np.minimum(chroma / chroma_ref, 1.0)))
-    lab[..., 1] *= scale
-    lab[..., 2] *= scale
-    return _finish(_lab_to_rgb(lab))
+    for rs in _row_chunks(a.shape[0]):  # pixel-wise: converted in place by rows
+        lab = _rgb_to_lab(a[rs])
+        chroma = np.hypot(lab[..., 1], lab[..., 2])
+        scale = factor * (1.0 + vibrance * (1.0 - np.minimum(chroma / chroma_ref, 1.0)))
+        lab[..., 1] *= scale
+        lab[..., 2] *= scale
+        a[rs] = _lab_to_rgb(lab)
+    return _finish(a)
 
 
 def true_color_matrix(

@@ -500,9 +500,19 @@ class Pipeline:
             spin_fit=spin_fit,
             projector=projector,
         )
-        linear = decompand(frame.pixels, frame.meta.companding)
-        state = _State(framelets=split(linear, frame.meta.filters, frame.meta.framelet_lines))
-        return self._run_stages(state, ctx, 0, keep_stages)
+        # no local names: the decompanded frame is freed once a stage replaces it
+        return self._run_stages(
+            _State(
+                framelets=split(
+                    decompand(frame.pixels, frame.meta.companding),
+                    frame.meta.filters,
+                    frame.meta.framelet_lines,
+                )
+            ),
+            ctx,
+            0,
+            keep_stages,
+        )
 
     __call__ = run
 
@@ -920,12 +930,16 @@ def _color(
         kwargs = dict(p)
         if masked:
             kwargs["mask"] = state.mask
-        rgb = fn(state.rgb, **kwargs)
+        rgb = np.asarray(fn(state.rgb, **kwargs), dtype=np.float32)
+        if np.may_share_memory(rgb, state.rgb):
+            rgb = rgb.copy()  # blended and masked in place below
         if local and state.target is not None:
-            w = state.target[..., None]
-            rgb = (w * rgb + (1.0 - w) * state.rgb).astype(np.float32)
+            # w rgb + (1 - w) old, as old + w (rgb - old): no full-size temporaries
+            rgb -= state.rgb
+            rgb *= state.target[..., None]
+            rgb += state.rgb
         if state.mask is not None:
-            rgb = np.where(state.mask[..., None], rgb, 0.0).astype(np.float32)
+            rgb[~state.mask] = 0.0
         return _State(
             bands=state.bands,
             masks=state.masks,

@@ -231,3 +231,22 @@ def test_rotated_grid_rays_are_rotated_rays():
         np.testing.assert_allclose(
             _rotated(grid, rot).rays(*whole), grid.rays(*whole) @ rot, rtol=0, atol=1e-14
         )
+
+
+# ------------------------------------------------------------ colour conversions
+
+
+@pytest.mark.parametrize("stage", ["saturation", "clahe"])
+def test_colour_stages_by_row_chunks_equal_whole_image(stage: str, monkeypatch: pytest.MonkeyPatch):
+    from junocam import enhance
+
+    rng = np.random.default_rng(9)
+    img = ndimage.gaussian_filter(rng.random((70, 50, 3)), (3, 3, 0)).astype(np.float32)
+    run = {
+        "saturation": lambda x: enhance.saturation(x, 1.4, 0.3),
+        "clahe": lambda x: enhance.clahe(x, 0.02, amount=0.7),
+    }[stage]
+    whole = run(img)
+    monkeypatch.setattr(enhance, "_CHUNK_ROWS", 16)  # 70 rows: five chunks, one short
+    assert np.array_equal(run(img), whole)
+    assert not np.array_equal(whole, img)
