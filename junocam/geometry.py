@@ -202,7 +202,14 @@ def stitch_frame(
         spin = spin_fit.spin
         camera = spin_fit.camera or camera
     elif options.fit_spin and options.turn_per_exposure is None:
-        fit = fit_frame_spin(framelets, interframe_delay, options.spin_rate, camera, saturation)
+        fit = fit_frame_spin(
+            framelets,
+            interframe_delay,
+            options.spin_rate,
+            camera,
+            saturation,
+            preview=options.scale <= 0.5,
+        )
         spin = fit.spin
         camera = fit.camera or camera
     else:
@@ -254,6 +261,8 @@ def fit_frame_spin(
     spin_rate: float = NOMINAL_SPIN_RATE,
     camera: CameraModel | None = None,
     saturation: float | None = None,
+    *,
+    preview: bool = False,
 ) -> SpinFit:
     """Self-calibrate one frame's spin from its framelet overlaps (no stitching).
 
@@ -268,6 +277,9 @@ def fit_frame_spin(
     camera : CameraModel, optional
     saturation : float, optional
         Linear level ignored by the fit (default: SQROOT code :data:`SATURATION_CODE`).
+    preview : bool
+        Measure on a half-scale grid only: for outputs at half scale or less, where
+        that is precise enough, in about 70% of the time.
 
     Returns
     -------
@@ -294,7 +306,7 @@ def fit_frame_spin(
         saturation = float(decompand(np.array([SATURATION_CODE], np.uint8), "SQROOT")[0])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", JunoCamWarning)
-        fit = fit_spin(framelets, camera, spin, saturation=saturation)
+        fit = fit_spin(framelets, camera, spin, saturation=saturation, preview=preview)
     for w in caught:
         warnings.warn(w.message, JunoCamWarning, stacklevel=2)
     return fit

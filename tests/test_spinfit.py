@@ -133,3 +133,30 @@ def test_thinned_matching_keeps_sub_tenth_pixel_precision() -> None:
         assert res[4] > 0.95
     # a quarter as many pixels: about half the precision (inverse variance / 4 to 10)
     assert full[2] / 12 < thin[2] < full[2] / 3
+
+
+def test_preview_fit_on_half_scale_only_still_recovers_the_turn() -> None:
+    from junocam.companding import decompand
+    from junocam.geometry import fit_frame_spin
+    from junocam.simulate import ImageScene, SimulationSpec, simulate_frame
+
+    rng = np.random.default_rng(5)
+    tex = sum(s * ndimage.gaussian_filter(rng.standard_normal((1200, 1200)), s) for s in (2, 6))
+    tex = np.clip(0.45 + 0.12 * (tex - tex.mean()) / tex.std(), 0.02, 1.0).astype(np.float32)
+    spec = SimulationSpec(
+        n_exposures=6,
+        oversample=1,
+        hot_pixels=0,
+        seed=2,
+        turn_per_exposure=1.985 * 2 * np.pi / 60 * 0.373,
+        band_gain=(1.0, 1.0, 1.0, 1.0),
+    )
+    sim = simulate_frame(ImageScene(tex, fov_deg=80.0), spec)
+    fr = split(decompand(sim.strip, "SQROOT"), spec.filters)
+    true = spec.true_spin().turn_per_exposure
+    fits = [fit_frame_spin(fr, spec.interframe_delay, preview=p) for p in (False, True)]
+    for fit in fits:
+        assert not fit.fallback
+        assert abs(fit.spin.turn_per_exposure / true - 1.0) < 5e-4
+    # the preview's own residuals are in full-scale pixels, measured at half scale
+    assert fits[1].residual_rms_px < 0.3
