@@ -76,6 +76,8 @@ class OverlapShift:
         Inverse variances (1 / px^2) of the two components.
     n_pixels : int
         Overlap pixels used.
+    block : int
+        Which of the overlap's column blocks was measured (-1: unknown).
     """
 
     a: tuple[int, str]
@@ -87,6 +89,7 @@ class OverlapShift:
     weight_row: float
     weight_col: float
     n_pixels: int
+    block: int = -1
 
     @property
     def cross_band(self) -> bool:
@@ -367,6 +370,7 @@ def measure_overlaps(
     min_score: float = 0.3,
     search: bool = True,
     max_pixels: int | None = None,
+    only: set[tuple[tuple[int, str], tuple[int, str], int]] | None = None,
 ) -> list[OverlapShift]:
     """Measure residual shifts wherever two resampled framelets overlap.
 
@@ -397,6 +401,9 @@ def measure_overlaps(
         geometry is already within a pixel or two).
     max_pixels : int, optional
         Match at most this many pixels of each block (spread evenly).
+    only : set, optional
+        Measure only these blocks, keyed ``(a, b, block)`` as in :class:`OverlapShift`
+        (e.g. the ones that gave a measurement in the previous round).
 
     Returns
     -------
@@ -427,6 +434,9 @@ def measure_overlaps(
             bf = np.where(vb, xb, np.nanmean(xb[vb]) if vb.any() else 0.0).astype(np.float32)
             edges = np.linspace(0, c1 - c0, column_blocks + 1).astype(int)
             for k in range(column_blocks):
+                key = ((sa.exposure, sa.band.value), (sb.exposure, sb.band.value), k)
+                if only is not None and key not in only:
+                    continue
                 cs = slice(edges[k], edges[k + 1])
                 blk = both[:, cs]
                 rows_ok = np.flatnonzero(blk.mean(axis=1) > 0.9)
@@ -476,6 +486,7 @@ def measure_overlaps(
                         weight_row=wr,
                         weight_col=wc,
                         n_pixels=int(ri.size),
+                        block=k,
                     )
                 )
     return out
@@ -684,7 +695,8 @@ def _usable_rows(s: FrameletSample) -> FrameletSample:
 
     A sample's box spans every band's stripe of its exposure, so most of its rows are
     empty; keeping only the covered ones cuts the fit's memory about fourfold. The
-    columns stay, so the overlap windows and their column blocks are unchanged.
+    columns stay, so the overlap windows and their column blocks are unchanged. The
+    feather weights, which the matcher does not use, are dropped.
     """
     valid = s.valid & np.isfinite(s.values)
     rows = np.flatnonzero(valid.any(axis=1))
@@ -692,8 +704,9 @@ def _usable_rows(s: FrameletSample) -> FrameletSample:
         return replace(s, valid=valid)
     r = slice(int(rows[0]), int(rows[-1]) + 1)
     box = slice(s.rows.start + r.start, s.rows.start + r.stop)
+    # the matcher never reads the feather weights: an empty array saves a third
     return replace(
-        s, rows=box, valid=valid[r], values=s.values[r].copy(), weights=s.weights[r].copy()
+        s, rows=box, valid=valid[r], values=s.values[r].copy(), weights=np.empty((0, 0), np.float32)
     )
 
 
@@ -777,7 +790,7 @@ def fit_spin(
     if coarse or preview:
         # anti-aliased for the half-scale grid (NaN, i.e. saturation, spreads by a few
         # pixels, which only widens the ignored rim)
-        coarse_fr = Framelets(
+        coarse_fr: Framelets | None = Framelets(
             ndimage.gaussian_filter(hp, (0.0, 0.0, 1.0, 1.0), mode="nearest", truncate=3.0),
             framelets.filters,
         )
@@ -795,6 +808,7 @@ def fit_spin(
     # round one measures on a half-scale grid: a quarter of the pixels, and the
     # nominal model's shifts of several pixels are half as large
     half = preview or (coarse and max_iter > 1)
+    measured_blocks: set[tuple[tuple[int, str], tuple[int, str], int]] | None = None
     while it < max_iter:
         it += 1
         factor = 2.0 if half else 1.0
@@ -809,14 +823,18 @@ def fit_spin(
                 coarse_fr if half else hp_fr, cam, spin, grid, order=1, feather=1.0, trim_lines=1
             )
         ]
-        # rounds after a fit start within a pixel or so: no whole-pixel search
+        # rounds after a fit start within a pixel or so: no whole-pixel search; a
+        # block that gave nothing at full scale (featureless, saturated, moving cloud)
+        # is not tried again there
         measured = measure_overlaps(
             samples,
             coarse_noise if half else noise,
             min_rows=4 if half else 6,
             search=last is None,
             max_pixels=_MATCH_PIXELS,
+            only=None if half else measured_blocks,
         )
+        del samples  # before the next round resamples
         if len(measured) < min_measurements:
             if half:
                 # the thin same-band overlaps of single-band frames can be too thin at
@@ -832,6 +850,10 @@ def fit_spin(
                 shifts = measured
             break
         shifts = measured
+        if not half:
+            measured_blocks = {(m.a, m.b, m.block) for m in measured}
+        elif not preview:
+            coarse_fr = None  # its one round is done: free the smoothed copy
         matches = _to_matches(shifts, cam, spin, grid, factor)
         # the first half-scale round fits what whole-pixel shifts fix (the turn and the
         # band scales); the axis tilt, a slight rotation of the overlaps, waits for the
