@@ -675,7 +675,10 @@ def clahe(
 def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.ndarray:
     """Unsharp masking: add ``amount`` x (image - Gaussian blur of ``radius``).
 
-    Uses :func:`skimage.filters.unsharp_mask` on each channel.
+    Each channel is blurred on its own (:func:`scipy.ndimage.gaussian_filter`, mirrored
+    edges, float32). Not :func:`skimage.filters.unsharp_mask`: with ``channel_axis=-1``
+    scikit-image up to at least 0.26 fills only the first rows of its output and leaves
+    the rest uninitialised (scikit-image issue 7264).
 
     Parameters
     ----------
@@ -699,21 +702,16 @@ def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.nda
     >>> bool(s[0, 4] > 0.5 and s[0, 3] == 0.0)
     True
     """
-    from skimage.filters import unsharp_mask
-
     radius = _check("radius", radius, 0.0, 100.0, lo_open=True)
     amount = _check("amount", amount, 0.0, 10.0)
     a = _finish(_as_image(img))
     if amount == 0.0:
         return a
-    res = unsharp_mask(
-        a,
-        radius=radius,
-        amount=amount,
-        preserve_range=True,
-        channel_axis=-1 if a.ndim == 3 else None,
-    )
-    return _finish(res)
+    sigma = (radius, radius, 0.0) if a.ndim == 3 else radius
+    detail = a - ndimage.gaussian_filter(a, sigma, mode="reflect", truncate=4.0)
+    detail *= np.float32(amount)
+    a += detail
+    return _finish(a)
 
 
 # --------------------------------------------------------------------------- colour

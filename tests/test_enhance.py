@@ -332,3 +332,17 @@ def test_methane_false_color_composite():
 def test_bad_parameters_raise_value_error(call):
     with pytest.raises(ValueError):
         call(_disc(8))
+
+
+def test_unsharp_fills_every_pixel_of_every_channel_like_skimage_on_one_channel() -> None:
+    # scikit-image's unsharp_mask with channel_axis=-1 leaves most of its output
+    # uninitialised (scikit-image issue 7264); ours must equal its per-channel result
+    from skimage.filters import unsharp_mask
+
+    rng = np.random.default_rng(3)
+    img = ndimage.gaussian_filter(rng.random((60, 70, 3)), (2, 2, 0)).astype(np.float32)
+    got = en.unsharp(img, 2.0, 0.6)
+    for c in range(3):
+        want = np.clip(unsharp_mask(img[..., c], 2.0, 0.6, preserve_range=True), 0, 1)
+        np.testing.assert_allclose(got[..., c], want, atol=2e-6)
+    assert abs(float(got.mean()) - float(img.mean())) < 1e-3  # sharpening keeps the level
