@@ -84,8 +84,8 @@ def main() -> None:
             "include systematic errors: the roll about the line of sight rests on the",
             "terminator alone, see the closed-loop figures in the README). Turn correction:",
             "change of the overlap-fitted spin, which includes the planet's parallax.",
-            "Time: wall seconds including the spin self-calibration, on a 2-core machine shared",
-            "with other jobs (expect about half on an idle one).",
+            "Time: wall seconds including the spin self-calibration, on the 2-core development",
+            "machine (idle when this table was made; about twice as long when it is shared).",
             "",
             "| frame | limb RMS px (points) | terminator RMS px (points) | limb offset px | "
             "attitude sigma (deg) | turn correction | time (s) |",
