@@ -521,8 +521,9 @@ def _parameters(framelets: Framelets, initial: SpinModel, band_scale: bool) -> l
     """What to fit. Weak priors (1 sigma) keep weakly constrained values near nominal:
     5% on the turn, 0.005 rad on the axis tilt (FK value), 0.5% on band scales.
     One band's scale stays fixed: only the product of focal length and turn is seen.
-    ``max_step`` bounds one round's update (2% of the turn, 0.004 rad of tilt,
-    0.2% of scale), so a round on noisy data cannot throw the fit away.
+    ``max_step`` bounds one Gauss-Newton step (2% of the turn, 0.004 rad of tilt,
+    0.2% of scale), so a step on noisy data cannot throw the fit away; the solver
+    takes more steps where the data call for a larger change.
     """
     turn = abs(initial.turn_per_exposure)
     params = [
