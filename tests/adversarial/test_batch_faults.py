@@ -188,8 +188,20 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(sim_frames, tmp_path):
     cmd = [sys.executable, "-c", "from junocam.cli import main; main()"]
     args = ["batch", str(raw), "-o", str(out), "--jobs", "1"]
     slow = ["--pipeline", "enhanced", "--set", "stitch.fit_spin=false"]
-    proc = subprocess.Popen(cmd + args + slow, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+
+    # a terminal's process starts with Ctrl-C at its default; one launched from a
+    # background job inherits it ignored (and Python then installs no handler)
+    def default_ctrl_c() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(
+        cmd + args + slow,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=default_ctrl_c,
+    )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None:
