@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from junocam import __version__
+from junocam._version import __version__
 from junocam.batch import MANIFEST_NAME, read_manifest
 
 

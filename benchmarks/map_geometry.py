@@ -23,13 +23,13 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from junocam.cartography import linear_framelets  # noqa: E402
 from junocam.decode import read_frame  # noqa: E402
 from junocam.errors import JunoCamError  # noqa: E402
 from junocam.geometry import fit_frame_spin  # noqa: E402
-from junocam.mapping import map_grid_for, project_frame  # noqa: E402
-from junocam.navigate import navigate  # noqa: E402
-from junocam.spice import KernelSet, frame_ephemeris  # noqa: E402
+from junocam.maps.frame import linear_framelets  # noqa: E402
+from junocam.planet.navigate import navigate  # noqa: E402
+from junocam.planet.projection import map_grid_for, project_frame  # noqa: E402
+from junocam.planet.spice import KernelSet, frame_ephemeris  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

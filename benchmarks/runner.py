@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from junocam import __version__
+from junocam._version import __version__
 from junocam.companding import decompand
 from junocam.compose import compose_rgb, naive_band_images, naive_band_offsets, shift_bands
 from junocam.decode import read_frame

@@ -272,9 +272,7 @@ def _median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
-def _window_median_at(
-    x: np.ndarray, width: int, at: tuple[np.ndarray, np.ndarray, np.ndarray]
-) -> np.ndarray:
+def _window_median_at(x: np.ndarray, width: int, at: tuple[np.ndarray, ...]) -> np.ndarray:
     """``ndimage.median_filter(x, (1, width, width), mode="mirror")[at]``, computed only
     at the (exposure, line, sample) indices ``at``."""
     if at[0].size == 0:

@@ -89,7 +89,12 @@ class CameraModel:
     focal_length_mm: float = IK_FOCAL_LENGTH_MM
     pixel_size_mm: float = IK_PIXEL_SIZE_MM
     cx: float = IK_CX
-    band_cy: tuple[float, float, float, float] = tuple(IK_BAND_CY[f] for f in Filter)
+    band_cy: tuple[float, float, float, float] = (
+        IK_BAND_CY[Filter.METHANE],
+        IK_BAND_CY[Filter.BLUE],
+        IK_BAND_CY[Filter.GREEN],
+        IK_BAND_CY[Filter.RED],
+    )
     k1: float = IK_K1
     k2: float = IK_K2
     framelet_lines: int = FRAMELET_LINES

@@ -60,6 +60,7 @@ from typing import Literal
 import numpy as np
 from scipy import fft as sfft
 
+from .enhance import luminance
 from .framelets import Framelets, split
 from .metadata import FRAMELET_LINES, INTERFRAME_DELTA, Filter
 
@@ -74,6 +75,7 @@ __all__ = [
     "CCD_FIRST_LINE",
     "NOMINAL_SPIN_RATE_RPM",
     "PIXEL_IFOV_RAD",
+    "target_weight",
 ]
 
 #: First CCD line of each filter's framelet [ADD junoAddendum005.ti, CAMERA.md].
@@ -256,7 +258,7 @@ def naive_band_offsets(
         if ref_spectrum is None:  # once for all the bands measured against it
             ref_spectrum = _spectrum(bands[ref])
         measured = _phase_offset(bands[ref], img, ref_spectrum)
-        out[f] = measured if _plausible(measured, nominal[f]) else guess
+        out[f] = measured if measured is not None and _plausible(measured, nominal[f]) else guess
     return out
 
 
@@ -379,7 +381,7 @@ def _white_point(values: Sequence[np.ndarray], percentile: float) -> float:
 
 
 def compose_rgb(
-    bands: Mapping[Filter | str, np.ndarray],
+    bands: Mapping[Filter, np.ndarray] | Mapping[str, np.ndarray],
     *,
     normalize: Normalize = "joint",
     percentile: float = 99.9,
@@ -562,3 +564,30 @@ def contact_sheet(
     for k, (label, _) in enumerate(panels):
         draw.text((k * width + 8, 4), label, fill=(255, 255, 255), font=font)
     return np.asarray(canvas, dtype=np.float32) / 255.0
+
+
+def target_weight(rgb: np.ndarray, mask: np.ndarray, sky_sigmas: float = 6.0) -> np.ndarray:
+    """Soft 0..1 weight of "target" (planet) against dark sky, from a composite.
+
+    Local enhancements (illumination flattening, CLAHE, sharpening) are blended in
+    with this weight so that sky noise is not amplified and no halo forms at the
+    limb. The sky level and noise are estimated robustly from the darkest half of
+    the covered pixels; the weight ramps up from ``sky_sigmas`` noise sigmas above
+    the sky level to twice that.
+
+    Examples
+    --------
+    >>> img = np.zeros((20, 20, 3), np.float32); img[5:15, 5:15] = 0.5
+    >>> w = target_weight(img, np.ones((20, 20), bool))
+    >>> float(w[10, 10]), float(w[0, 0])
+    (1.0, 0.0)
+    """
+    lum = luminance(rgb)
+    vals = lum[mask] if mask.any() else lum.ravel()
+    dark = np.sort(vals)[: max(vals.size // 2, 1)]
+    level = float(np.median(dark))
+    noise = 1.4826 * float(np.median(np.abs(dark - level))) + 1e-3
+    lo = level + sky_sigmas * noise
+    t = np.clip((lum - lo) / (sky_sigmas * noise), 0.0, 1.0)
+    w = t * t * (3.0 - 2.0 * t)
+    return np.where(mask, w, 0.0).astype(np.float32)

@@ -509,7 +509,7 @@ def filmic(
         return a
     fn = curves[curve]
     x = a.astype(np.float64)
-    toned = fn(x * w) / fn(np.float64(w))
+    toned = fn(x * w) / fn(np.asarray(w, np.float64))
     return _finish((1.0 - s) * x + s * toned)
 
 

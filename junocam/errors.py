@@ -28,6 +28,7 @@ __all__ = [
     "GeometryError",
     "KernelError",
     "OutputError",
+    "BatchError",
 ]
 
 
@@ -88,3 +89,7 @@ class KernelError(JunoCamError):
 
 class OutputError(JunoCamError):
     """An output cannot be written (directory not writable, would overwrite an input)."""
+
+
+class BatchError(JunoCamError):
+    """The batch as a whole cannot run (output folder locked, scheduler unavailable)."""

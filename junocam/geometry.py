@@ -32,13 +32,7 @@ from .framelets import Framelets
 from .metadata import Filter
 from .spin import NOMINAL_SPIN_RATE, SpinModel
 from .spinfit import JunoCamWarning, SpinFit, fit_spin
-from .stitch import (
-    CylinderGrid,
-    PerspectiveGrid,
-    StitchResult,
-    perspective_grid_for,
-    stitch,
-)
+from .stitch import CylinderGrid, PerspectiveGrid, StitchResult, perspective_grid_for, stitch
 
 __all__ = [
     "GeometryOptions",

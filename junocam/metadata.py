@@ -443,6 +443,7 @@ def _parse_float(value: Any) -> float:
 
 def _parse_km(value: Any) -> float:
     """Parse a distance to kilometres (``"269171.4 <km>"``; unitless means km)."""
+    unit: str | None
     if _is_pvl_quantity(value):
         number, unit = float(value.value), str(value.units)
     else:
@@ -718,7 +719,7 @@ def _safe_pvl_parser() -> Any:
     """
     pvl = _import_pvl()
 
-    class SafeOmniParser(pvl.parser.OmniParser):  # type: ignore[misc, name-defined]
+    class SafeOmniParser(pvl.parser.OmniParser):  # type: ignore[name-defined]
         def parse_module_post_hook(self, module: Any, tokens: Any) -> tuple[Any, bool]:
             before = (len(module), _peek_pos(tokens))
             module, keep = super().parse_module_post_hook(module, tokens)

@@ -149,7 +149,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def atomic_write(
-    path: PathLike, write: Callable[[IO[bytes]], None], protect: Iterable[PathLike] = ()
+    path: PathLike, write: Callable[[IO[bytes]], object], protect: Iterable[PathLike] = ()
 ) -> None:
     """Write a file atomically: ``write(fh)`` into a temp file beside it, then rename.
 

@@ -31,7 +31,7 @@ from .calibrate import Calibration
 from .decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
 from .metadata import Filter, FrameMeta
 from .output import atomic_write, write_png, write_tiff16
-from .pipeline import Pipeline, PipelineResult
+from .pipeline.engine import Pipeline, PipelineResult
 from .spinfit import SpinFit
 
 __all__ = [

@@ -18,10 +18,12 @@ Scenes
 
 Examples
 --------
+>>> from junocam.metadata import Filter
 >>> from junocam.simulate import JupiterScene, SimulationSpec, simulate_frame
->>> sim = simulate_frame(JupiterScene(radius_deg=6.0), SimulationSpec(n_exposures=2))
+>>> spec = SimulationSpec(filters=(Filter.GREEN,), n_exposures=2, oversample=1)
+>>> sim = simulate_frame(JupiterScene(radius_deg=6.0), spec)
 >>> sim.strip.shape, sim.strip.dtype
-((768, 1648), dtype('uint8'))
+((256, 1648), dtype('uint8'))
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -40,6 +43,7 @@ from .companding import compand
 from .errors import GeometryError
 from .framelets import DARK_SAMPLES, PHOTOACTIVE_SAMPLES
 from .metadata import FRAMELET_LINES, LINE_SAMPLES, Companding, Filter
+from .planet.simkernels import PassTruth, SyntheticPass
 from .spin import INTERFRAME_DELTA, START_TIME_BIAS, SpinModel
 
 __all__ = [
@@ -53,6 +57,7 @@ __all__ = [
     "website_metadata",
     "PlanetTexture",
     "simulate_planet_frame",
+    "simulate_pass_frames",
 ]
 
 
@@ -370,9 +375,16 @@ def simulate_frame(
 
     Examples
     --------
-    >>> sim = simulate_frame(JupiterScene(), SimulationSpec(n_exposures=1, oversample=1))
+    Any function of direction and band is a scene; a uniform sky of radiance 0.5
+    shows the band gains in the linear DN:
+
+    >>> def uniform(directions, band):
+    ...     return np.full(directions.shape[:-1], 0.5, np.float32)
+    >>> sim = simulate_frame(uniform, SimulationSpec(n_exposures=1, oversample=1))
     >>> sim.metadata["LINES"], sim.metadata["FILTER_NAME"]
     (384, ['BLUE', 'GREEN', 'RED'])
+    >>> sim.linear[0, :, 64, 800].tolist()
+    [530.0, 1000.0, 1110.0]
     """
     if spec.n_exposures < 1:
         raise GeometryError(f"n_exposures must be at least 1, got {spec.n_exposures}")
@@ -507,7 +519,7 @@ class PlanetTexture:
         float32 (rows, cols, 3) albedo in [0, 1] for red, green and blue. Rows run
         from latitude +90 (top) to -90 (planetographic), columns from west longitude
         360 (left) to 0, pixel centres half a pixel in (the layout of an
-        equirectangular :class:`junocam.mapping.MapGrid` with ``lon_left=360``).
+        equirectangular :class:`junocam.planet.projection.MapGrid` with ``lon_left=360``).
     methane : float
         Albedo of the methane band relative to the mean of the others.
     minnaert_k : float
@@ -604,7 +616,7 @@ def simulate_planet_frame(
     Parameters
     ----------
     texture : PlanetTexture
-    view : junocam.pointing.ViewGeometry
+    view : junocam.planet.pointing.ViewGeometry
         Per-exposure geometry (e.g. from SPICE with a CK); its exposure count wins
         over ``spec.n_exposures``.
     spec : SimulationSpec
@@ -618,7 +630,8 @@ def simulate_planet_frame(
     """
     from dataclasses import replace as _replace
 
-    from .planet import intersect, photometric_factor, planetographic, surface_normal
+    from .planet.photometry import photometric_factor
+    from .planet.spheroid import intersect, planetographic, surface_normal
 
     n_exp = view.n_exposures
     spec = _replace(spec, n_exposures=n_exp)
@@ -648,3 +661,93 @@ def simulate_planet_frame(
     return SimulatedFrame(
         strip=strip, metadata=website_metadata(spec, spin), spin=spin, linear=linear
     )
+
+
+def simulate_pass_frames(
+    out_dir: str | Path,
+    spec: SyntheticPass | None = None,
+    *,
+    offsets_s: tuple[float, ...] = (0.0,),
+    gains: tuple[float, ...] | None = None,
+    texture: PlanetTexture | None = None,
+    frame: SimulationSpec | None = None,
+    time_error_s: float = 0.0,
+) -> tuple[PassTruth, list[Path]]:
+    """Write a synthetic pass: kernels in ``out_dir/kernels``, raw frames in ``out_dir``.
+
+    Each frame is centred ``offsets_s`` seconds after ``spec.mid_utc`` (a multiple of
+    the spin period plus a little sweeps Jupiter again, further along), rendered
+    with :func:`junocam.simulate.simulate_planet_frame` through the CK attitude and
+    written as a website-style ``-raw.png`` with its JSON metadata.
+
+    Parameters
+    ----------
+    out_dir : path
+    spec : SyntheticPass
+    offsets_s : tuple of float
+        Frame centres relative to ``spec.mid_utc`` (s).
+    gains : tuple of float, optional
+        Exposure factor of each frame (default 1).
+    texture : PlanetTexture, optional
+        Default: a procedural one.
+    frame : SimulationSpec, optional
+        Filters, exposures, noise (default: 16 RGB exposures).
+    time_error_s : float
+        The frames are rendered this much later than their metadata says (jitter).
+
+    Returns
+    -------
+    (PassTruth, list of Path)
+
+    Examples
+    --------
+    Two one-exposure green frames, one spin period (and a little) apart:
+
+    >>> import tempfile
+    >>> spec = SimulationSpec(filters=(Filter.GREEN,), n_exposures=1, oversample=1)
+    >>> truth, pngs = simulate_pass_frames(tempfile.mkdtemp(), offsets_s=(0.0, 31.7),
+    ...                                    texture=PlanetTexture.procedural((90, 180)),
+    ...                                    frame=spec)
+    >>> [p.name for p in pngs]
+    ['JNCS_2026329_99C00001_V01-raw.png', 'JNCS_2026329_99C00002_V01-raw.png']
+    >>> sorted(p.name for p in pngs[0].parent.glob("*.json"))   # their metadata
+    ['JNCS_2026329_99C00001_V01.json', 'JNCS_2026329_99C00002_V01.json']
+    >>> truth.kernels.kinds()
+    ['.bc', '.bsp', '.tf', '.tls', '.tpc', '.tsc']
+    """
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from .metadata import from_website_json
+    from .output import encode_png
+    from .planet.pointing import view_from_ck
+    from .planet.simkernels import write_pass_kernels
+    from .planet.spice import exposure_times, frame_ephemeris
+
+    spec = spec or SyntheticPass()
+    out = Path(out_dir)
+    (out / "kernels").mkdir(parents=True, exist_ok=True)
+    truth = write_pass_kernels(out / "kernels", spec)
+    texture = texture or PlanetTexture.procedural((360, 720), seed=9, n_spots=30)
+    base = frame or SimulationSpec(n_exposures=16, oversample=1, hot_pixels=0, seed=4)
+    probe = from_website_json(website_metadata(base, base.true_spin()))
+    centre = float(exposure_times(probe)[(base.n_exposures - 1) // 2])
+    t_mid = datetime.fromisoformat(spec.mid_utc).replace(tzinfo=UTC)
+    paths = []
+    for k, dt in enumerate(offsets_s):
+        g = 1.0 if gains is None else gains[k]
+        one = replace(
+            base,
+            start_time=t_mid + timedelta(seconds=dt - centre),
+            full_well_dn=base.full_well_dn * g,
+            product_id=f"JNCS_2026329_99C{k + 1:05d}_V01",
+            seed=base.seed + k,
+        )
+        meta = from_website_json(website_metadata(one, one.true_spin()))
+        view = view_from_ck(frame_ephemeris(meta, truth.kernels, time_offset=time_error_s))
+        sim = simulate_planet_frame(texture, view, one)
+        png = out / f"{one.product_id}-raw.png"
+        png.write_bytes(encode_png(sim.strip))
+        (out / f"{one.product_id}.json").write_text(metadata_json(sim.metadata))
+        paths.append(png)
+    return truth, paths

@@ -140,7 +140,9 @@ class SpinFit:
     n_outliers: int = 0
     camera: CameraModel | None = None
 
-    def as_dict(self, interframe_delay: float | None = None) -> dict[str, float | int | bool | str]:
+    def as_dict(
+        self, interframe_delay: float | None = None
+    ) -> dict[str, float | int | bool | str | list[float]]:
         """Plain numbers for reports and manifests.
 
         Examples
@@ -149,7 +151,7 @@ class SpinFit:
         >>> SpinFit(s, s, 0, 0, 0.0, 0.0, 0.0, True, "x").as_dict()["turn_per_exposure_rad"]
         0.078
         """
-        d: dict[str, float | int | bool | str] = {
+        d: dict[str, float | int | bool | str | list[float]] = {
             "turn_per_exposure_rad": self.spin.turn_per_exposure,
             "nominal_turn_per_exposure_rad": self.nominal.turn_per_exposure,
             "tilt_y_rad": self.spin.tilt_y,
@@ -512,9 +514,9 @@ class _Param:
     ) -> tuple[SpinModel, CameraModel]:
         if self.band is None:
             return replace(spin, **{self.name: getattr(spin, self.name) + delta}), camera
-        scales = list(camera.band_scale)
-        scales[list(Filter).index(self.band)] += delta
-        return spin, replace(camera, band_scale=tuple(scales))
+        s = list(camera.band_scale)
+        s[list(Filter).index(self.band)] += delta
+        return spin, replace(camera, band_scale=(s[0], s[1], s[2], s[3]))
 
 
 def _parameters(framelets: Framelets, initial: SpinModel, band_scale: bool) -> list[_Param]:
@@ -818,11 +820,11 @@ def fit_spin(
         grid = CylinderGrid.covering(
             framelets, cam, spin, scale=cam.focal_px / factor, margin=24 // int(factor)
         )
+        source = coarse_fr if half else hp_fr
+        assert source is not None  # the half-scale copy is freed only after its round
         samples = [
             _usable_rows(s)
-            for s in resample_framelets(
-                coarse_fr if half else hp_fr, cam, spin, grid, order=1, feather=1.0, trim_lines=1
-            )
+            for s in resample_framelets(source, cam, spin, grid, order=1, feather=1.0, trim_lines=1)
         ]
         # rounds after a fit start within a pixel or so: no whole-pixel search; a
         # block that gave nothing at full scale (featureless, saturated, moving cloud)

@@ -16,10 +16,10 @@ import argparse
 import time
 from pathlib import Path
 
-from junocam.cartography import frame_geometry
 from junocam.decode import read_frame
 from junocam.errors import JunoCamError
-from junocam.spice import KernelSet, geometry_report
+from junocam.maps.frame import frame_geometry
+from junocam.planet.spice import KernelSet, geometry_report
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from junocam.simkernels import simulate_pass_frames
+from junocam.simulate import simulate_pass_frames
 
 PERIOD = 60.0 / 1.99  # s, the synthetic pass spins at 1.99 rpm
 

@@ -119,3 +119,11 @@ def make_frame(tmp_path: Path) -> FrameMaker:
         return png
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_recipes(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+):
+    """Every test sees an empty user recipe folder, whatever the machine's user has."""
+    monkeypatch.setenv("JUNOCAM_RECIPE_DIR", str(tmp_path_factory.mktemp("user-recipes")))

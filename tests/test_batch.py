@@ -22,8 +22,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 import junocam.batch
-import junocam.gallery
-from junocam.batch import CRASH_ENV, MANIFEST_NAME, append_record, discover, read_manifest
+import junocam.batch.gallery
+import junocam.batch.run
+from junocam.batch import MANIFEST_NAME, append_record, discover, read_manifest
+from junocam.batch.tasks import CRASH_ENV
 from junocam.cli import main
 from junocam.output import write_png
 from junocam.simulate import JupiterScene, SimulationSpec, metadata_json, simulate_frame
@@ -83,7 +85,7 @@ def assert_images_complete(out: Path) -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", [junocam.batch, junocam.gallery])
+@pytest.mark.parametrize("module", [junocam.batch.run, junocam.batch.gallery])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from junocam.cli import main, simulated_product_id
+from junocam.cli import main
+from junocam.cli.simulate import simulated_product_id
 from junocam.decode import find_metadata, read_frame
 from junocam.metadata import Filter
 from junocam.output import write_png

@@ -33,13 +33,7 @@ from junocam.quality import (
     phase_shift,
     seam_figure,
 )
-from junocam.simulate import (
-    ImageScene,
-    JupiterScene,
-    SimulationSpec,
-    render_truth,
-    simulate_frame,
-)
+from junocam.simulate import ImageScene, JupiterScene, SimulationSpec, render_truth, simulate_frame
 from junocam.stitch import CylinderGrid, StitchResult, stitch
 
 RGB = (Filter.BLUE, Filter.GREEN, Filter.RED)

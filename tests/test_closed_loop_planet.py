@@ -20,17 +20,17 @@ import pytest
 
 from junocam.decode import read_frame
 from junocam.framelets import Framelets
-from junocam.mapping import MapGrid, project_frame
 from junocam.metadata import Filter, from_website_json
 from junocam.output import encode_png
 from junocam.planet import photometric_factor
-from junocam.pointing import ViewGeometry, view_from_ck
+from junocam.planet.pointing import ViewGeometry, view_from_ck
+from junocam.planet.projection import MapGrid, project_frame
+from junocam.planet.spice import KernelSet, exposure_times, frame_ephemeris
 from junocam.simulate import PlanetTexture, SimulationSpec, simulate_planet_frame, website_metadata
-from junocam.spice import KernelSet, exposure_times, frame_ephemeris
 
 sp = pytest.importorskip("spiceypy")
 
-from junocam.simkernels import PassTruth, SyntheticPass, write_pass_kernels  # noqa: E402
+from junocam.planet.simkernels import PassTruth, SyntheticPass, write_pass_kernels  # noqa: E402
 
 #: The true start-time jitter the frame is rendered with (s).
 JITTER = 0.007
@@ -80,7 +80,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Loop:
     png.write_bytes(encode_png(sim.strip))
     (root / f"{spec.product_id}.json").write_text(json.dumps(sim.metadata))
     frame = read_frame(png)
-    from junocam.cartography import linear_framelets
+    from junocam.maps.frame import linear_framelets
 
     return Loop(truth, texture, true_view, png, linear_framelets(frame))
 
@@ -94,7 +94,7 @@ def test_synthetic_kernels_agree_with_our_geometry(loop: Loop) -> None:
     s = np.array([400.0, 814.0, 1200.0])
     line = np.array([20.0, 64.0, 100.0])
     ours, ok = view.surface(k, s, line, Filter.GREEN)
-    from junocam.spice import furnished
+    from junocam.planet.spice import furnished
 
     with furnished(loop.truth.kernels):
         for j in range(3):
@@ -122,7 +122,7 @@ def test_frame_sees_the_disc_limb_and_terminator(loop: Loop) -> None:
 
 
 def test_ck_navigation_recovers_the_start_time_and_the_map(loop: Loop) -> None:
-    from junocam.navigate import navigate
+    from junocam.planet.navigate import navigate
     from junocam.spin import SpinModel
 
     frame = read_frame(loop.png)
@@ -178,7 +178,7 @@ def _offset(img: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
 
 def test_limb_navigation_without_ck_recovers_the_attitude(loop: Loop) -> None:
     from junocam.geometry import fit_frame_spin
-    from junocam.navigate import navigate
+    from junocam.planet.navigate import navigate
 
     frame = read_frame(loop.png)
     eph = frame_ephemeris(frame.meta, loop.truth.kernels, use_ck=False)

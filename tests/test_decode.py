@@ -11,12 +11,7 @@ import numpy as np
 import pytest
 from conftest import synthetic_strip, website_json
 
-from junocam.decode import (
-    RawFrame,
-    find_metadata,
-    read_frame,
-    read_png_header,
-)
+from junocam.decode import RawFrame, find_metadata, read_frame, read_png_header
 from junocam.errors import FormatError, MetadataError, MissingMetadataError, SizeLimitError
 from junocam.metadata import Companding, Filter
 from junocam.output import encode_png

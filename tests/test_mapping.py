@@ -10,10 +10,10 @@ import pytest
 from junocam.camera import CameraModel
 from junocam.errors import GeometryError
 from junocam.framelets import Framelets
-from junocam.mapping import MapGrid, map_grid_for, project_frame
 from junocam.metadata import Filter
 from junocam.planet import JUPITER, photometric_factor, surface_point
-from junocam.pointing import ViewGeometry
+from junocam.planet.pointing import ViewGeometry
+from junocam.planet.projection import MapGrid, map_grid_for, project_frame
 
 
 def test_equirectangular_pixel_centres_and_sidecar() -> None:
@@ -128,10 +128,10 @@ def test_photometric_laws() -> None:
 
 def test_photometry_stage_divides_out_the_lighting_on_a_map() -> None:
     from junocam.decode import RawFrame
-    from junocam.mapping import MapResult
     from junocam.metadata import assumed_meta
     from junocam.pipeline import Pipeline
     from junocam.planet import backplanes
+    from junocam.planet.projection import MapResult
 
     grid = MapGrid("equirectangular", 1.0, (60, 120), lon_left=120.0, lat_top=30.0)
     pts, ok = grid.surface_points()

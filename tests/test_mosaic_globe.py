@@ -13,16 +13,17 @@ from click.testing import CliRunner
 
 from junocam.cli import main
 from junocam.errors import OutputError
-from junocam.globe import GlobeView, encode_movie, flyby_views, render_globe
-from junocam.mapping import MapGrid
+from junocam.maps.flyby import encode_movie, flyby_views
+from junocam.maps.globe import GlobeView, render_globe
 from junocam.metadata import Filter
 from junocam.output import write_png
 from junocam.planet import photometric_factor, surface_point
+from junocam.planet.projection import MapGrid
 from junocam.simulate import PlanetTexture
 
 sp = pytest.importorskip("spiceypy")
 
-from junocam.simkernels import simulate_pass_frames  # noqa: E402
+from junocam.simulate import simulate_pass_frames  # noqa: E402
 
 #: Frame B comes one spin period (1.99 rpm) and 1.5 s after frame A: the camera sweeps
 #: Jupiter again, 18 degrees of spin later, so the two footprints overlap in part.
@@ -50,7 +51,7 @@ def two_frames(tmp_path_factory: pytest.TempPathFactory) -> Pass:
 
 
 def test_mosaic_matches_gains_and_reproduces_the_texture(two_frames: Pass) -> None:
-    from junocam.cartography import MosaicOptions, mosaic_frames
+    from junocam.maps.mosaic import MosaicOptions, mosaic_frames
     from junocam.pipeline import Pipeline
 
     raw = Pipeline(["stitch", ("compose", {"normalize": "full_scale"})], name="linear")
@@ -90,7 +91,7 @@ def test_mosaic_matches_gains_and_reproduces_the_texture(two_frames: Pass) -> No
 
 
 def test_gains_equalise_frames_without_fitting_are_off(two_frames: Pass) -> None:
-    from junocam.cartography import MosaicOptions, mosaic_frames
+    from junocam.maps.mosaic import MosaicOptions, mosaic_frames
     from junocam.pipeline import Pipeline
 
     raw = Pipeline(["stitch", ("compose", {"normalize": "full_scale"})], name="linear")
@@ -183,7 +184,7 @@ def test_globe_has_no_seam_at_the_map_edge_meridian() -> None:
 
 
 def test_wrap_padding_of_full_circle_maps() -> None:
-    from junocam.cartography import wrap_padded
+    from junocam.maps.frame import wrap_padded
 
     g = MapGrid("equirectangular", 0.5, (100, 720))
     wide, pad = wrap_padded(g, 32)
@@ -279,9 +280,9 @@ def test_mosaic_and_animate_commands(two_frames: Pass, tmp_path: Path) -> None:
 
 
 def test_quality_weight_prefers_the_closer_and_more_direct_view() -> None:
-    from junocam.mapping import MapResult
-    from junocam.mosaic import quality_weight
+    from junocam.maps.blend import quality_weight
     from junocam.planet import Backplanes
+    from junocam.planet.projection import MapResult
 
     grid = MapGrid("equirectangular", 1.0, (60, 60))
     seen = np.zeros((60, 60), bool)

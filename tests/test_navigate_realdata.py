@@ -28,9 +28,9 @@ def kernel_args(shared: Path) -> list[str]:
 
 def test_limb_navigation_of_a_south_pole_frame(shared_junocam: Path) -> None:
     """The whole disc is in view: the limb fits to well under 2 px RMS."""
-    from junocam.cartography import frame_geometry
     from junocam.decode import read_frame
-    from junocam.spice import KernelSet
+    from junocam.maps.frame import frame_geometry
+    from junocam.planet.spice import KernelSet
 
     png = next((shared_junocam / "raw" / SOUTH_POLE[0]).glob("*.png"))
     frame = read_frame(png)
@@ -90,10 +90,10 @@ def test_map_command_on_a_real_frame(shared_junocam: Path, tmp_path: Path) -> No
 def test_untrustworthy_navigation_is_refused(shared_junocam: Path) -> None:
     """44M00040 (22 000 km, a short piece of limb, methane only) cannot be navigated:
     the fit says so instead of returning a wrong attitude."""
-    from junocam.cartography import frame_geometry
     from junocam.decode import read_frame
     from junocam.errors import GeometryError
-    from junocam.spice import KernelSet
+    from junocam.maps.frame import frame_geometry
+    from junocam.planet.spice import KernelSet
 
     png = next((shared_junocam / "raw" / "JNCE_2022229_44M00040_V01").glob("*.png"))
     k = shared_junocam / "kernels"
@@ -105,7 +105,7 @@ def test_untrustworthy_navigation_is_refused(shared_junocam: Path) -> None:
 
 
 def test_plausibility_rules() -> None:
-    from junocam.navigate import _implausible
+    from junocam.planet.navigate import _implausible
 
     assert _implausible(1500, 0.5, 0.001) == []
     assert len(_implausible(50, 40.0, 0.05)) == 3

@@ -28,7 +28,7 @@ FLAT = (RE - RP) / RE
 @pytest.fixture(scope="module")
 def jupiter_pck(shared_junocam):
     """pck00010.tpc loaded, so pgrrec knows Jupiter's longitudes are west-positive."""
-    from junocam.spice import KernelSet, furnished
+    from junocam.planet.spice import KernelSet, furnished
 
     pck = shared_junocam / "kernels" / "ale_JNCR_2016240_01M06152_V01" / "pck00010.tpc"
     with furnished(KernelSet.from_path(pck)):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from junocam.cli import main
 from junocam.decode import read_frame
 from junocam.errors import KernelError
-from junocam.spice import KernelSet, frame_ephemeris, geometry_report
+from junocam.planet.spice import KernelSet, frame_ephemeris, geometry_report
 
 pytest.importorskip("spiceypy")
 

@@ -14,7 +14,7 @@ from junocam.decode import RawFrame
 from junocam.errors import RecipeError
 from junocam.framelets import split
 from junocam.metadata import Companding, Filter, FrameMeta
-from junocam.pipeline import STAGES, Stage, _Context, _State
+from junocam.pipeline import STAGES, Context, Stage, State
 
 BANDS = (Filter.GREEN,)
 
@@ -62,25 +62,25 @@ CASES = [
 @pytest.mark.parametrize(("stage", "param", "value"), CASES)
 def test_registry_range_ends_run(stage: str, param: str, value: object) -> None:
     frame = _frame()
-    ctx = _Context(frame=frame, calibration=None, notes=[])
+    ctx = Context(frame=frame, calibration=None, notes=[])
     st = Stage.make(stage, {param: value})
     spec = STAGES[stage]
     if (stage, value) == ("flat", "calibration"):
         # without calibration flats this must be a clear recipe error, not a crash
         fr = split(frame.linear(), frame.meta.filters)
         with pytest.raises(RecipeError, match="no flat for GREEN"):
-            spec.run(_State(framelets=fr), st.params, ctx)
+            spec.run(State(framelets=fr), st.params, ctx)
         return
     if spec.kind == "linear":
         fr = split(frame.linear(), frame.meta.filters)
-        out = spec.run(_State(framelets=fr), st.params, ctx)
+        out = spec.run(State(framelets=fr), st.params, ctx)
         assert out.framelets is not None
         assert np.all(np.isfinite(out.framelets.data))
     else:
         rng = np.random.default_rng(5)
         rgb = rng.uniform(0, 1, (64, 80, 3)).astype(np.float32)
         mask = np.ones((64, 80), bool)
-        state = _State(rgb=rgb, mask=mask, target=np.ones((64, 80), np.float32))
+        state = State(rgb=rgb, mask=mask, target=np.ones((64, 80), np.float32))
         out = spec.run(state, st.params, ctx)
         assert out.rgb is not None and out.rgb.dtype == np.float32
         assert np.all(np.isfinite(out.rgb)) and out.rgb.min() >= 0 and out.rgb.max() <= 1

@@ -4,7 +4,7 @@ valid JSON lines, no half-written file, and the next run completes the batch.
 
 Worker death (``JUNOCAM_TEST_CRASH_ON``) and ``kill -9`` are covered in tests/test_batch.py,
 whose frames and helpers are reused here. To inject faults with monkeypatch, the
-frames run in this process (``_local_results`` replaced by a serial loop).
+frames run in this process (``junocam.batch.run.local_results`` replaced by a serial loop).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import pytest
 from test_batch import FAST, assert_images_complete, by_name, make_inputs, run, sim_frames
 
 import junocam.batch
+import junocam.batch.manifest
+import junocam.batch.run
 import junocam.output
 from junocam.batch import MANIFEST_NAME, read_manifest
 
@@ -37,7 +39,7 @@ def in_process(monkeypatch):
         for task in tasks:
             yield task, junocam.batch.run_task(task)
 
-    monkeypatch.setattr(junocam.batch, "_local_results", serial)
+    monkeypatch.setattr(junocam.batch.run, "local_results", serial)
 
 
 def assert_clean(out: Path) -> None:
@@ -101,13 +103,13 @@ def test_disk_full_while_appending_to_the_manifest(sim_frames, tmp_path, monkeyp
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(fd, data)
 
-    monkeypatch.setattr(junocam.batch.os, "write", write)
+    monkeypatch.setattr(junocam.batch.manifest.os, "write", write)
     res = run("batch", raw, "-o", out, *FAST)
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert f"error: {out / MANIFEST_NAME}: cannot write the manifest: No space left" in res.stderr
     assert_clean(out)
     assert len(read_manifest(out / MANIFEST_NAME)) == 1  # the cut line is ignored
-    monkeypatch.setattr(junocam.batch.os, "write", real_write)
+    monkeypatch.setattr(junocam.batch.manifest.os, "write", real_write)
     res = run("batch", raw, "-o", out, *FAST)
     assert res.exit_code == 0, res.output
     assert all(v[-1] == "done" for v in statuses(out).values()) and len(statuses(out)) == 3
@@ -122,7 +124,7 @@ def test_unwritable_output_folder(sim_frames, tmp_path, monkeypatch):
     def denied(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
-    monkeypatch.setattr(junocam.batch, "open", denied, raising=False)  # root ignores chmod
+    monkeypatch.setattr(junocam.batch.manifest, "open", denied, raising=False)  # root ignores chmod
     res = run("batch", raw, "-o", out, *FAST)
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert f"error: {out}: output directory is not writable: Permission denied" in res.stderr
@@ -144,7 +146,7 @@ def test_input_disappears_during_the_run(sim_frames, tmp_path, monkeypatch):
                 Path(task.entry).unlink()
             yield task, real(task)
 
-    monkeypatch.setattr(junocam.batch, "_local_results", serial)
+    monkeypatch.setattr(junocam.batch.run, "local_results", serial)
     res = run("batch", raw, "-o", out, *FAST)
     assert res.exit_code == 1 and "Traceback" not in res.output
     rec = by_name(read_manifest(out / MANIFEST_NAME))["JNCS_G1-raw.png"][0]
@@ -168,7 +170,7 @@ def test_input_changes_during_the_run(sim_frames, tmp_path, monkeypatch):
                 shutil.copy(sim_frames / "JNCS_G3-raw.png", task.entry)
             yield task, result
 
-    monkeypatch.setattr(junocam.batch, "_local_results", serial)
+    monkeypatch.setattr(junocam.batch.run, "local_results", serial)
     res = run("batch", raw, "-o", out, *FAST)
     assert res.exit_code == 0, res.output
     assert_clean(out)

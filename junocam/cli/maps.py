@@ -1,12 +1,17 @@
-"""Planet-geometry commands of the ``junocam`` CLI: ``geometry`` (and ``map``).
+"""Map commands: ``map``, ``mosaic``, ``globe`` and ``animate``.
 
-Kept apart from :mod:`junocam.cli` so the SPICE-dependent commands stay together;
-they are registered on the same ``junocam`` group and share its error handling.
+They navigate frames with SPICE kernels (``map``, ``mosaic``, ``animate``) and
+write map products through :mod:`junocam.maps`; ``globe`` renders a written map.
+
+Examples
+--------
+>>> from click.testing import CliRunner
+>>> "--projection" in CliRunner().invoke(map_cmd, ["--help"]).output
+True
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,125 +20,41 @@ from typing import Any
 import click
 import numpy as np
 
-from .calibrate import load_calibration
-from .cli import (
-    _CONTEXT,
+from ..calibrate import load_calibration
+from ..output import ensure_output_dir
+from .options import (
+    CONTEXT,
     GlobalOptions,
-    _calibration_option,
-    _check_single,
-    _filters_option,
-    _for_each,
-    _format_option,
-    _load,
-    _load_pipeline,
-    _metadata_option,
-    _out_option,
-    _recipe_options,
-    _report,
-    main,
-)
-from .metadata import Filter
-from .output import ensure_output_dir
-
-__all__ = ["geometry_cmd", "map_cmd", "mosaic_cmd", "globe_cmd", "animate_cmd"]
-
-
-def _kernels_option(required: bool = True) -> Any:
-    return click.option(
-        "--kernels",
-        "kernel_paths",
-        multiple=True,
-        required=required,
-        type=click.Path(exists=True, path_type=str),
-        metavar="PATH",
-        help="SPICE meta-kernel, kernel file or folder of kernels (repeatable). "
-        "Needs an LSK, a PCK and an SPK covering the frame; a CK adds the attitude.",
-    )
-
-
-def _projection_option(default: str) -> Any:
-    return click.option(
-        "--projection",
-        type=click.Choice(["equirectangular", "polar", "orthographic"]),
-        default=default,
-        show_default=True,
-        help="Map projection (latitude planetographic, longitude System III west).",
-    )
-
-
-_resolution_option = click.option(
-    "--resolution",
-    type=click.FloatRange(0.001, 30.0),
-    metavar="DEG_PER_PX",
-    help="Degrees per pixel of the map [default: the finest ground pixel of the frames].",
-)
-_navigate_option = click.option(
-    "--navigate",
-    "mode",
-    type=click.Choice(["auto", "limb", "ck"]),
-    default="auto",
-    show_default=True,
-    help="auto: CK attitude with the start time refined on the limb, or without a CK "
-    "the attitude fitted to the limb and terminator; ck: the CK as is; limb: ignore any CK.",
+    calibration_option,
+    check_single,
+    for_each,
+    format_option,
+    kernels_option,
+    load_pipeline,
+    metadata_option,
+    navigate_option,
+    out_option,
+    projection_option,
+    recipe_options,
+    report,
+    resolution_option,
 )
 
+__all__ = [
+    "map_cmd",
+    "mosaic_cmd",
+    "globe_cmd",
+    "animate_cmd",
+]
 
-@main.command("geometry", context_settings=_CONTEXT)
+
+@click.command("map", context_settings=CONTEXT)
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
-@_kernels_option()
-@_metadata_option
-@_filters_option
-@click.option(
-    "--time-offset",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds added to every exposure time (start-time correction).",
-)
-@click.pass_context
-def geometry_cmd(
-    ctx: click.Context,
-    frames: Sequence[str],
-    kernel_paths: Sequence[str],
-    metadata: str | None,
-    filters: Sequence[Filter] | None,
-    time_offset: float,
-) -> None:
-    """Print the sub-spacecraft point of every exposure of FRAMES as JSON.
-
-    Latitude is planetographic, longitude System III west, altitude above the
-    reference ellipsoid; each exposure is evaluated at mid-exposure with light-time
-    and aberration correction. When the frame's metadata gives the sub-spacecraft
-    point, "metadata_match" names the best-matching exposure and the differences.
-
-    \b
-    Examples:
-      junocam geometry frame-raw.png --kernels kernels/
-      junocam geometry a.png b.png --kernels juno.tm
-    """
-    from .spice import KernelSet, geometry_report
-
-    _check_single(metadata, frames)
-    opts: GlobalOptions = ctx.obj
-    kernels = None
-
-    def one(path: str) -> None:
-        nonlocal kernels
-        if kernels is None:
-            kernels = KernelSet.from_path(list(kernel_paths))
-        frame = _load(path, metadata, filters, opts)
-        click.echo(json.dumps(geometry_report(frame.meta, kernels, time_offset), indent=2))
-
-    _for_each(ctx, frames, one)
-
-
-@main.command("map", context_settings=_CONTEXT)
-@click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
-@_kernels_option()
-@_out_option
-@_projection_option("equirectangular")
-@_resolution_option
-@_navigate_option
+@kernels_option()
+@out_option
+@projection_option("equirectangular")
+@resolution_option
+@navigate_option
 @click.option("--bands", "write_bands", is_flag=True, help="Also write each band's linear map.")
 @click.option(
     "--backplanes", is_flag=True, help="Also write lat/lon/incidence/emission/phase (.npz)."
@@ -141,10 +62,10 @@ def geometry_cmd(
 @click.option(
     "--time-offset", type=float, default=0.0, show_default=True, help="Start-time correction, s."
 )
-@_recipe_options
-@_calibration_option
-@_format_option
-@_metadata_option
+@recipe_options
+@calibration_option
+@format_option
+@metadata_option
 @click.pass_context
 def map_cmd(
     ctx: click.Context,
@@ -176,12 +97,12 @@ def map_cmd(
       junocam map frame-raw.png --kernels kernels/ --projection polar -o maps/
       junocam map frame-raw.png --kernels juno.tm --resolution 0.1 --backplanes -o maps/
     """
-    from .cartography import MapOptions, map_file
-    from .spice import KernelSet
+    from ..maps.frame import MapOptions, map_file
+    from ..planet.spice import KernelSet
 
-    _check_single(metadata, frames)
+    check_single(metadata, frames)
     opts: GlobalOptions = ctx.obj
-    pipeline = _load_pipeline(pipeline_name, overrides)
+    pipeline = load_pipeline(pipeline_name, overrides)
     calib = load_calibration(calibration) if calibration else None
     ensure_output_dir(out_dir)
     kernels = None
@@ -223,21 +144,21 @@ def map_cmd(
             f"{g['resolution_deg_per_px']:.4f} deg/px -> {rec['outputs'][0]}"
         )
 
-    _for_each(ctx, frames, one)
+    for_each(ctx, frames, one)
 
 
-@main.command("mosaic", context_settings=_CONTEXT)
+@click.command("mosaic", context_settings=CONTEXT)
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
-@_kernels_option()
-@_out_option
-@_projection_option("polar")
-@_resolution_option
+@kernels_option()
+@out_option
+@projection_option("polar")
+@resolution_option
 @click.option("--name", default="mosaic", show_default=True, help="File stem of the outputs.")
 @click.option("--no-gains", is_flag=True, help="Do not match the frames' brightness.")
-@_navigate_option
-@_recipe_options
-@_calibration_option
-@_format_option
+@navigate_option
+@recipe_options
+@calibration_option
+@format_option
 @click.pass_context
 def mosaic_cmd(
     ctx: click.Context,
@@ -267,11 +188,11 @@ def mosaic_cmd(
       junocam mosaic pj43/*-raw.png --kernels kernels/ -o mosaics/
       junocam mosaic a.png b.png c.png --kernels juno.tm --projection equirectangular -o out/
     """
-    from .cartography import MosaicOptions, mosaic_files
-    from .spice import KernelSet
+    from ..maps.mosaic import MosaicOptions, mosaic_files
+    from ..planet.spice import KernelSet
 
     opts: GlobalOptions = ctx.obj
-    pipeline = _load_pipeline(pipeline_name, overrides)
+    pipeline = load_pipeline(pipeline_name, overrides)
     try:
         kernels = KernelSet.from_path(list(kernel_paths))
         calib = load_calibration(calibration) if calibration else None
@@ -295,7 +216,7 @@ def mosaic_cmd(
             progress=lambda msg: click.echo(msg, err=True),
         )
     except Exception as err:  # noqa: BLE001 - one line, no traceback, exit 1
-        _report(", ".join(frames), err, opts.debug)
+        report(", ".join(frames), err, opts.debug)
         ctx.exit(1)
     failed = 0
     for f in rec["frames"]:
@@ -329,7 +250,7 @@ def _parse_latlon(ctx: click.Context, param: click.Parameter, value: str | None)
     return lat, lon % 360.0
 
 
-@main.command("globe", context_settings=_CONTEXT)
+@click.command("globe", context_settings=CONTEXT)
 @click.argument("map_image", type=click.Path(dir_okay=False, path_type=str))
 @click.option(
     "--view",
@@ -403,9 +324,9 @@ def globe_cmd(
       junocam globe maps/mosaic-polar-enhanced.png --view -60,150 --distance 2.5 -o globe.png
       junocam globe map.png --view 0,0 --distance 4 --sun 0,30 --stars -o lit.png
     """
-    from .cartography import load_map
-    from .globe import GlobeView, render_globe
-    from .output import write_png
+    from ..maps.globe import GlobeView, render_globe
+    from ..maps.store import load_map
+    from ..output import write_png
 
     opts: GlobalOptions = ctx.obj
     if out_path.suffix.lower() != ".png":
@@ -418,14 +339,14 @@ def globe_cmd(
         )
         write_png(out_path, rgb if rgb.shape[2] > 1 else rgb[..., 0], bits=8, protect=[map_image])
     except Exception as err:  # noqa: BLE001
-        _report(map_image, err, opts.debug)
+        report(map_image, err, opts.debug)
         ctx.exit(1)
     click.echo(f"wrote {out_path}")
 
 
-@main.command("animate", context_settings=_CONTEXT)
+@click.command("animate", context_settings=CONTEXT)
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
-@_kernels_option()
+@kernels_option()
 @click.option(
     "-o",
     "--out",
@@ -450,10 +371,10 @@ def globe_cmd(
 )
 @click.option("--fov", type=click.FloatRange(1.0, 170.0), default=50.0, show_default=True)
 @click.option("--fps", type=click.FloatRange(1.0, 60.0), default=12.0, show_default=True)
-@_resolution_option
+@resolution_option
 @click.option("--stars", is_flag=True, help="A starry background.")
-@_navigate_option
-@_recipe_options
+@navigate_option
+@recipe_options
 @click.pass_context
 def animate_cmd(
     ctx: click.Context,
@@ -480,12 +401,13 @@ def animate_cmd(
       junocam animate pj43/*-raw.png --kernels kernels/ -o flyby.gif
       junocam animate pj43/*-raw.png --kernels kernels/ --steps 20 --size 720 -o flyby.mp4
     """
-    from .cartography import MosaicOptions, mosaic_frames
-    from .globe import encode_movie, flyby_views, render_globe
-    from .spice import KernelSet
+    from ..maps.flyby import encode_movie, flyby_views
+    from ..maps.globe import render_globe
+    from ..maps.mosaic import MosaicOptions, mosaic_frames
+    from ..planet.spice import KernelSet
 
     opts: GlobalOptions = ctx.obj
-    pipeline = _load_pipeline(pipeline_name, overrides)
+    pipeline = load_pipeline(pipeline_name, overrides)
     try:
         if out_path.suffix.lower() not in (".gif", ".mp4"):
             raise click.BadParameter("the movie must be a .gif or .mp4", param_hint="-o")
@@ -525,6 +447,6 @@ def animate_cmd(
     except click.BadParameter:
         raise
     except Exception as err:  # noqa: BLE001
-        _report(", ".join(frames), err, opts.debug)
+        report(", ".join(frames), err, opts.debug)
         ctx.exit(1)
     click.echo(f"wrote {out_path} ({len(views)} frames)")

@@ -1,6 +1,6 @@
 """Mosaics: several frames on one map grid, matched in brightness and blended by quality.
 
-Frames are projected one at a time (:func:`junocam.mapping.project_frame`) and added
+Frames are projected one at a time (:func:`junocam.planet.projection.project_frame`) and added
 to a :class:`MosaicAccumulator`, which keeps only running sums: memory does not grow
 with the number of frames. Each frame's pixels are weighted by their quality: the
 cosine of the emission angle to a power (oblique views are blurred and
@@ -15,7 +15,7 @@ maps, before the full-resolution pass.
 Examples
 --------
 >>> import numpy as np
->>> from junocam.mapping import MapGrid
+>>> from junocam.planet.projection import MapGrid
 >>> from junocam.metadata import Filter
 >>> acc = MosaicAccumulator(MapGrid("equirectangular", 1.0, (2, 3)), (Filter.GREEN,))
 >>> acc.shape
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .errors import GeometryError
-from .mapping import MapGrid, MapResult
-from .metadata import Filter
-from .planet import Backplanes
+from ..errors import GeometryError
+from ..metadata import Filter
+from ..planet.photometry import Backplanes
+from ..planet.projection import MapGrid, MapResult
 
 __all__ = ["MosaicAccumulator", "Mosaic", "quality_weight", "fit_gains"]
 
@@ -55,7 +55,17 @@ def quality_weight(
 
     Examples
     --------
-    >>> w = quality_weight(result, Filter.GREEN)               # doctest: +SKIP
+    Three map pixels: seen from straight above, at 60 degrees of emission, and from
+    straight above at half the distance (no feather on so small a map):
+
+    >>> grid = MapGrid("equirectangular", 1.0, (1, 3))
+    >>> emission = np.array([[0.0, 60.0, 0.0]], np.float32)
+    >>> planes = Backplanes(emission, emission, emission, emission, emission)
+    >>> result = MapResult(grid, {Filter.GREEN: np.ones((1, 3), np.float32)},
+    ...                    {Filter.GREEN: np.ones((1, 3), bool)}, planes,
+    ...                    np.zeros((1, 3), np.int16), np.array([[1.0e5, 1.0e5, 0.5e5]]))
+    >>> quality_weight(result, Filter.GREEN, feather_px=0).round(3).tolist()
+    [[1.0, 0.25, 4.0]]
     """
     seen = result.masks[band]
     if not seen.any():

@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
-from .batch import MANIFEST_NAME, latest_records, read_manifest
-from .errors import OutputError
-from .output import atomic_write, write_png
+from ..errors import OutputError
+from ..output import atomic_write, write_png
+from .manifest import MANIFEST_NAME, latest_records, read_manifest
 
 __all__ = ["write_gallery", "write_thumbnail", "gallery_html", "THUMB_DIR"]
 
@@ -111,7 +111,10 @@ def _text(v: Any) -> str:
 
 
 def gallery_html(
-    entries: list[Mapping[str, Any]], failed: list[Mapping[str, Any]], title: str, size: int
+    entries: Sequence[Mapping[str, Any]],
+    failed: Sequence[Mapping[str, Any]],
+    title: str,
+    size: int,
 ) -> str:
     """The page's HTML (entries: ``image``, ``thumb``, ``record``, ``info`` dicts).
 

@@ -8,13 +8,13 @@ a ray on the planet and a planet point becomes a framelet pixel, in pure numpy.
 It is built either from a CK (:func:`view_from_ck`, the attitude SPICE gives) or
 from a :class:`Pointing` (:func:`view_from_pointing`): the camera attitude at the
 spin model's reference exposure plus the self-calibrated spin (:mod:`junocam.spin`)
-for the others. Navigation (:mod:`junocam.navigate`) fits a Pointing to the limb.
+for the others. Navigation (:mod:`junocam.planet.navigate`) fits a Pointing to the limb.
 
 Examples
 --------
 >>> import numpy as np
 >>> from junocam.camera import CameraModel
->>> from junocam.pointing import ViewGeometry
+>>> from junocam.planet.pointing import ViewGeometry
 >>> v = ViewGeometry(CameraModel(), np.array([[0, 0, 3e5]]), np.eye(3)[None] * [1, -1, -1],
 ...                  np.array([[0, 0, 1.0]]))
 >>> s, l, ok = v.project(np.array([[0.0, 0.0, 66854.0]]), 0, "green")
@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .camera import CameraModel
-from .errors import GeometryError
-from .metadata import Filter
-from .planet import JUPITER, Ellipsoid, intersect, surface_normal
+from ..camera import CameraModel
+from ..errors import GeometryError
+from ..metadata import Filter
+from ..spin import SpinModel, rotation_matrix
+from .spheroid import JUPITER, Ellipsoid, intersect, surface_normal
 from .spice import Ephemeris
-from .spin import SpinModel, rotation_matrix
 
 __all__ = ["Pointing", "ViewGeometry", "view_from_ck", "view_from_pointing", "small_rotation"]
 
@@ -176,9 +176,26 @@ def view_from_ck(ephemeris: Ephemeris, camera: CameraModel | None = None) -> Vie
 
     Examples
     --------
-    >>> view = view_from_ck(frame_ephemeris(meta, kernels))   # doctest: +SKIP
-    >>> view.camera_to_body.shape                              # doctest: +SKIP
-    (12, 3, 3)
+    Three green exposures during a synthetic pass whose kernels include a CK:
+
+    >>> import tempfile
+    >>> from datetime import datetime, timezone
+    >>> from junocam.metadata import Companding, FrameMeta
+    >>> from junocam.planet.simkernels import write_pass_kernels
+    >>> from junocam.planet.spice import frame_ephemeris
+    >>> truth = write_pass_kernels(tempfile.mkdtemp())
+    >>> meta = FrameMeta("JNCS_TEST", (Filter.GREEN,), 384, Companding.SQROOT,
+    ...                  start_time=datetime(2026, 11, 25, 12, tzinfo=timezone.utc),
+    ...                  interframe_delay=0.372, exposure_duration=0.0096)
+    >>> view = view_from_ck(frame_ephemeris(meta, truth.kernels))
+    >>> view.camera_to_body.shape
+    (3, 3, 3)
+
+    The centre of the green framelet sees the planet in every exposure:
+
+    >>> pts, ok = view.surface(np.arange(3), np.full(3, 814.0), np.full(3, 64.0), "green")
+    >>> ok.tolist()
+    [True, True, True]
     """
     if ephemeris.camera_to_j2000 is None:
         raise GeometryError("no camera attitude: load a CK or navigate from the limb")
@@ -201,8 +218,21 @@ def view_from_pointing(
 
     Examples
     --------
-    >>> nav = navigate(framelets, eph, fit.spin)                  # doctest: +SKIP
-    >>> view = view_from_pointing(eph, nav.pointing)               # doctest: +SKIP
+    An observer 300 000 km above the north pole, moving at 10 km/s, and a camera
+    looking straight down at the reference exposure; the pointing's half-second
+    time offset moves the observer 5 km:
+
+    >>> from junocam.planet.spheroid import JUPITER
+    >>> eph = Ephemeris("X", np.zeros(2), ("", ""), np.array([[0, 0, 3e5]] * 2),
+    ...                 np.array([[0, 10.0, 0]] * 2), np.array([[0, 0, 1.0]] * 2),
+    ...                 np.stack([np.eye(3)] * 2), None, None, JUPITER)
+    >>> down = np.diag([1.0, -1.0, -1.0])
+    >>> view = view_from_pointing(eph, Pointing(down, SpinModel(0.078), time_offset=0.5))
+    >>> view.observer[0].tolist(), view.camera_to_body.shape
+    ([0.0, 5.0, 300000.0], (2, 3, 3))
+    >>> s, line, ok = view.project(np.array([[0.0, 0.0, 66854.0]]), 0, "green")
+    >>> round(float(s[0]), 2), round(float(line[0]), 2), bool(ok[0])
+    (814.21, 3.51, True)
     """
     eph = ephemeris.shifted(pointing.time_offset) if pointing.time_offset else ephemeris
     cam = pointing.camera_to_j2000(np.arange(eph.n_exposures))

@@ -20,9 +20,12 @@ time jitter) is returned for checks.
 
 Examples
 --------
->>> from junocam.simkernels import SyntheticPass, write_pass_kernels
->>> truth = write_pass_kernels(tmp_path, SyntheticPass())          # doctest: +SKIP
->>> sorted(p.suffix for p in tmp_path.iterdir())                   # doctest: +SKIP
+>>> import tempfile
+>>> from pathlib import Path
+>>> from junocam.planet.simkernels import SyntheticPass, write_pass_kernels
+>>> folder = Path(tempfile.mkdtemp())
+>>> truth = write_pass_kernels(folder, SyntheticPass())
+>>> sorted(p.suffix for p in folder.iterdir())
 ['.bc', '.bsp', '.tf', '.tls', '.tpc', '.tsc']
 """
 
@@ -35,16 +38,15 @@ from typing import Any
 
 import numpy as np
 
-from .planet import JUPITER, surface_normal, surface_point
+from ..spin import FK_SPIN_AXIS, rotation_matrix
+from .spheroid import JUPITER, surface_normal, surface_point
 from .spice import KernelSet, furnished, require_spiceypy
-from .spin import FK_SPIN_AXIS, rotation_matrix
 
 __all__ = [
     "SyntheticPass",
     "PassTruth",
     "write_pass_kernels",
     "camera_to_spacecraft",
-    "simulate_pass_frames",
 ]
 
 #: Jupiter's GM (km^3/s^2), for the two-body path [NAIF gm_de431.tpc: 126686534.9].
@@ -218,9 +220,18 @@ def write_pass_kernels(folder: str | Path, spec: SyntheticPass = SyntheticPass()
 
     Examples
     --------
-    >>> truth = write_pass_kernels(tmp_path, SyntheticPass(altitude_km=80000.0))  # doctest: +SKIP
-    >>> round(truth.spin_rate, 4)                                                 # doctest: +SKIP
-    0.2084
+    >>> import tempfile
+    >>> from junocam.metadata import assumed_meta
+    >>> truth = write_pass_kernels(tempfile.mkdtemp(), SyntheticPass(altitude_km=80000.0))
+    >>> round(truth.spin_rate, 4), truth.kernels.kinds()
+    (0.2084, ['.bc', '.bsp', '.tf', '.tls', '.tpc', '.tsc'])
+
+    The kernels work like real ones, e.g. for the sub-spacecraft point at mid-pass:
+
+    >>> from junocam.planet.spice import sub_spacecraft
+    >>> p = sub_spacecraft(assumed_meta(384), truth.kernels, np.array([truth.mid_et]))[0]
+    >>> round(p["lat_deg"], 2), round(p["lon_west_deg"], 2), round(p["alt_km"], -2)
+    (-40.0, 120.0, 80000.0)
     """
     sp = require_spiceypy()
     out = Path(folder)
@@ -323,86 +334,3 @@ def write_pass_kernels(folder: str | Path, spec: SyntheticPass = SyntheticPass()
         finally:
             sp.ckcls(handle)
     return PassTruth(KernelSet.from_path(out), mid, axis, rate)
-
-
-def simulate_pass_frames(
-    out_dir: str | Path,
-    spec: SyntheticPass = SyntheticPass(),
-    *,
-    offsets_s: tuple[float, ...] = (0.0,),
-    gains: tuple[float, ...] | None = None,
-    texture: Any = None,
-    frame: Any = None,
-    time_error_s: float = 0.0,
-) -> tuple[PassTruth, list[Path]]:
-    """Write a synthetic pass: kernels in ``out_dir/kernels``, raw frames in ``out_dir``.
-
-    Each frame is centred ``offsets_s`` seconds after ``spec.mid_utc`` (a multiple of
-    the spin period plus a little sweeps Jupiter again, further along), rendered
-    with :func:`junocam.simulate.simulate_planet_frame` through the CK attitude and
-    written as a website-style ``-raw.png`` with its JSON metadata.
-
-    Parameters
-    ----------
-    out_dir : path
-    spec : SyntheticPass
-    offsets_s : tuple of float
-        Frame centres relative to ``spec.mid_utc`` (s).
-    gains : tuple of float, optional
-        Exposure factor of each frame (default 1).
-    texture : PlanetTexture, optional
-        Default: a procedural one.
-    frame : SimulationSpec, optional
-        Filters, exposures, noise (default: 16 RGB exposures).
-    time_error_s : float
-        The frames are rendered this much later than their metadata says (jitter).
-
-    Returns
-    -------
-    (PassTruth, list of Path)
-
-    Examples
-    --------
-    >>> truth, pngs = simulate_pass_frames(tmp_path, offsets_s=(0.0, 31.7))  # doctest: +SKIP
-    """
-    from dataclasses import replace
-    from datetime import UTC, datetime, timedelta
-
-    from .metadata import from_website_json
-    from .output import encode_png
-    from .pointing import view_from_ck
-    from .simulate import (
-        PlanetTexture,
-        SimulationSpec,
-        metadata_json,
-        simulate_planet_frame,
-        website_metadata,
-    )
-    from .spice import exposure_times, frame_ephemeris
-
-    out = Path(out_dir)
-    (out / "kernels").mkdir(parents=True, exist_ok=True)
-    truth = write_pass_kernels(out / "kernels", spec)
-    texture = texture or PlanetTexture.procedural((360, 720), seed=9, n_spots=30)
-    base = frame or SimulationSpec(n_exposures=16, oversample=1, hot_pixels=0, seed=4)
-    probe = from_website_json(website_metadata(base, base.true_spin()))
-    centre = float(exposure_times(probe)[(base.n_exposures - 1) // 2])
-    t_mid = datetime.fromisoformat(spec.mid_utc).replace(tzinfo=UTC)
-    paths = []
-    for k, dt in enumerate(offsets_s):
-        g = 1.0 if gains is None else gains[k]
-        one = replace(
-            base,
-            start_time=t_mid + timedelta(seconds=dt - centre),
-            full_well_dn=base.full_well_dn * g,
-            product_id=f"JNCS_2026329_99C{k + 1:05d}_V01",
-            seed=base.seed + k,
-        )
-        meta = from_website_json(website_metadata(one, one.true_spin()))
-        view = view_from_ck(frame_ephemeris(meta, truth.kernels, time_offset=time_error_s))
-        sim = simulate_planet_frame(texture, view, one)
-        png = out / f"{one.product_id}-raw.png"
-        png.write_bytes(encode_png(sim.strip))
-        (out / f"{one.product_id}.json").write_text(metadata_json(sim.metadata))
-        paths.append(png)
-    return truth, paths

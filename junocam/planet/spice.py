@@ -3,8 +3,8 @@
 This is the only module that talks to the NAIF SPICE toolkit (through ``spiceypy``,
 the optional extra ``junocam[spice]``). It turns a frame's metadata and a set of
 kernels into an :class:`Ephemeris`: small arrays per exposure that the pure
-geometry code (:mod:`junocam.planet`, :mod:`junocam.navigate`, :mod:`junocam.mapping`)
-uses without SPICE.
+geometry code (:mod:`junocam.planet`, :mod:`junocam.planet.navigate`,
+:mod:`junocam.planet.projection`) uses without SPICE.
 
 SPICE keeps its kernel pool in process-global state and is not thread-safe, so
 kernels are loaded only inside :func:`furnished`, which holds a lock, clears the
@@ -19,7 +19,7 @@ light-time and stellar-aberration correction (``LT+S``), as ISIS does.
 
 Examples
 --------
->>> from junocam.spice import KernelSet
+>>> from junocam.planet.spice import KernelSet
 >>> KernelSet.from_path("/no/such/folder")            # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import KernelError, MissingMetadataError
-from .metadata import INTERFRAME_DELTA, START_TIME_BIAS, FrameMeta
-from .planet import Ellipsoid
+from ..errors import KernelError, MissingMetadataError
+from ..metadata import INTERFRAME_DELTA, START_TIME_BIAS, FrameMeta
+from .spheroid import Ellipsoid
 
 __all__ = [
     "KernelSet",
@@ -138,9 +138,12 @@ class KernelSet:
         if isinstance(path, (list, tuple)):
             sets = [cls.from_path(p) for p in path]
             paths = tuple(p for s in sets for p in s.paths)
-            skipped = tuple(x for s in sets for x in s.skipped)
-            return cls(_sorted(paths), ", ".join(s.source for s in sets), skipped)
-        p = Path(path)
+            return cls(
+                _sorted(paths),
+                ", ".join(s.source for s in sets),
+                tuple(x for s in sets for x in s.skipped),
+            )
+        p = Path(path)  # type: ignore[arg-type]  # one path here: sequences returned above
         if not p.exists():
             raise KernelError("kernel path does not exist", path=str(p))
         if p.is_dir():
@@ -216,9 +219,20 @@ def furnished(kernels: KernelSet) -> Iterator[Any]:
 
     Examples
     --------
-    >>> ks = KernelSet.from_path(KERNEL_DIR)                    # doctest: +SKIP
-    >>> with furnished(ks) as sp:                               # doctest: +SKIP
-    ...     et = sp.str2et("2022-07-05T12:13:37")
+    Synthetic kernels of a made-up pass stand in for real ones here:
+
+    >>> import tempfile
+    >>> from junocam.planet.simkernels import write_pass_kernels
+    >>> folder = tempfile.mkdtemp()
+    >>> truth = write_pass_kernels(folder)
+    >>> ks = KernelSet.from_path(folder)
+    >>> with furnished(ks) as sp:
+    ...     et = sp.str2et("2026-11-25T12:00:00")
+    ...     radii = sp.bodvrd("JUPITER", "RADII", 3)[1]
+    >>> round(et, 3), radii.tolist()
+    (848880069.183, [71492.0, 71492.0, 66854.0])
+    >>> require_spiceypy().ktotal("ALL")   # nothing stays loaded after the block
+    0
     """
     sp = require_spiceypy()
     with _LOCK:
@@ -302,7 +316,7 @@ class Ephemeris:
         >>> e.shifted(0.5).observer.tolist()
         [[100000.0, 5.0, 0.0]]
         """
-        from .spin import rotation_matrix
+        from ..spin import rotation_matrix
 
         cam = self.camera_to_j2000
         if cam is not None and self.camera_rate is not None:
@@ -422,9 +436,23 @@ def frame_ephemeris(
 
     Examples
     --------
-    >>> eph = frame_ephemeris(meta, KernelSet.from_path("kernels/"))   # doctest: +SKIP
-    >>> eph.observer.shape                                             # doctest: +SKIP
-    (12, 3)
+    A frame of three green exposures during a synthetic pass (its kernels include a
+    CK, so the ephemeris carries the camera attitude too):
+
+    >>> import tempfile
+    >>> from datetime import datetime, timezone
+    >>> from junocam.metadata import Companding, Filter
+    >>> from junocam.planet.simkernels import write_pass_kernels
+    >>> folder = tempfile.mkdtemp()
+    >>> truth = write_pass_kernels(folder)
+    >>> meta = FrameMeta("JNCS_TEST", (Filter.GREEN,), 384, Companding.SQROOT,
+    ...                  start_time=datetime(2026, 11, 25, 12, tzinfo=timezone.utc),
+    ...                  interframe_delay=0.372, exposure_duration=0.0096)
+    >>> eph = frame_ephemeris(meta, KernelSet.from_path(folder))
+    >>> eph.observer.shape, eph.has_attitude
+    ((3, 3), True)
+    >>> eph.utc
+    ('2026-11-25T12:00:00.067', '2026-11-25T12:00:00.440', '2026-11-25T12:00:00.813')
     """
     offsets = exposure_times(meta, time_offset)
     with furnished(kernels) as sp:
@@ -537,8 +565,17 @@ def sub_spacecraft(
 
     Examples
     --------
-    >>> sub_spacecraft(meta, ks, np.array([et]))[0]["lat_deg"]       # doctest: +SKIP
-    -83.28
+    The synthetic pass puts Juno 110 000 km above 40 S, 120 W at its middle:
+
+    >>> import tempfile
+    >>> from junocam.metadata import assumed_meta
+    >>> from junocam.planet.simkernels import write_pass_kernels
+    >>> folder = tempfile.mkdtemp()
+    >>> truth = write_pass_kernels(folder)
+    >>> p = sub_spacecraft(assumed_meta(384), KernelSet.from_path(folder),
+    ...                    np.array([truth.mid_et]))[0]
+    >>> p["utc"], round(p["lat_deg"], 3), round(p["lon_west_deg"], 2), round(p["alt_km"])
+    ('2026-11-25T12:00:00.000', -40.0, 120.0, 109997)
     """
     with furnished(kernels) as sp:
         _check_text_kernels(sp, kernels)
@@ -582,9 +619,22 @@ def geometry_report(
 
     Examples
     --------
-    >>> rep = geometry_report(meta, KernelSet.from_path("kernels/"))   # doctest: +SKIP
-    >>> sorted(rep)                                                    # doctest: +SKIP
+    >>> import tempfile
+    >>> from datetime import datetime, timezone
+    >>> from junocam.metadata import Companding, Filter
+    >>> from junocam.planet.simkernels import write_pass_kernels
+    >>> folder = tempfile.mkdtemp()
+    >>> truth = write_pass_kernels(folder)
+    >>> meta = FrameMeta("JNCS_TEST", (Filter.GREEN,), 384, Companding.SQROOT,
+    ...                  start_time=datetime(2026, 11, 25, 12, tzinfo=timezone.utc),
+    ...                  interframe_delay=0.372, exposure_duration=0.0096,
+    ...                  sub_spacecraft_lat_deg=-40.0, sub_spacecraft_lon_deg=120.0,
+    ...                  spacecraft_altitude_km=110000.0)
+    >>> rep = geometry_report(meta, KernelSet.from_path(folder))
+    >>> sorted(rep)
     ['exposures', 'kernels', 'metadata_match', 'mid', 'product_id']
+    >>> rep["metadata_match"]["index"], rep["metadata_match"]["within_tolerance"]
+    (0, True)
     """
     offsets = exposure_times(meta, time_offset)
     with furnished(kernels) as sp:

@@ -2,7 +2,7 @@
 
 Every map pixel is a point on the oblate spheroid. For each exposure and band the
 point is projected into the framelet through the camera model and that exposure's
-attitude and position (:class:`junocam.pointing.ViewGeometry`), sampled, and blended
+attitude and position (:class:`junocam.planet.pointing.ViewGeometry`), sampled, and blended
 with the other framelets that see it (feathered at framelet edges, as the stitcher
 does). Inverse mapping means no holes and no double counting, and the spacecraft's
 motion between exposures (parallax near perijove) is honoured exactly.
@@ -21,7 +21,7 @@ Projections (latitude planetographic, longitude System III west):
 
 Examples
 --------
->>> from junocam.mapping import MapGrid
+>>> from junocam.planet.projection import MapGrid
 >>> g = MapGrid("equirectangular", 1.0, (180, 360), lon_left=360.0, lat_top=90.0)
 >>> lat, lon = g.latlon()
 >>> float(lat[0, 0]), float(lon[0, 0]), float(lon[0, -1])
@@ -38,19 +38,13 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from .errors import GeometryError
-from .framelets import DARK_SAMPLES, PHOTOACTIVE_SAMPLES, Framelets
-from .metadata import Filter
-from .planet import (
-    JUPITER,
-    Backplanes,
-    Ellipsoid,
-    intersect,
-    planetographic,
-    surface_point,
-)
+from ..errors import GeometryError
+from ..framelets import DARK_SAMPLES, PHOTOACTIVE_SAMPLES, Framelets
+from ..metadata import Filter
+from ..stitch import feather_weight
+from .photometry import Backplanes
 from .pointing import ViewGeometry
-from .stitch import feather_weight
+from .spheroid import JUPITER, Ellipsoid, intersect, planetographic, surface_point
 
 __all__ = ["PROJECTIONS", "MapGrid", "MapResult", "map_grid_for", "project_frame", "footprint"]
 
@@ -328,7 +322,14 @@ def footprint(
 
     Examples
     --------
-    >>> pts, km = footprint(view, (Filter.GREEN,))          # doctest: +SKIP
+    A camera 300 000 km above the north pole, looking straight down:
+
+    >>> from junocam.camera import CameraModel
+    >>> view = ViewGeometry(CameraModel(), np.array([[0, 0, 3e5]]),
+    ...                     np.diag([1.0, -1.0, -1.0])[None], np.array([[0, 0, 1.0]]))
+    >>> pts, km = footprint(view, (Filter.GREEN,))
+    >>> pts.shape, round(float(km.min()), 1)
+    ((702, 3), 157.5)
     """
     pts_all, km_all = [], []
     s = np.arange(DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES, step, dtype=np.float64)
@@ -390,9 +391,16 @@ def map_grid_for(
 
     Examples
     --------
-    >>> grid = map_grid_for(nav.view, "polar")          # doctest: +SKIP
-    >>> grid.pole                                        # doctest: +SKIP
-    'south'
+    The view of a camera 300 000 km above the north pole, looking straight down:
+
+    >>> from junocam.camera import CameraModel
+    >>> view = ViewGeometry(CameraModel(), np.array([[0, 0, 3e5]]),
+    ...                     np.diag([1.0, -1.0, -1.0])[None], np.array([[0, 0, 1.0]]))
+    >>> grid = map_grid_for(view, "polar")
+    >>> grid.pole, grid.shape, round(grid.resolution, 4)
+    ('north', (1226, 1226), 0.1263)
+    >>> map_grid_for(view, "polar", 1.0).shape
+    (155, 155)
     """
     views = [view] if isinstance(view, ViewGeometry) else list(view)
     if not views:
@@ -405,7 +413,7 @@ def map_grid_for(
     lat, lon = np.degrees(lat), np.degrees(lon)
     deg_per_km = 180.0 / (math.pi * view.body.a)
     auto = resolution is None
-    res = float(np.percentile(km, 2) * deg_per_km) if auto else float(resolution)
+    res = float(np.percentile(km, 2) * deg_per_km) if resolution is None else float(resolution)
     if projection == "equirectangular":
         left, width = _lon_span(lon)
         top = min(90.0, float(lat.max()) + margin * 180)
@@ -472,7 +480,8 @@ def project_frame(
     framelets : Framelets
         Linear framelets (any calibration already applied).
     view : ViewGeometry
-        From :func:`junocam.pointing.view_from_ck` or :func:`junocam.navigate.navigate`.
+        From :func:`junocam.planet.pointing.view_from_ck` or
+        :func:`junocam.planet.navigate.navigate`.
     grid : MapGrid
     bands : tuple of Filter, optional
         Bands to map (default all).
@@ -491,9 +500,20 @@ def project_frame(
 
     Examples
     --------
-    >>> m = project_frame(framelets, nav.view, map_grid_for(nav.view, "polar"))  # doctest: +SKIP
-    >>> sorted(m.bands)                                                          # doctest: +SKIP
-    [<Filter.BLUE: 'BLUE'>, <Filter.GREEN: 'GREEN'>, <Filter.RED: 'RED'>]
+    One uniform green framelet (100 DN) seen by a camera 300 000 km above the north
+    pole, looking straight down, on a coarse polar map:
+
+    >>> from junocam.camera import CameraModel
+    >>> view = ViewGeometry(CameraModel(), np.array([[0, 0, 3e5]]),
+    ...                     np.diag([1.0, -1.0, -1.0])[None], np.array([[0, 0, 1.0]]))
+    >>> framelets = Framelets(np.full((1, 1, 128, 1648), 100.0, np.float32), (Filter.GREEN,))
+    >>> m = project_frame(framelets, view, map_grid_for(view, "polar", 1.0))
+    >>> sorted(m.bands), m.grid.shape
+    ([<Filter.GREEN: 'GREEN'>], (155, 155))
+    >>> np.unique(m.bands[Filter.GREEN]).tolist(), int(m.masks[Filter.GREEN].sum())
+    ([0.0, 100.0], 2397)
+    >>> round(float(np.nanmax(m.backplanes.emission_deg)))   # max_emission cuts the limb
+    80
     """
     use = bands or tuple(framelets.filters)
     if view.n_exposures != framelets.n_exposures:
@@ -550,17 +570,17 @@ def project_frame(
             num[b][sel] += w * val
             den[b][sel] += w
             np.maximum.at(w_exp, sel, w)
-        seen = np.flatnonzero(w_exp > 0)
-        if seen.size:
-            cos_e[seen] += w_exp[seen] * mu[seen]
+        hit = np.flatnonzero(w_exp > 0)
+        if hit.size:
+            cos_e[hit] += w_exp[hit] * mu[hit]
             sun = view.sun[i]
-            v = to_obs[seen] / dist[seen, None]
-            cos_g[seen] += w_exp[seen] * (v @ sun)
-            w_all[seen] += w_exp[seen]
-            rng[seen] += w_exp[seen] * dist[seen]
-            better = w_exp[seen] > best_w[seen]
-            best_w[seen[better]] = w_exp[seen][better]
-            best_i[seen[better]] = i
+            v = to_obs[hit] / dist[hit, None]
+            cos_g[hit] += w_exp[hit] * (v @ sun)
+            w_all[hit] += w_exp[hit]
+            rng[hit] += w_exp[hit] * dist[hit]
+            better = w_exp[hit] > best_w[hit]
+            best_w[hit[better]] = w_exp[hit][better]
+            best_i[hit[better]] = i
     shape = grid.shape
     out_bands, out_masks = {}, {}
     for b in use:

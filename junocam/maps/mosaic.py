@@ -1,0 +1,314 @@
+"""Mosaics: several frames navigated, projected onto one grid, blended and written.
+
+:func:`mosaic_frames` navigates every frame (:func:`~junocam.maps.frame.frame_geometry`),
+runs each recipe up to its compose stage with the projection in place of the
+stitcher, matches the frames' brightness (:func:`~junocam.maps.blend.fit_gains`),
+blends them (:class:`~junocam.maps.blend.MosaicAccumulator`) and runs the colour
+stages once on the blend; :func:`mosaic_files` also writes the image, the coverage
+and source maps, the backplanes and the JSON sidecar.
+
+Examples
+--------
+>>> from pathlib import Path
+>>> MosaicOptions(Path("maps")).projection
+'polar'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..calibrate import Calibration
+from ..decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
+from ..errors import GeometryError, JunoCamError
+from ..metadata import Filter
+from ..pipeline.engine import Pipeline, PipelineResult
+from ..pipeline.stages import STAGES
+from ..planet.projection import MapGrid, MapResult, map_grid_for
+from ..planet.spice import KernelSet
+from ..process import FORMATS, ProcessOptions, write_image
+from .blend import Mosaic
+from .frame import (
+    FrameGeometry,
+    crop_array,
+    crop_planes,
+    crop_result,
+    frame_geometry,
+    run_projected,
+    wrap_padded,
+)
+from .store import write_npz, write_sidecar
+
+__all__ = [
+    "MosaicOptions",
+    "mosaic_frames",
+    "mosaic_files",
+]
+
+
+@dataclass(frozen=True)
+class MosaicOptions:
+    """How :func:`mosaic_files` builds and writes a mosaic.
+
+    Parameters
+    ----------
+    out_dir : Path
+    name : str
+        File stem of the outputs.
+    projection : str
+    resolution : float, optional
+        Degrees per pixel (default: the finest ground pixel among the frames).
+    fit_gains : bool
+        Match the frames' brightness per band on their overlaps first.
+    gain_scale : int
+        How much coarser the grid of the gain-fitting pass is.
+    fmt : str
+    mode : str
+        Navigation mode (see :func:`frame_geometry`).
+    """
+
+    out_dir: Path
+    name: str = "mosaic"
+    projection: str = "polar"
+    resolution: float | None = None
+    fit_gains: bool = True
+    gain_scale: int = 4
+    fmt: str = "png8"
+    mode: str = "auto"
+    protect: tuple[Path, ...] = field(default=())
+
+
+def _project_calibrated(
+    frame: RawFrame,
+    geo: FrameGeometry,
+    pipeline: Pipeline,
+    grid: MapGrid,
+    calibration: Calibration | None,
+) -> MapResult:
+    """The frame's framelets after the recipe's framelet stages, on ``grid``.
+
+    Only the recipe's stages up to its compose stage run: the colour stages of a
+    mosaic run once on the blend (:meth:`Pipeline.run_bands`), not per frame.
+    """
+    kinds = [STAGES[s.name].kind for s in pipeline.stages]
+    head = Pipeline(list(pipeline.stages[: kinds.index("compose") + 1]), name=pipeline.name)
+    return run_projected(frame, geo, head, grid, calibration)[1]
+
+
+def mosaic_frames(
+    paths: list[str | Path],
+    kernels: KernelSet,
+    pipeline: Pipeline,
+    mopts: MosaicOptions,
+    *,
+    calibration: Calibration | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: Any = None,
+) -> tuple[Mosaic, PipelineResult, list[dict[str, Any]], RawFrame]:
+    """Navigate, gain-match and blend frames into one map (frames one at a time).
+
+    Frames that cannot be read or navigated are left out; their records carry the
+    error instead of navigation and gains.
+
+    Returns
+    -------
+    (Mosaic, PipelineResult, per-frame records, first frame)
+
+    Examples
+    --------
+    Two one-exposure green frames of a synthetic pass, one spin period apart (so
+    they overlap), the second exposed 1.3 times longer; and a file that is missing:
+
+    >>> import tempfile
+    >>> from junocam.metadata import Filter
+    >>> from junocam.simulate import PlanetTexture, SimulationSpec, simulate_pass_frames
+    >>> spec = SimulationSpec(filters=(Filter.GREEN,), n_exposures=1, oversample=1)
+    >>> truth, pngs = simulate_pass_frames(tempfile.mkdtemp(), offsets_s=(0.0, 60 / 1.99),
+    ...                                    gains=(1.0, 1.3), frame=spec,
+    ...                                    texture=PlanetTexture.procedural((90, 180)))
+    >>> linear = Pipeline(["stitch", ("compose", {"normalize": "full_scale"})], name="linear")
+    >>> mopts = MosaicOptions(Path("."), resolution=1.0, mode="ck")
+    >>> mosaic, result, records, _ = mosaic_frames([*pngs, "missing-raw.png"], truth.kernels,
+    ...                                            linear, mopts)
+    >>> [round(g, 2) for g in mosaic.gains[Filter.GREEN]], int(mosaic.coverage.max())
+    ([1.0, 0.77], 2)
+    >>> records[2]
+    {'input': 'missing-raw.png', 'error': 'missing-raw.png: file does not exist'}
+    """
+    from .blend import MosaicAccumulator, fit_gains
+
+    if not paths:
+        raise GeometryError("a mosaic needs at least one frame")
+    geos: list[tuple[Path, FrameGeometry]] = []
+    records: list[dict[str, Any]] = []
+    filters: list[Filter] = []
+    skipped: list[dict[str, Any]] = []
+    for p in paths:
+        try:
+            frame = read_frame(p, max_pixels=max_pixels)
+            geo = frame_geometry(frame, kernels, mode=mopts.mode)
+        except JunoCamError as err:
+            # one frame that cannot be read or navigated must not sink the mosaic
+            skipped.append({"input": str(p), "error": str(err)})
+            if progress:
+                progress(f"skipped {p}: {err.message}")
+            continue
+        filters.extend(frame.meta.filters)
+        geos.append((Path(p), geo))
+        mid = geo.view.observer[geo.view.n_exposures // 2]
+        records.append(
+            {
+                "input": str(p),
+                "product_id": frame.meta.product_id,
+                "observer_mid_km": [round(float(v), 3) for v in mid],
+                **geo.as_dict(),
+            }
+        )
+        if progress:
+            progress(f"navigated {frame.meta.product_id}")
+    if not geos:
+        raise GeometryError(
+            "no frame could be navigated: " + "; ".join(x["error"] for x in skipped)
+        )
+    paths = [p for p, _ in geos]
+    views = [g.view for _, g in geos]
+    first = read_frame(paths[0], max_pixels=max_pixels)
+    bands = tuple(dict.fromkeys(filters))
+    grid = map_grid_for(views, mopts.projection, mopts.resolution, bands=bands)
+    gains: list[dict[Any, float]] = [{} for _ in paths]
+    if mopts.fit_gains and len(paths) > 1:
+        coarse = MapGrid(
+            grid.projection,
+            grid.resolution * mopts.gain_scale,
+            (max(1, grid.shape[0] // mopts.gain_scale), max(1, grid.shape[1] // mopts.gain_scale)),
+            lon_left=grid.lon_left,
+            lat_top=grid.lat_top,
+            pole=grid.pole,
+            center_lon=grid.center_lon,
+            center_lat=grid.center_lat,
+            body=grid.body,
+        )
+        small = []
+        for path, geo in geos:
+            frame = read_frame(path, max_pixels=max_pixels)
+            small.append(_project_calibrated(frame, geo, pipeline, coarse, calibration))
+        for b in bands:
+            g = fit_gains([m.bands for m in small], [m.masks for m in small], b)
+            for k in range(len(paths)):
+                gains[k][b] = g[k]
+    padded, pad = wrap_padded(grid)
+    acc = MosaicAccumulator(padded, bands)
+    for k, (path, geo) in enumerate(geos):
+        frame = read_frame(path, max_pixels=max_pixels)
+        acc.add(_project_calibrated(frame, geo, pipeline, padded, calibration), gains[k])
+        if progress:
+            progress(f"added {frame.meta.product_id}")
+    wide = acc.result()
+    result = crop_result(pipeline.run_bands(first, wide.bands, wide.masks, wide.backplanes), pad)
+    mosaic = Mosaic(
+        grid=grid,
+        bands={b: crop_array(v, pad) for b, v in wide.bands.items()},
+        masks={b: crop_array(v, pad) for b, v in wide.masks.items()},
+        coverage=crop_array(wide.coverage, pad),
+        source=crop_array(wide.source, pad),
+        backplanes=crop_planes(wide.backplanes, pad),
+        gains=wide.gains,
+    )
+    for k, rec in enumerate(records):
+        rec["gains"] = {b.value: round(mosaic.gains[b][k], 5) for b in bands}
+    return mosaic, result, records + skipped, first
+
+
+def mosaic_files(
+    paths: list[str | Path],
+    kernels: KernelSet,
+    pipeline: Pipeline,
+    mopts: MosaicOptions,
+    *,
+    calibration: Calibration | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Build a mosaic and write it: colour map, sidecar JSON, coverage and source maps.
+
+    Returns
+    -------
+    dict
+        The sidecar's content.
+
+    Examples
+    --------
+    Two one-exposure green frames of a synthetic pass, one spin period apart, the
+    second exposed 1.3 times longer:
+
+    >>> import tempfile
+    >>> from junocam.metadata import Filter
+    >>> from junocam.simulate import PlanetTexture, SimulationSpec, simulate_pass_frames
+    >>> spec = SimulationSpec(filters=(Filter.GREEN,), n_exposures=1, oversample=1)
+    >>> truth, pngs = simulate_pass_frames(tempfile.mkdtemp(), offsets_s=(0.0, 60 / 1.99),
+    ...                                    gains=(1.0, 1.3), frame=spec,
+    ...                                    texture=PlanetTexture.procedural((90, 180)))
+    >>> linear = Pipeline(["stitch", ("compose", {"normalize": "full_scale"})], name="linear")
+    >>> out = Path(tempfile.mkdtemp())
+    >>> rec = mosaic_files(pngs, truth.kernels, linear,
+    ...                    MosaicOptions(out, resolution=1.0, mode="ck"))
+    >>> [Path(p).name for p in rec["outputs"]]
+    ['mosaic-polar-linear.png', 'mosaic-polar-coverage.png', 'mosaic-polar-source.png',
+     'mosaic-polar-backplanes.npz', 'mosaic-polar-linear.json']
+    >>> [round(f["gains"]["GREEN"], 2) for f in rec["frames"]]
+    [1.0, 0.77]
+    """
+    mosaic, result, records, _ = mosaic_frames(
+        paths,
+        kernels,
+        pipeline,
+        mopts,
+        calibration=calibration,
+        max_pixels=max_pixels,
+        progress=progress,
+    )
+    protect = (*mopts.protect, *(Path(p) for p in paths))
+    out = mopts.out_dir
+    stem = f"{mopts.name}-{mopts.projection}"
+    image = out / f"{stem}-{pipeline.name}{FORMATS[mopts.fmt]}"
+    rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
+    write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
+    from ..output import write_png
+
+    cov = out / f"{stem}-coverage.png"
+    write_png(
+        cov,
+        np.clip(mosaic.coverage / max(1, int(mosaic.coverage.max())), 0, 1),
+        bits=8,
+        protect=protect,
+    )
+    src = out / f"{stem}-source.png"
+    n = max(1, sum("error" not in r for r in records))
+    write_png(
+        src, np.where(mosaic.source >= 0, (mosaic.source + 1) / n, 0.0), bits=8, protect=protect
+    )
+    planes = out / f"{stem}-backplanes.npz"
+    write_npz(
+        planes,
+        protect,
+        coverage=mosaic.coverage,
+        source=mosaic.source,
+        **mosaic.backplanes.as_dict(),
+    )
+    record: dict[str, Any] = {
+        "grid": mosaic.grid.to_dict(),
+        "frames": records,
+        "kernels": list(kernels.paths),
+        "pipeline": pipeline.name,
+        "pipeline_digest": pipeline.digest(),
+        "notes": result.notes,
+        "junocam_version": __version__,
+        "outputs": [str(image), str(cov), str(src), str(planes)],
+        "source_png": "grey level (k + 1) / n_frames marks frame k; 0 = no frame",
+    }
+    return write_sidecar(out / f"{stem}-{pipeline.name}.json", record, protect)

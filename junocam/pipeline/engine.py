@@ -1,0 +1,421 @@
+"""The pipeline engine: a validated list of stages, and running it on a frame.
+
+:class:`Stage` is one configured stage (parameters checked against its
+:class:`~junocam.pipeline.registry.StageSpec`, defaults filled in);
+:class:`Pipeline` is an ordered list of them, built from code, a TOML recipe or a
+built-in name, checked for the order of kinds (linear, geometry, photometric,
+compose, color) and run on a :class:`~junocam.decode.RawFrame`; the result is a
+:class:`PipelineResult`.
+
+Examples
+--------
+>>> p = Pipeline(["stitch", "compose", ("stretch", {"high": 99.0})])
+>>> [s.name for s in p.stages]
+['stitch', 'compose', 'stretch']
+>>> p.stages[2].params["high"]
+99.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ..calibrate import Calibration
+from ..companding import decompand
+from ..compose import compose_rgb
+from ..decode import RawFrame
+from ..errors import RecipeError
+from ..framelets import split
+from ..metadata import Filter
+from ..planet.photometry import Backplanes
+from ..spinfit import SpinFit
+from .parameters import parse_override
+from .recipes import recipe_path
+from .registry import KINDS, Context, Projector, State
+from .stages import STAGES
+
+__all__ = [
+    "Stage",
+    "Pipeline",
+    "PipelineResult",
+]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One configured stage of a pipeline (validated, defaults filled in).
+
+    Examples
+    --------
+    >>> Stage.make("gamma", {"gamma": 2.2}).params["gamma"]
+    2.2
+    """
+
+    name: str
+    params: Mapping[str, Any]
+
+    @classmethod
+    def make(
+        cls,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        source: str | None = None,
+        index: int | None = None,
+    ) -> Stage:
+        """Validate a stage name and its parameters against the registry."""
+        where_stage = f"stage {name!r}" if index is None else f"stage {index + 1} ({name!r})"
+        if not isinstance(name, str) or name not in STAGES:
+            known = ", ".join(sorted(STAGES))
+            raise RecipeError(f"unknown {where_stage}; known stages: {known}", path=source)
+        spec = STAGES[name]
+        given = dict(params or {})
+        out: dict[str, Any] = {}
+        for key in given:
+            if key not in spec.params:
+                known = ", ".join(sorted(spec.params)) or "none"
+                raise RecipeError(
+                    f"{where_stage}: unknown parameter {key!r} (parameters: {known})", path=source
+                )
+        for key, p in spec.params.items():
+            value = given.get(key, p.default)
+            try:
+                out[key] = p.check(value, f"{where_stage} parameter {key!r}")
+            except RecipeError as err:
+                raise RecipeError(err.message, path=source) from None
+        return cls(name, MappingProxyType(out))
+
+
+@dataclass(frozen=True, eq=False)
+class PipelineResult:
+    """What a pipeline made of one frame.
+
+    Attributes
+    ----------
+    rgb : numpy.ndarray
+        float32 (H, W, 3) in [0, 1].
+    mask : numpy.ndarray
+        Boolean coverage of the output grid.
+    bands : dict
+        Band images after geometry (linear, float32).
+    fit : SpinFit or None
+        Spin self-calibration report (None for naive geometry).
+    notes : list of str
+        What was skipped or assumed, for people.
+    timings : dict
+        Seconds per stage (``"<index>:<name>"``).
+    stage_images : list of (str, numpy.ndarray)
+        With ``keep_stages``: a preview after each stage (grey or RGB, [0, 1]).
+    """
+
+    rgb: np.ndarray
+    mask: np.ndarray
+    bands: Mapping[Filter, np.ndarray]
+    fit: SpinFit | None
+    notes: list[str]
+    timings: dict[str, float]
+    stage_images: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+
+class Pipeline:
+    """An ordered list of validated stages.
+
+    Parameters
+    ----------
+    stages : sequence
+        Each a :class:`Stage`, a stage name, or ``(name, {param: value})``.
+    name, description : str
+        For listings.
+    source : str, optional
+        The recipe file, named in error messages.
+
+    Raises
+    ------
+    RecipeError
+        Unknown stage or parameter, bad type or range, or stages out of order.
+
+    Examples
+    --------
+    >>> try:
+    ...     Pipeline(["compose", "stitch"])
+    ... except RecipeError as err:
+    ...     print(err)
+    stage 2 ('stitch'): a geometry stage cannot come after a compose stage
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[Stage | str | tuple[str, Mapping[str, Any]]],
+        name: str = "custom",
+        description: str = "",
+        source: str | None = None,
+    ) -> None:
+        built: list[Stage] = []
+        for i, s in enumerate(stages):
+            if isinstance(s, Stage):
+                built.append(Stage.make(s.name, s.params, source, i))
+            elif isinstance(s, str):
+                built.append(Stage.make(s, None, source, i))
+            elif isinstance(s, tuple) and len(s) == 2:
+                built.append(Stage.make(s[0], s[1], source, i))
+            else:
+                raise RecipeError(f"stage {i + 1} is not a name or (name, params): {s!r}", source)
+        _check_order(built, source)
+        self.stages: tuple[Stage, ...] = tuple(built)
+        self.name = name
+        self.description = description
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name!r}, stages={[s.name for s in self.stages]})"
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> Pipeline:
+        """Build from parsed TOML (``name``, ``description``, ``[[stages]]``)."""
+        if not isinstance(data, Mapping):
+            raise RecipeError("a recipe must be a table", path=source)
+        allowed = {"name", "description", "stages"}
+        extra = set(data) - allowed
+        if extra:
+            raise RecipeError(
+                f"unknown top-level key(s) {sorted(extra)} (allowed: name, description, stages)",
+                path=source,
+            )
+        stages = data.get("stages")
+        if not isinstance(stages, list) or not stages:
+            raise RecipeError("a recipe needs a non-empty [[stages]] list", path=source)
+        items: list[tuple[str, dict[str, Any]]] = []
+        for i, st in enumerate(stages):
+            if not isinstance(st, Mapping) or "name" not in st:
+                raise RecipeError(f"stage {i + 1} has no name", path=source)
+            params = {k: v for k, v in st.items() if k != "name"}
+            items.append((st["name"], params))
+        name = data.get("name", Path(source).stem if source else "custom")
+        desc = data.get("description", "")
+        if not isinstance(name, str) or not isinstance(desc, str):
+            raise RecipeError("name and description must be strings", path=source)
+        return cls(items, name=name, description=desc, source=source)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Pipeline:
+        """Read and validate a recipe file.
+
+        Raises
+        ------
+        RecipeError
+            Missing or unreadable file, bad TOML, or an invalid recipe.
+        """
+        p = Path(path)
+        try:
+            if p.exists() and not p.is_file():  # a folder, FIFO or device (/dev/zero)
+                raise RecipeError("cannot read recipe: not a regular file", path=p)
+            with open(p, "rb") as fh:
+                raw = fh.read(1_000_001)
+        except OSError as err:
+            raise RecipeError(f"cannot read recipe: {err.strerror}", path=p) from None
+        if len(raw) > 1_000_000:
+            raise RecipeError("recipe file is larger than 1 MB", path=p)
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise RecipeError("recipe is not UTF-8 text", path=p) from None
+        except tomllib.TOMLDecodeError as err:
+            raise RecipeError(f"invalid TOML: {err}", path=p) from None
+        except RecursionError:
+            raise RecipeError("invalid TOML: nested too deeply", path=p) from None
+        return cls.from_dict(data, source=str(p))
+
+    @classmethod
+    def named(cls, name_or_path: str | Path) -> Pipeline:
+        """A built-in recipe by name (``enhanced``) or a recipe file by path.
+
+        Examples
+        --------
+        >>> Pipeline.named("raw").name
+        'raw'
+        """
+        return cls.from_toml(recipe_path(name_or_path))
+
+    def with_overrides(self, overrides: Iterable[str]) -> Pipeline:
+        """A copy with ``stage.param=value`` overrides applied (first stage of that name).
+
+        Examples
+        --------
+        >>> Pipeline(["stitch", "compose", "stretch"]).with_overrides(["stretch.high=98"]
+        ...     ).stages[2].params["high"]
+        98.0
+        """
+        stages = [Stage(s.name, dict(s.params)) for s in self.stages]
+        for text in overrides:
+            stage, param, value = parse_override(text)
+            for s in stages:
+                if s.name == stage:
+                    s.params[param] = value  # type: ignore[index]
+                    break
+            else:
+                have = ", ".join(s.name for s in stages)
+                raise RecipeError(
+                    f"--set {text}: the pipeline has no stage {stage!r} (it has: {have})",
+                    path=self.source,
+                )
+        return Pipeline(stages, self.name, self.description, self.source)
+
+    def digest(self) -> str:
+        """A stable hash of the stages and parameters (for manifests and resume)."""
+        canon = [
+            [s.name, {k: _jsonable(v) for k, v in sorted(s.params.items())}] for s in self.stages
+        ]
+        return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()[:16]
+
+    # -- running ---------------------------------------------------------------------
+    def run(
+        self,
+        frame: RawFrame,
+        *,
+        calibration: Calibration | None = None,
+        keep_stages: bool = False,
+        spin_fit: SpinFit | None = None,
+        projector: Projector | None = None,
+    ) -> PipelineResult:
+        """Process one frame.
+
+        Parameters
+        ----------
+        frame : RawFrame
+            From :func:`junocam.decode.read_frame`.
+        calibration : Calibration, optional
+            Darks, flats and bad-pixel masks for the ``dark``/``flat``/``inpaint`` stages.
+        keep_stages : bool
+            Keep a preview image after every stage.
+        spin_fit : SpinFit, optional
+            Reuse a spin fit made earlier for this frame (skips the self-calibration).
+        projector : callable, optional
+            Replaces the stitch stage's geometry: ``projector(framelets)`` returns a
+            :class:`junocam.planet.projection.MapResult` (map projection with backplanes), as
+            ``junocam map`` does. The photometric stages need it.
+
+        Returns
+        -------
+        PipelineResult
+        """
+        ctx = Context(
+            frame=frame,
+            calibration=calibration,
+            notes=[],
+            spin_fit=spin_fit,
+            projector=projector,
+        )
+        # no local names: the decompanded frame is freed once a stage replaces it
+        return self._run_stages(
+            State(
+                framelets=split(
+                    decompand(frame.pixels, frame.meta.companding),
+                    frame.meta.filters,
+                    frame.meta.framelet_lines,
+                )
+            ),
+            ctx,
+            0,
+            keep_stages,
+        )
+
+    __call__ = run
+
+    def _run_stages(
+        self, state: State, ctx: Context, first: int, keep_stages: bool
+    ) -> PipelineResult:
+        """Run stages ``first``.. on ``state``, timing each; the result of the last."""
+        timings: dict[str, float] = {}
+        previews: list[tuple[str, np.ndarray]] = []
+        for i, stage in enumerate(self.stages[first:], start=first):
+            t0 = time.perf_counter()
+            state = STAGES[stage.name].run(state, stage.params, ctx)
+            timings[f"{i + 1}:{stage.name}"] = time.perf_counter() - t0
+            if keep_stages:
+                previews.append((f"{i + 1:02d}-{stage.name}", _preview(state)))
+        assert state.rgb is not None and state.mask is not None and state.bands is not None
+        return PipelineResult(
+            rgb=state.rgb,
+            mask=state.mask,
+            bands=dict(state.bands),
+            fit=state.fit,
+            notes=ctx.notes,
+            timings=timings,
+            stage_images=previews,
+        )
+
+    def run_bands(
+        self,
+        frame: RawFrame,
+        bands: Mapping[Filter, np.ndarray],
+        masks: Mapping[Filter, np.ndarray],
+        backplanes: Backplanes | None = None,
+    ) -> PipelineResult:
+        """Run only the stages after the geometry stage on ready-made band images.
+
+        For products assembled outside one frame's run, such as mosaics: each frame
+        went through the framelet stages and a projection; the photometric, compose
+        and colour stages then run once on the result. ``frame`` supplies the
+        metadata some stages read (e.g. the companding's full scale).
+
+        Examples
+        --------
+        >>> from junocam.metadata import assumed_meta
+        >>> fr = RawFrame(np.zeros((384, 1648), np.uint8), assumed_meta(384))
+        >>> b = {f: np.full((4, 4), 0.5, np.float32) for f in fr.meta.filters}
+        >>> m = {f: np.ones((4, 4), bool) for f in fr.meta.filters}
+        >>> Pipeline(["stitch", "compose"]).run_bands(fr, b, m).rgb.shape
+        (4, 4, 3)
+        """
+        ctx = Context(frame=frame, calibration=None, notes=[])
+        state = State(bands=dict(bands), masks=dict(masks), backplanes=backplanes)
+        first = 1 + next(i for i, s in enumerate(self.stages) if STAGES[s.name].kind == "geometry")
+        return self._run_stages(state, ctx, first, keep_stages=False)
+
+
+def _jsonable(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _check_order(stages: Sequence[Stage], source: str | None) -> None:
+    rank = {k: i for i, k in enumerate(KINDS)}
+    last = 0
+    counts = dict.fromkeys(KINDS, 0)
+    for i, s in enumerate(stages):
+        kind = STAGES[s.name].kind
+        counts[kind] += 1
+        if rank[kind] < last:
+            prev = KINDS[last]
+            raise RecipeError(
+                f"stage {i + 1} ({s.name!r}): a {kind} stage cannot come after a {prev} stage",
+                path=source,
+            )
+        last = rank[kind]
+    for kind in ("geometry", "compose"):
+        if counts[kind] != 1:
+            raise RecipeError(
+                f"a pipeline needs exactly one {kind} stage, this one has {counts[kind]}",
+                path=source,
+            )
+
+
+def _preview(state: State) -> np.ndarray:
+    """A [0, 1] picture of the current state, for --save-stages."""
+    if state.rgb is not None:
+        return state.rgb
+    if state.bands is not None:
+        return compose_rgb(dict(state.bands), normalize="per-band")
+    assert state.framelets is not None
+    strip = state.framelets.data.reshape(-1, state.framelets.data.shape[-1])
+    top = float(np.percentile(strip, 99.9)) or 1.0
+    return np.clip(strip / top, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,280 @@
+"""Linear clean-up stages: they work on the decompanded framelets (float32 DN, per band).
+
+Examples
+--------
+The ``hot_pixels`` stage, with its default parameters, on a tiny state: one flat
+green framelet with one hot pixel.
+
+>>> from junocam.decode import RawFrame
+>>> from junocam.metadata import assumed_meta
+>>> HOT_PIXELS.kind, {k: p.default for k, p in HOT_PIXELS.params.items()}
+('linear', {'threshold': 8.0, 'size': 3})
+>>> data = np.full((1, 1, 128, 1648), 100.0, np.float32)
+>>> data[0, 0, 60, 800] = 4000.0
+>>> frame = RawFrame(np.zeros((128, 1648), np.uint8), assumed_meta(128, ["GREEN"]))
+>>> ctx = Context(frame, calibration=None, notes=[])
+>>> state = State(framelets=Framelets(data, (Filter.GREEN,)))
+>>> out = HOT_PIXELS.run(state, {"threshold": 8.0, "size": 3}, ctx)
+>>> float(out.framelets.data[0, 0, 60, 800]), float(data[0, 0, 60, 800])
+(100.0, 4000.0)
+
+Stages that compare exposures need three of them; with fewer they leave a note:
+
+>>> FIXED_PATTERN.run(state, {"threshold": 5.0, "width": 5}, ctx) is state, ctx.notes
+(True, ['fixed_pattern: fewer than 3 exposures; skipped'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+import numpy as np
+
+from ... import calibrate
+from ...errors import RecipeError
+from ...framelets import Framelets
+from ...metadata import Filter
+from ..parameters import Param, choice, number
+from ..registry import Context, StageSpec, State
+
+
+def _per_band(state: State, fn: Callable[[np.ndarray, Filter], np.ndarray | None]) -> State:
+    """Apply ``fn(stack, band)`` to each band's (n_exp, lines, samples) stack."""
+    fr = state.framelets
+    assert fr is not None
+    data = np.array(fr.data, dtype=np.float32, copy=True)
+    for k, band in enumerate(fr.filters):
+        out = fn(data[:, k], band)
+        if out is not None:
+            data[:, k] = out
+    return State(framelets=Framelets(data, fr.filters))
+
+
+def _with_calibration(
+    state: State,
+    ctx: Context,
+    stage: str,
+    kind: str,
+    what: str,
+    apply: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> State:
+    """Apply ``apply(stack, image)`` per band with the calibration image of ``kind``;
+    bands without one are left as they are, with one note saying so."""
+    images = getattr(ctx.calibration, kind, {}) if ctx.calibration is not None else {}
+    missing: list[str] = []
+
+    def one(stack: np.ndarray, band: Filter) -> np.ndarray | None:
+        if band not in images:
+            missing.append(band.value)
+            return None
+        return apply(stack, images[band])
+
+    out = _per_band(state, one)
+    if missing:
+        hint = "give --calibration DIR" if ctx.calibration is None else "none in the calibration"
+        ctx.notes.append(f"{stage}: no {what} for {', '.join(missing)} ({hint}); skipped")
+    return out
+
+
+def _across_exposures(
+    state: State, ctx: Context, stage: str, fn: Callable[[np.ndarray], np.ndarray]
+) -> State:
+    """Per-band stage that compares exposures (needs at least three; else a note)."""
+    if state.framelets is not None and state.framelets.n_exposures < 3:
+        ctx.notes.append(f"{stage}: fewer than 3 exposures; skipped")
+        return state
+    return _per_band(state, lambda s, b: fn(s))
+
+
+def _black_level(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    return _per_band(state, lambda s, b: calibrate.black_level_from_dark_columns(s, p["window"]))
+
+
+BLACK_LEVEL = StageSpec(
+    "black_level",
+    "linear",
+    {"window": Param("int", 1, 1, 127, doc="lines pooled (odd)", odd=True)},
+    _black_level,
+    "subtract each line's dark-column level",
+)
+
+
+def _dark(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    return _with_calibration(
+        state,
+        ctx,
+        "dark",
+        "dark",
+        "dark frame",
+        lambda s, img: calibrate.subtract_dark(s, img, p["scale"]),
+    )
+
+
+DARK = StageSpec(
+    "dark",
+    "linear",
+    {"scale": number(1.0, 0.0, 10.0, "dark multiplier")},
+    _dark,
+    "subtract the calibration dark (skipped without --calibration)",
+)
+
+
+def _flat(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    cal = ctx.calibration
+
+    def one(stack: np.ndarray, band: Filter) -> np.ndarray:
+        use_cal = p["source"] in ("auto", "calibration") and cal is not None and band in cal.flat
+        if p["source"] == "calibration" and not use_cal:
+            raise RecipeError(
+                f"flat: source = 'calibration' but no flat for {band.value} was given "
+                "(use --calibration DIR or source = 'auto')"
+            )
+        if use_cal:
+            flat = cal.flat[band]  # type: ignore[union-attr]
+        else:
+            flat = calibrate.radial_flat_model(
+                stack.shape[-2], stack.shape[-1], band, strength=p["strength"]
+            )
+        return calibrate.apply_flat(stack, flat)
+
+    return _per_band(state, one)
+
+
+FLAT = StageSpec(
+    "flat",
+    "linear",
+    {
+        "source": choice(
+            "auto",
+            ("auto", "calibration", "radial"),
+            "calibration flats when given, else the radial model",
+        ),
+        "strength": number(2.3, 0.0, 8.0, "cos^k exponent of the radial model"),
+    },
+    _flat,
+    "divide by the flat field (vignetting)",
+)
+
+
+def _inpaint(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    return _with_calibration(
+        state,
+        ctx,
+        "inpaint",
+        "mask",
+        "bad-pixel mask",
+        lambda s, img: calibrate.inpaint_mask(s, img, p["radius"]),
+    )
+
+
+INPAINT = StageSpec(
+    "inpaint",
+    "linear",
+    {"radius": number(1.5, 0.5, 16.0, "kernel radius, px")},
+    _inpaint,
+    "fill calibration bad pixels from neighbours",
+)
+
+
+def _hot_pixels(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    return _per_band(
+        state,
+        lambda s, b: cast(np.ndarray, calibrate.repair_hot_pixels(s, p["threshold"], p["size"])),
+    )
+
+
+HOT_PIXELS = StageSpec(
+    "hot_pixels",
+    "linear",
+    {
+        "threshold": number(8.0, 3.0, 100.0, "robust sigmas above the local median"),
+        "size": Param("int", 3, 3, 15, doc="median window, px (odd)", odd=True),
+    },
+    _hot_pixels,
+    "repair hot and dead pixels",
+)
+
+
+def _fixed_pattern(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    return _across_exposures(
+        state,
+        ctx,
+        "fixed_pattern",
+        lambda s: cast(np.ndarray, calibrate.remove_fixed_pattern(s, p["threshold"], p["width"])),
+    )
+
+
+FIXED_PATTERN = StageSpec(
+    "fixed_pattern",
+    "linear",
+    {
+        "threshold": number(5.0, 1.0, 100.0, "robust sigmas of the pattern"),
+        "width": Param("int", 5, 3, 31, doc="across-line median width, samples (odd)", odd=True),
+    },
+    _fixed_pattern,
+    "remove hot pixels and TDI hot streaks fixed on the CCD",
+)
+
+
+def _blemishes(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    return _across_exposures(
+        state,
+        ctx,
+        "blemishes",
+        lambda s: cast(
+            np.ndarray, calibrate.correct_blemishes(s, p["threshold"], p["min_depth"], p["width"])
+        ),
+    )
+
+
+BLEMISHES = StageSpec(
+    "blemishes",
+    "linear",
+    {
+        "threshold": number(5.0, 1.0, 100.0, "robust sigmas of the gain map"),
+        "min_depth": number(0.03, 0.005, 0.9, "smallest relative defect corrected"),
+        "width": Param("int", 9, 3, 63, doc="across-line median, samples", odd=True),
+    },
+    _blemishes,
+    "divide out dust shadows and cold pixels measured from the frame itself",
+)
+
+
+def _exposure(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    meta = ctx.frame.meta
+    if meta.exposure_duration is None and meta.tdi_stages is None:
+        ctx.notes.append("exposure: frame has no EXPOSURE_DURATION or TDI; not normalised")
+        return state
+    ref = p["reference_ms"] / 1000.0
+    return _per_band(
+        state,
+        lambda s, b: calibrate.normalise_exposure(
+            s, meta.exposure_duration, meta.tdi_stages, reference_s=ref
+        ),
+    )
+
+
+EXPOSURE = StageSpec(
+    "exposure",
+    "linear",
+    {"reference_ms": number(3.2, 0.1, 1000.0, "ms")},
+    _exposure,
+    "scale to a common exposure",
+)
+
+
+def _denoise(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    return _per_band(state, lambda s, b: calibrate.denoise(s, p["strength"], p["method"]))
+
+
+DENOISE = StageSpec(
+    "denoise",
+    "linear",
+    {
+        "strength": number(0.0, 0.0, 1.0, "0 = off"),
+        "method": choice("tv", ("tv", "gaussian")),
+    },
+    _denoise,
+    "reduce noise per framelet",
+)
