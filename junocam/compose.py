@@ -76,6 +76,10 @@ __all__ = [
     "NOMINAL_SPIN_RATE_RPM",
     "PIXEL_IFOV_RAD",
     "target_weight",
+    "band_coverage",
+    "saturation_bleed",
+    "sky_level",
+    "over_sky",
 ]
 
 #: First CCD line of each filter's framelet [ADD junoAddendum005.ti, CAMERA.md].
@@ -591,3 +595,162 @@ def target_weight(rgb: np.ndarray, mask: np.ndarray, sky_sigmas: float = 6.0) ->
     t = np.clip((lum - lo) / (sky_sigmas * noise), 0.0, 1.0)
     w = t * t * (3.0 - 2.0 * t)
     return np.where(mask, w, 0.0).astype(np.float32)
+
+
+def band_coverage(
+    masks: Mapping[Filter, np.ndarray] | Sequence[np.ndarray],
+    feather_px: float = 4.0,
+    *,
+    mode: Literal["all", "any"] = "all",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where a composite has every band, as a mask and a feathered opacity.
+
+    A pixel seen by only one or two filters shows that filter's colour (a red block
+    where only the red stripe covered the limb, a cyan staircase where red ended
+    first). Colour is honest only where every band of the composite has data: the
+    intersection of the band masks (``mode="all"``). The opacity ramps from 0 at the
+    intersection's edge to 1 at ``feather_px`` pixels inside it (smoothstep of the
+    Euclidean distance), so the framelet staircase of a coverage edge does not show
+    as a hard step. ``mode="any"`` keeps partial coverage (the union, opacity 1).
+
+    Parameters
+    ----------
+    masks : mapping or sequence of numpy.ndarray
+        Boolean coverage of each band on one grid.
+    feather_px : float
+        Width of the ramp, pixels (0: a hard edge).
+    mode : {"all", "any"}
+
+    Returns
+    -------
+    mask : numpy.ndarray of bool
+        Where the opacity is above zero.
+    alpha : numpy.ndarray of float32
+        Opacity in [0, 1].
+
+    Examples
+    --------
+    >>> a = np.zeros((1, 12), bool); a[0, :10] = True
+    >>> b = np.zeros((1, 12), bool); b[0, 2:] = True
+    >>> m, w = band_coverage([a, b], feather_px=2.0)
+    >>> m.astype(int).tolist()[0]
+    [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
+    >>> w.round(2).tolist()[0][:6]
+    [0.0, 0.0, 0.5, 1.0, 1.0, 1.0]
+    >>> band_coverage([a, b], mode="any")[0].all()
+    np.True_
+    """
+    from scipy import ndimage
+
+    arrays = list(masks.values()) if isinstance(masks, Mapping) else list(masks)
+    if not arrays:
+        raise ValueError("band_coverage needs at least one band mask")
+    stack = np.stack([np.asarray(m, bool) for m in arrays])
+    cover: np.ndarray = np.all(stack, axis=0) if mode == "all" else np.any(stack, axis=0)
+    if mode == "any" or feather_px < 1e-3:
+        return cover, cover.astype(np.float32)
+    # distance to the nearest uncovered pixel: 1 at the first covered pixel
+    dist = np.asarray(ndimage.distance_transform_edt(cover), np.float32)
+    ramp = np.clip(dist / np.float32(feather_px), 0.0, 1.0)
+    alpha = (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+    return alpha > 0, alpha
+
+
+def sky_level(
+    rgb: np.ndarray, mask: np.ndarray, target: np.ndarray | None, min_pixels: int = 200
+) -> np.ndarray:
+    """The colour of the empty sky in a composite: the median of covered non-target pixels.
+
+    Pixels outside the coverage take this value, so the frame's edge fades into the
+    sky the picture already shows rather than into a different black. Zero when the
+    frame has too little sky to measure (a close-up filled by the planet).
+
+    Examples
+    --------
+    >>> img = np.full((40, 40, 3), 0.02, np.float32); img[10:30, 10:30] = 0.8
+    >>> t = np.zeros((40, 40), np.float32); t[10:30, 10:30] = 1.0
+    >>> [round(float(v), 3) for v in sky_level(img, np.ones((40, 40), bool), t)]
+    [0.02, 0.02, 0.02]
+    """
+    sky = mask if target is None else mask & (target < 0.01)
+    if int(sky.sum()) < min_pixels:
+        return np.zeros(rgb.shape[-1], np.float32)
+    return np.median(rgb[sky], axis=0).astype(np.float32)
+
+
+def over_sky(rgb: np.ndarray, alpha: np.ndarray, sky: np.ndarray) -> np.ndarray:
+    """``sky + alpha (rgb - sky)``: the composite faded into the sky where coverage ends.
+
+    Examples
+    --------
+    >>> over_sky(np.ones((1, 2, 3), np.float32), np.array([[1.0, 0.25]], np.float32),
+    ...          np.zeros(3, np.float32))[0, :, 0].tolist()
+    [1.0, 0.25]
+    """
+    out = rgb - sky
+    out *= alpha[..., None]
+    out += sky
+    return out.astype(np.float32, copy=False)
+
+
+def saturation_bleed(
+    bands: Mapping[Filter, np.ndarray] | Sequence[np.ndarray],
+    mask: np.ndarray,
+    *,
+    bright: float = 0.15,
+    ratio: float = 0.1,
+    grow_px: int = 3,
+) -> np.ndarray:
+    """Pixels where one band's saturated charge spilled past the planet's edge.
+
+    A band that saturates at the bright limb bleeds along the CCD columns: its
+    framelets show tens of lines of signal beyond the edge that the other bands see
+    as dark sky, and the composite paints a block of that band's pure colour there
+    (red beyond the lower limb of JNCE_2022186_43C00078_V01). With each band scaled
+    by its own 99.99th percentile over ``mask`` (so white balance does not matter),
+    such a pixel is bright in one band (at least ``bright``) while another band is
+    less than ``ratio`` of that: ten times apart, which no colour on Jupiter or its
+    moons comes near, while limb darkening and the terminator dim all bands together.
+    The result grows by ``grow_px`` into neighbours that lean the same way (weakest
+    band under a third of the strongest), to take the spill's fading tail, but not
+    into the planet next to it.
+
+    Parameters
+    ----------
+    bands : mapping or sequence of numpy.ndarray
+        Linear band images on one grid.
+    mask : numpy.ndarray of bool
+        Where the bands have data.
+    bright, ratio : float
+        The level of the strongest band and the weakest-to-strongest ratio.
+    grow_px : int
+        How far the result may grow, pixels.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> r = np.full((5, 8), 100.0); g = np.full((5, 8), 90.0)
+    >>> r[:, 6:] = 100.0; g[:, 6:] = 2.0          # red full where green sees sky
+    >>> saturation_bleed([r, g], np.ones((5, 8), bool))[0].astype(int).tolist()
+    [0, 0, 0, 0, 0, 0, 1, 1]
+    """
+    from scipy import ndimage
+
+    seq = bands.values() if isinstance(bands, Mapping) else bands
+    arrays = [np.asarray(v, np.float32) for v in seq]
+    if len(arrays) < 2 or not mask.any():
+        return np.zeros(mask.shape, bool)
+    strongest = np.zeros(mask.shape, np.float32)
+    weakest = np.full(mask.shape, np.inf, np.float32)
+    for a in arrays:
+        rel = a / np.float32(max(float(np.percentile(a[mask], 99.99)), 1e-6))
+        np.maximum(strongest, rel, out=strongest)
+        np.minimum(weakest, rel, out=weakest)
+    out = (strongest >= bright) & (weakest < ratio * strongest) & mask
+    if grow_px > 0 and out.any():
+        leaning = (weakest < strongest / 3.0) & mask
+        out = ndimage.binary_dilation(out, iterations=grow_px, mask=leaning)
+    return out

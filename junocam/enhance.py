@@ -34,6 +34,9 @@ from scipy import ndimage
 
 __all__ = [
     "BAND_WEIGHTS",
+    "EPOCH_BAND_WEIGHTS",
+    "epoch_band_weights",
+    "perijove_of",
     "TRUE_COLOR_MATRICES",
     "band_weights",
     "white_balance",
@@ -47,6 +50,8 @@ __all__ = [
     "true_color_matrix",
     "methane_false_color",
     "luminance",
+    "defringe",
+    "implausible_colour",
 ]
 
 #: Community per-band weights (R, G, B) applied to linear composites [CAMERA.md
@@ -58,6 +63,58 @@ BAND_WEIGHTS = MappingProxyType(
         "eichstaedt": (0.768, 1.0, 2.630),
     }
 )
+
+#: Band weights (R, G, B) by perijove, as the community published them while the
+#: camera's sensitivity drifted (radiation damage grows after about PJ47-56, blue
+#: losing most) [CAMERA.md "Known artefacts"]: (perijove, weights, source).
+EPOCH_BAND_WEIGHTS: tuple[tuple[int, tuple[float, float, float], str], ...] = (
+    (43, (0.768, 1.0, 2.630), "G. Eichstädt, PJ43-44 weights"),
+    (72, (0.613, 1.0, 3.655), "G. Eichstädt, PJ72 weights"),
+)
+
+
+def epoch_band_weights(perijove: float | None) -> tuple[float, float, float]:
+    """Band weights (R, G, B) for a perijove, linear between :data:`EPOCH_BAND_WEIGHTS`.
+
+    Before the first entry and after the last the nearest entry holds (the early
+    mission's sensitivity was close to PJ43's; later ones are not yet published).
+    Without a perijove, Kevin M. Gill's fixed defaults (``"gill"``) are used.
+
+    Examples
+    --------
+    >>> epoch_band_weights(43)
+    (0.768, 1.0, 2.63)
+    >>> [round(w, 3) for w in epoch_band_weights(57.5)]
+    [0.691, 1.0, 3.143]
+    >>> epoch_band_weights(4) == epoch_band_weights(43), epoch_band_weights(None)
+    (True, (0.902, 1.0, 1.888))
+    """
+    if perijove is None:
+        r, g, b = BAND_WEIGHTS["gill"]
+        return (r, g, b)
+    table = EPOCH_BAND_WEIGHTS
+    pjs = [float(p) for p, _, _ in table]
+    out = tuple(
+        float(np.interp(float(perijove), pjs, [w[k] for _, w, _ in table])) for k in range(3)
+    )
+    return (round(out[0], 6), round(out[1], 6), round(out[2], 6))
+
+
+def perijove_of(perijove: int | None, product_id: str | None) -> int | None:
+    """The perijove of a frame: its metadata's, else the digits of its product id.
+
+    Examples
+    --------
+    >>> perijove_of(None, "JNCE_2022186_43C00078_V01"), perijove_of(44, "x")
+    (43, 44)
+    """
+    if perijove is not None:
+        return perijove
+    import re
+
+    m = re.search(r"_\d{7}_(\d{2})[A-Z]\d{5}", product_id or "")
+    return int(m.group(1)) if m else None
+
 
 #: 3x3 colour matrices (rows: output R, G, B; columns: input R, G, B).
 #: ``"approx"`` is an APPROXIMATION chosen for this project, not a measured
@@ -877,3 +934,103 @@ def methane_false_color(
         _check("high", high, 0.0, 100.0)
         return _finish(rgb)
     return stretch(rgb, low=low, high=high, linked=False, mask=mask)
+
+
+def implausible_colour(
+    img: np.ndarray, mask: np.ndarray | None = None, ratio: float = 0.08, bright: float = 0.1
+) -> np.ndarray:
+    """Pixels whose weakest channel is under ``ratio`` of the strongest (and that bright).
+
+    On a planet no colour is that pure: such a pixel shows one or two bands only, a
+    rim left at a sharp limb by the bands' sub-pixel offsets and sharpened, or a
+    band's spill. ``bright`` (of the strongest channel, [0, 1]) leaves the sky's
+    noise alone.
+
+    Examples
+    --------
+    >>> img = np.full((1, 3, 3), 0.5, np.float32); img[0, 1] = (0.6, 0.5, 0.01)
+    >>> implausible_colour(img).tolist()
+    [[False, True, False]]
+    """
+    a = _as_image(img)
+    if a.ndim == 2:
+        return np.zeros(a.shape, bool)
+    return _implausible(a, _valid(mask, a.shape), ratio, bright)
+
+
+def _implausible(a: np.ndarray, valid: np.ndarray, ratio: float, bright: float) -> np.ndarray:
+    # channel by channel: a reduction over a last axis of 3 is many times slower
+    r, g, b = a[..., 0], a[..., 1], a[..., 2]
+    strongest = np.maximum(np.maximum(r, g), b)
+    weakest = np.minimum(np.minimum(r, g), b)
+    return (strongest >= bright) & (weakest < ratio * strongest) & valid
+
+
+def defringe(
+    img: np.ndarray,
+    mask: np.ndarray | None = None,
+    ratio: float = 0.08,
+    bright: float = 0.1,
+    radius: float = 3.0,
+) -> np.ndarray:
+    """Give pixels of an implausible colour the colour of their neighbourhood.
+
+    At the limb the bands' residual sub-pixel offsets (a few tenths of a pixel) and
+    the sharpening leave a one- or two-pixel rim where one band is missing: a cyan,
+    yellow or red line around the planet. Those pixels (:func:`implausible_colour`)
+    keep their luminance and take the chromaticity of the plausible pixels within
+    ``radius`` (a normalised Gaussian average); every other pixel is unchanged.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        float (H, W, 3) in [0, 1].
+    mask : numpy.ndarray of bool, optional
+        Where the image has data.
+    ratio, bright : float
+        See :func:`implausible_colour`.
+    radius : float
+        Gaussian sigma of the neighbourhood, pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (H, W, 3) in [0, 1].
+
+    Examples
+    --------
+    >>> img = np.tile(np.array([0.6, 0.4, 0.2], np.float32), (5, 5, 1))
+    >>> img[2, 2] = (0.0, 0.5, 0.45)                      # a cyan rim pixel
+    >>> fixed = defringe(img)
+    >>> [round(float(v), 2) for v in fixed[2, 2] / fixed[2, 2].max()]
+    [1.0, 0.67, 0.33]
+    >>> bool((fixed[0, 0] == img[0, 0]).all())
+    True
+    """
+    a = _as_image(img)  # a fresh float32 copy
+    out = a.copy()
+    if a.ndim == 2:
+        return out
+    valid = _valid(mask, a.shape)
+    bad = _implausible(a, valid, ratio, bright)
+    if not bad.any():
+        return out
+    ok = ~bad & valid
+    ys, xs = np.nonzero(bad)
+    # a Gaussian average over the plausible neighbours of each bad pixel, gathered
+    # at the bad pixels only (a thin rim: a few thousand of millions of pixels)
+    r = int(np.ceil(2.5 * radius))
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    g = np.exp(-(dy**2 + dx**2) / (2.0 * radius**2)).astype(np.float32).ravel()
+    h, w = a.shape[:2]
+    yy = np.clip(ys[:, None] + dy.ravel()[None, :], 0, h - 1)
+    xx = np.clip(xs[:, None] + dx.ravel()[None, :], 0, w - 1)
+    weight = ok[yy, xx] * g[None, :]
+    total = weight.sum(axis=1)
+    have = total > 1e-3
+    neigh = np.einsum("nk,nkc->nc", weight[have], a[yy[have], xx[have]]) / total[have, None]
+    lum_n = neigh @ _LUMA
+    lum = a[ys[have], xs[have]] @ _LUMA
+    scale = np.where(lum_n > 1e-6, lum / np.maximum(lum_n, 1e-6), 0.0)
+    out[ys[have], xs[have]] = np.clip(neigh * scale[:, None], 0.0, 1.0)
+    return out

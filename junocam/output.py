@@ -75,8 +75,8 @@ def to_uint(img: np.ndarray, bits: int) -> np.ndarray:
     if bits not in (8, 16):
         raise OutputError(f"bit depth must be 8 or 16, got {bits}")
     a = np.asarray(img)
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3)):
-        raise OutputError(f"expected an (H, W) or (H, W, 3) image, got shape {a.shape}")
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
+        raise OutputError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {a.shape}")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     dtype = np.uint8 if bits == 8 else np.uint16
@@ -105,7 +105,7 @@ def encode_png(img: np.ndarray, compress_level: int = 3) -> bytes:
     Parameters
     ----------
     img : numpy.ndarray
-        uint8 or uint16, shape (H, W) or (H, W, 3).
+        uint8 or uint16, shape (H, W), (H, W, 3) or (H, W, 4) (RGBA).
     compress_level : int
         zlib level 0-9.
 
@@ -122,7 +122,7 @@ def encode_png(img: np.ndarray, compress_level: int = 3) -> bytes:
         raise OutputError(f"cannot PNG-encode {img.dtype} array of shape {img.shape}")
     height, width = img.shape[:2]
     channels = 1 if img.ndim == 2 else img.shape[2]
-    colour = {1: 0, 3: 2}.get(channels)
+    colour = {1: 0, 3: 2, 4: 6}.get(channels)  # grey, RGB, RGBA
     if colour is None:
         raise OutputError(f"cannot PNG-encode {channels} channels")
     depth = 8 * img.dtype.itemsize
@@ -217,14 +217,15 @@ def write_png(
     protect: Iterable[PathLike] = (),
     compress_level: int = 3,
 ) -> None:
-    """Write a grey or RGB image as an 8- or 16-bit PNG, atomically.
+    """Write a grey, RGB or RGBA image as an 8- or 16-bit PNG, atomically.
 
     Parameters
     ----------
     path : str or os.PathLike
         Target file.
     img : numpy.ndarray
-        (H, W) or (H, W, 3); float in [0, 1] or integers that fit ``bits``.
+        (H, W), (H, W, 3) or (H, W, 4) (straight, not premultiplied alpha); float in
+        [0, 1] or integers that fit ``bits``.
     bits : {8, 16}
         Sample depth.
     protect : iterable of path
@@ -250,7 +251,7 @@ def write_png(
 
 
 def write_tiff16(path: PathLike, img: np.ndarray, *, protect: Iterable[PathLike] = ()) -> None:
-    """Write a grey or RGB image as a 16-bit TIFF (zlib-compressed), atomically.
+    """Write a grey, RGB or RGBA image as a 16-bit TIFF (zlib-compressed), atomically.
 
     Parameters
     ----------
@@ -278,9 +279,12 @@ def write_tiff16(path: PathLike, img: np.ndarray, *, protect: Iterable[PathLike]
 
     a = to_uint(img, 16)
     photometric = "rgb" if a.ndim == 3 else "minisblack"
+    extrasamples = ["unassalpha"] if a.ndim == 3 and a.shape[2] == 4 else None
 
     def write(fh: IO[bytes]) -> None:
-        tifffile.imwrite(fh, a, photometric=photometric, compression="zlib")
+        tifffile.imwrite(
+            fh, a, photometric=photometric, compression="zlib", extrasamples=extrasamples
+        )
 
     atomic_write(path, write, protect)
 

@@ -25,6 +25,7 @@ from ..output import ensure_output_dir
 from .options import (
     CONTEXT,
     GlobalOptions,
+    alpha_option,
     calibration_option,
     check_single,
     for_each,
@@ -65,6 +66,7 @@ __all__ = [
 @recipe_options
 @calibration_option
 @format_option
+@alpha_option
 @metadata_option
 @click.pass_context
 def map_cmd(
@@ -82,6 +84,7 @@ def map_cmd(
     overrides: Sequence[str],
     calibration: str | None,
     fmt: str,
+    alpha: bool,
     metadata: str | None,
 ) -> None:
     """Project FRAMES onto a map of Jupiter and write it with a JSON sidecar.
@@ -116,6 +119,7 @@ def map_cmd(
             projection=projection,
             resolution=resolution,
             fmt=fmt,
+            alpha=alpha,
             bands=write_bands,
             backplanes=backplanes,
             mode=mode,
@@ -159,6 +163,7 @@ def map_cmd(
 @recipe_options
 @calibration_option
 @format_option
+@alpha_option
 @click.pass_context
 def mosaic_cmd(
     ctx: click.Context,
@@ -174,6 +179,7 @@ def mosaic_cmd(
     overrides: Sequence[str],
     calibration: str | None,
     fmt: str,
+    alpha: bool,
 ) -> None:
     """Blend several FRAMES of a pass into one map.
 
@@ -204,6 +210,7 @@ def mosaic_cmd(
             resolution=resolution,
             fit_gains=not no_gains,
             fmt=fmt,
+            alpha=alpha,
             mode=mode,
         )
         rec = mosaic_files(

@@ -33,7 +33,8 @@ import click
 from ..decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
 from ..errors import JunoCamError, RecipeError
 from ..metadata import Filter, FrameMeta
-from ..pipeline.engine import Pipeline
+from ..pipeline.engine import DefaultPipeline, Pipeline
+from ..pipeline.recipes import DEFAULT_RECIPE
 from ..process import FORMATS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -146,10 +147,10 @@ def recipe_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "-p",
         "--pipeline",
         "pipeline_name",
-        default="enhanced",
-        show_default=True,
+        default=None,
         metavar="NAME|FILE.toml",
-        help="Built-in recipe (see `junocam pipelines`) or a recipe file.",
+        help="Built-in recipe (see `junocam pipelines`) or a recipe file "
+        "[default: enhanced; mono for single-band frames].",
     )(f)
 
 
@@ -172,6 +173,15 @@ def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def alpha_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--alpha",
+        is_flag=True,
+        help="Write RGBA: transparent where not every band has data (the feathered "
+        "coverage edge as partial transparency) instead of fading into the sky.",
+    )(f)
+
+
 def check_single(metadata: str | None, frames: Sequence[str]) -> None:
     if metadata is not None and len(frames) > 1:
         raise click.UsageError("--metadata can only be used with a single FRAME")
@@ -189,13 +199,30 @@ def load_frame(
     return frame
 
 
-def load_pipeline(name: str, overrides: Sequence[str]) -> Pipeline:
-    """The recipe with its overrides; a bad one is one ``error:`` line and exit code 2."""
+def load_pipeline(name: str | None, overrides: Sequence[str]) -> Pipeline:
+    """The recipe with its overrides; a bad one is one ``error:`` line and exit code 2.
+
+    Commands that make one product from several frames (map, mosaic) use this: no
+    name means the ``enhanced`` recipe.
+    """
     try:
-        return Pipeline.named(name).with_overrides(overrides)
+        return Pipeline.named(name or DEFAULT_RECIPE).with_overrides(overrides)
     except RecipeError as err:
         click.echo(f"error: {err}", err=True)
         raise click.exceptions.Exit(2) from None
+
+
+def load_default_or_named(name: str | None, overrides: Sequence[str]) -> Pipeline | DefaultPipeline:
+    """The named recipe, or without a name the per-frame default (mono or enhanced)."""
+    if name is not None:
+        return load_pipeline(name, overrides)
+    auto = DefaultPipeline(tuple(overrides))
+    try:
+        auto.validate()
+    except RecipeError as err:
+        click.echo(f"error: {err}", err=True)
+        raise click.exceptions.Exit(2) from None
+    return auto
 
 
 def kernels_option(required: bool = True) -> Any:

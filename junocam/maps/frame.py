@@ -193,6 +193,8 @@ class MapOptions:
         Degrees per pixel (default: the frame's finest ground pixel).
     fmt : str
         Colour map format: ``png8``, ``png16`` or ``tiff16``.
+    alpha : bool
+        Write the colour map as RGBA, transparent where not every band has data.
     bands : bool
         Also write each band's linear map as a 16-bit TIFF (scaled by ``band_scale``
         recorded in the sidecar).
@@ -210,6 +212,7 @@ class MapOptions:
     projection: str = "equirectangular"
     resolution: float | None = None
     fmt: str = "png8"
+    alpha: bool = False
     bands: bool = False
     backplanes: bool = False
     mode: str = "auto"
@@ -376,7 +379,10 @@ def map_file(
     stem = f"{frame.meta.product_id}-map-{mopts.projection}"
     out = mopts.out_dir
     image = out / f"{stem}-{pipeline.name}{FORMATS[mopts.fmt]}"
-    rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
+    if mopts.alpha:  # transparent where no band covers the map
+        rgb = result.rgba()
+    else:
+        rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
     write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
     outputs = [str(image)]
     band_scale = None

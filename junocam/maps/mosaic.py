@@ -68,6 +68,8 @@ class MosaicOptions:
     gain_scale : int
         How much coarser the grid of the gain-fitting pass is.
     fmt : str
+    alpha : bool
+        Write the colour mosaic as RGBA, transparent where not every band has data.
     mode : str
         Navigation mode (see :func:`frame_geometry`).
     """
@@ -79,6 +81,7 @@ class MosaicOptions:
     fit_gains: bool = True
     gain_scale: int = 4
     fmt: str = "png8"
+    alpha: bool = False
     mode: str = "auto"
     protect: tuple[Path, ...] = field(default=())
 
@@ -276,7 +279,10 @@ def mosaic_files(
     out = mopts.out_dir
     stem = f"{mopts.name}-{mopts.projection}"
     image = out / f"{stem}-{pipeline.name}{FORMATS[mopts.fmt]}"
-    rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
+    if mopts.alpha:  # transparent where no band covers the map
+        rgb = result.rgba()
+    else:
+        rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
     write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
     from ..output import write_png
 

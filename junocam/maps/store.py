@@ -87,7 +87,9 @@ def load_map(path: str | Path) -> tuple[np.ndarray, MapGrid, np.ndarray]:
         raise FormatError(f"cannot read the map image: {err}", path=str(p)) from None
     scale = 65535.0 if img.dtype == np.uint16 else 255.0
     img = img.astype(np.float32) / scale
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = img[..., :3]
-    mask = img.max(axis=-1) > 0 if img.ndim == 3 else img > 0
+    if img.ndim == 3 and img.shape[2] == 4:  # written with --alpha: the alpha is the coverage
+        mask = img[..., 3] > 0.5
+        img = img[..., :3] * mask[..., None]
+    else:
+        mask = img.max(axis=-1) > 0 if img.ndim == 3 else img > 0
     return img, grid, mask

@@ -62,7 +62,7 @@ Examples
 from __future__ import annotations
 
 from ..compose import target_weight
-from .engine import Pipeline, PipelineResult, Stage
+from .engine import DefaultPipeline, Pipeline, PipelineResult, Stage
 from .parameters import Param, parse_override
 from .recipes import RecipeSource, builtin_recipes, list_recipes, recipe_path, user_recipe_dir
 from .registry import KINDS, Context, StageSpec, State
@@ -76,6 +76,7 @@ __all__ = [
     "Context",
     "KINDS",
     "Pipeline",
+    "DefaultPipeline",
     "PipelineResult",
     "STAGES",
     "builtin_recipes",

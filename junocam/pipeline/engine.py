@@ -32,19 +32,20 @@ import numpy as np
 
 from ..calibrate import Calibration
 from ..companding import decompand
-from ..compose import compose_rgb
+from ..compose import compose_rgb, over_sky, sky_level
 from ..decode import RawFrame
 from ..errors import RecipeError
 from ..framelets import split
-from ..metadata import Filter
+from ..metadata import Filter, FrameMeta
 from ..planet.photometry import Backplanes
 from ..spinfit import SpinFit
 from .parameters import parse_override
-from .recipes import recipe_path
+from .recipes import DEFAULT_RECIPE, SINGLE_BAND_RECIPE, default_recipe, recipe_path
 from .registry import KINDS, Context, Projector, State
 from .stages import STAGES
 
 __all__ = [
+    "DefaultPipeline",
     "Stage",
     "Pipeline",
     "PipelineResult",
@@ -124,6 +125,31 @@ class PipelineResult:
     notes: list[str]
     timings: dict[str, float]
     stage_images: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    alpha: np.ndarray | None = None
+    sky: np.ndarray | None = None
+
+    def rgba(self) -> np.ndarray:
+        """float32 (H, W, 4): the straight (not faded) colour with the opacity as alpha.
+
+        ``rgb`` is the colour already faded into the sky where the coverage ends;
+        this undoes the fade inside the ramp so that an RGBA file composites right.
+
+        Examples
+        --------
+        >>> r = PipelineResult(np.full((1, 2, 3), 0.5, np.float32), np.ones((1, 2), bool),
+        ...     {}, None, [], {}, alpha=np.array([[1.0, 0.5]], np.float32),
+        ...     sky=np.zeros(3, np.float32))
+        >>> r.rgba()[0, :, 0].tolist(), r.rgba()[0, :, 3].tolist()
+        ([0.5, 1.0], [1.0, 0.5])
+        """
+        alpha = self.alpha if self.alpha is not None else self.mask.astype(np.float32)
+        sky = self.sky if self.sky is not None else np.zeros(3, np.float32)
+        straight = self.rgb - sky
+        straight /= np.maximum(alpha, 1e-6)[..., None]
+        straight += sky
+        np.clip(straight, 0.0, 1.0, out=straight)
+        straight[alpha <= 0] = 0.0
+        return np.concatenate([straight, alpha[..., None]], axis=-1).astype(np.float32)
 
 
 class Pipeline:
@@ -344,14 +370,21 @@ class Pipeline:
             if keep_stages:
                 previews.append((f"{i + 1:02d}-{stage.name}", _preview(state)))
         assert state.rgb is not None and state.mask is not None and state.bands is not None
+        rgb, sky = state.rgb, None
+        if state.alpha is not None:
+            # outside every band's coverage the picture is the sky, not one band's colour
+            sky = sky_level(rgb, state.mask & (state.alpha >= 1.0), state.target)
+            rgb = over_sky(rgb, state.alpha, sky)
         return PipelineResult(
-            rgb=state.rgb,
+            rgb=rgb,
             mask=state.mask,
             bands=dict(state.bands),
             fit=state.fit,
             notes=ctx.notes,
             timings=timings,
             stage_images=previews,
+            alpha=state.alpha,
+            sky=sky,
         )
 
     def run_bands(
@@ -419,3 +452,49 @@ def _preview(state: State) -> np.ndarray:
     strip = state.framelets.data.reshape(-1, state.framelets.data.shape[-1])
     top = float(np.percentile(strip, 99.9)) or 1.0
     return np.clip(strip / top, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DefaultPipeline:
+    """The default recipe per frame: ``mono`` for single-band frames, else ``enhanced``.
+
+    What ``junocam process`` and ``junocam batch`` run when no ``--pipeline`` is given.
+    ``overrides`` apply to whichever recipe a frame gets.
+
+    Examples
+    --------
+    >>> from junocam.metadata import assumed_meta
+    >>> auto = DefaultPipeline(("stretch.high=99.0",))
+    >>> auto.for_meta(assumed_meta(1536, ["METHANE"])).name
+    'mono'
+    >>> auto.for_meta(assumed_meta(1536)).stages[-1].name
+    'defringe'
+    """
+
+    overrides: tuple[str, ...] = ()
+    name: str = "default"
+
+    def for_meta(self, meta: FrameMeta) -> Pipeline:
+        """The validated pipeline for a frame with this metadata."""
+        return Pipeline.named(default_recipe(len(meta.filters))).with_overrides(self.overrides)
+
+    def validate(self) -> None:
+        """Raise RecipeError when an override fits none of the default recipes."""
+        errors = []
+        for name in (DEFAULT_RECIPE, SINGLE_BAND_RECIPE):
+            try:
+                Pipeline.named(name).with_overrides(self.overrides)
+            except RecipeError as err:
+                errors.append(err)
+        if len(errors) == 2:
+            raise errors[0]
+
+    def digest(self) -> str:
+        """One digest over both recipes and the overrides."""
+        parts = []
+        for name in (DEFAULT_RECIPE, SINGLE_BAND_RECIPE):
+            try:
+                parts.append(Pipeline.named(name).with_overrides(self.overrides).digest())
+            except RecipeError:
+                parts.append("n/a")
+        return hashlib.sha256("+".join(parts).encode()).hexdigest()[:16]

@@ -146,4 +146,4 @@ def choice(default: str, choices: Sequence[str], doc: str = "") -> Param:
     return Param("str", default, choices=tuple(choices), doc=doc)
 
 
-GAIN_NAMES = ("none", "gill", "eichstaedt")
+GAIN_NAMES = ("none", "gill", "eichstaedt", "epoch")

@@ -44,7 +44,28 @@ KINDS = ("linear", "geometry", "photometric", "compose", "color")
 
 @dataclass(frozen=True)
 class State:
-    """What flows between stages (private; stages return a new state)."""
+    """What flows between stages; a stage returns a new state (``dataclasses.replace``).
+
+    Attributes
+    ----------
+    framelets : Framelets or None
+        Linear framelets (float32 DN) until the geometry stage.
+    bands, masks : dict of Filter -> numpy.ndarray, or None
+        Band images on one grid (linear) and where each band has data.
+    rgb : numpy.ndarray or None
+        float32 (H, W, 3) in [0, 1] from the compose stage on.
+    mask : numpy.ndarray or None
+        Where the composite is shown (every band's data, or any with partial coverage).
+    alpha : numpy.ndarray or None
+        float32 opacity in [0, 1]: 1 inside the coverage, a ramp at its edge.
+    fit : SpinFit or None
+    target : numpy.ndarray or None
+        Soft 0..1 weight of the planet against the sky (local stages use it).
+    mono : bool
+        The composite is grey (one band).
+    backplanes : Backplanes or None
+        Per-pixel geometry of a map.
+    """
 
     framelets: Framelets | None = None
     bands: Mapping[Filter, np.ndarray] | None = None
@@ -55,6 +76,7 @@ class State:
     target: np.ndarray | None = None
     mono: bool = False
     backplanes: Backplanes | None = None
+    alpha: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

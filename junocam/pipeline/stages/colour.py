@@ -19,6 +19,7 @@ outside the state's mask are set to black:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -56,15 +57,7 @@ def _color(
             rgb += state.rgb
         if state.mask is not None:
             rgb[~state.mask] = 0.0
-        return State(
-            bands=state.bands,
-            masks=state.masks,
-            fit=state.fit,
-            rgb=rgb,
-            mask=state.mask,
-            target=state.target,
-            mono=state.mono,
-        )
+        return replace(state, rgb=rgb)
 
     return run
 
@@ -77,16 +70,37 @@ def _clahe(img: np.ndarray, clip_limit: float, kernel_size: int, amount: float) 
     return enhance.clahe(img, clip_limit, kernel_size or None, amount)
 
 
+def _by_epoch(
+    run: Callable[[State, Mapping[str, Any], Context], State], key: str
+) -> Callable[[State, Mapping[str, Any], Context], State]:
+    """Resolve ``key="epoch"`` to the frame's perijove's weights, then run the stage."""
+
+    def resolved(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+        if p[key] != "epoch":
+            return run(state, p, ctx)
+        meta = ctx.frame.meta
+        pj = enhance.perijove_of(meta.perijove, meta.product_id)
+        w = enhance.epoch_band_weights(pj)
+        if not state.mono:
+            where = f"PJ{pj}" if pj is not None else "no perijove known: Gill's defaults"
+            ctx.notes.append(f"band weights by epoch ({where}): R {w[0]} G {w[1]} B {w[2]}")
+        return run(state, {**p, key: w}, ctx)
+
+    return resolved
+
+
 WHITE_BALANCE = StageSpec(
     "white_balance",
     "color",
     {
         "method": choice("fixed", ("fixed", "grey_world", "white_patch")),
-        "gains": Param("gains", "gill", choices=GAIN_NAMES, doc="name or [r, g, b]"),
+        "gains": Param(
+            "gains", "epoch", choices=GAIN_NAMES, doc="name, epoch (by perijove) or [r, g, b]"
+        ),
         "percentile": number(99.0, 50.0, 100.0),
     },
-    _color(enhance.white_balance, masked=True, chromatic=True),
-    "per-band gains",
+    _by_epoch(_color(enhance.white_balance, masked=True, chromatic=True), "gains"),
+    "per-band gains (fixed, by epoch, or measured: grey_world, white_patch)",
 )
 
 
@@ -94,10 +108,12 @@ BAND_WEIGHTS = StageSpec(
     "band_weights",
     "color",
     {
-        "weights": Param("gains", "gill", choices=GAIN_NAMES),
+        "weights": Param(
+            "gains", "epoch", choices=GAIN_NAMES, doc="name, epoch (by perijove) or [r, g, b]"
+        ),
     },
-    _color(enhance.band_weights, chromatic=True),
-    "community band weights",
+    _by_epoch(_color(enhance.band_weights, chromatic=True), "weights"),
+    "community band weights (by default those of the frame's epoch)",
 )
 
 
@@ -185,6 +201,21 @@ SATURATION = StageSpec(
     },
     _color(enhance.saturation, chromatic=True),
     "chroma in LCh",
+)
+
+
+DEFRINGE = StageSpec(
+    "defringe",
+    "color",
+    {
+        "ratio": number(
+            0.08, 0.0, 0.5, "weakest to strongest channel below which a colour is implausible"
+        ),
+        "bright": number(0.1, 0.0, 1.0, "strongest channel at least this ([0, 1])"),
+        "radius": number(3.0, 0.5, 20.0, "neighbourhood whose colour such a pixel takes, px"),
+    },
+    _color(enhance.defringe, masked=True, chromatic=True),
+    "pixels of one or two bands only (limb rims, spills) take their neighbourhood's colour",
 )
 
 

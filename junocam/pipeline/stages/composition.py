@@ -8,7 +8,8 @@ The ``compose`` stage with its default parameters on two 2 x 2 band images:
 >>> from junocam.metadata import assumed_meta
 >>> defaults = {k: p.default for k, p in COMPOSE.params.items()}
 >>> COMPOSE.kind, defaults
-('compose', {'mode': 'rgb', 'normalize': 'joint', 'percentile': 99.9})
+('compose', {'mode': 'rgb', 'normalize': 'joint', 'percentile': 99.9, 'coverage': 'all', \
+'feather': 4.0, 'hide_bleed': True})
 >>> bands = {Filter.RED: np.full((2, 2), 40.0), Filter.GREEN: np.full((2, 2), 80.0)}
 >>> masks = {b: np.ones((2, 2), bool) for b in bands}
 >>> ctx = Context(RawFrame(np.zeros((384, 1648), np.uint8), assumed_meta(384)), None, [])
@@ -26,10 +27,10 @@ import numpy as np
 
 from ... import enhance
 from ...companding import max_linear_value
-from ...compose import compose_rgb, target_weight
+from ...compose import band_coverage, compose_rgb, saturation_bleed, target_weight
 from ...errors import GeometryError
 from ...metadata import Filter
-from ..parameters import choice, number
+from ..parameters import Param, choice, number
 from ..registry import Context, StageSpec, State
 
 
@@ -38,12 +39,39 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return (x / top).astype(np.float32) if top > 0 else np.zeros_like(x, dtype=np.float32)
 
 
-def _union_mask(masks: Mapping[Filter, np.ndarray]) -> np.ndarray:
-    m = None
-    for v in masks.values():
-        m = v.copy() if m is None else (m | v)
-    assert m is not None
-    return m
+def _coverage(
+    masks: Mapping[Filter, np.ndarray], p: Mapping[str, Any], used: tuple[Filter, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The composite's mask and opacity from the bands it uses (see band_coverage)."""
+    return band_coverage([masks[b] for b in used], p["feather"], mode=p["coverage"])
+
+
+def _without_bleed(
+    bands: Mapping[Filter, np.ndarray],
+    masks: Mapping[Filter, np.ndarray],
+    p: Mapping[str, Any],
+    used: tuple[Filter, ...],
+) -> dict[Filter, np.ndarray]:
+    """Band masks with one band's saturation spill taken out (see saturation_bleed)."""
+    if not p["hide_bleed"] or len(used) < 2:
+        return dict(masks)
+    both = np.logical_and.reduce([masks[b] for b in used])
+    bleed = saturation_bleed([bands[b] for b in used], both)
+    return {b: (m & ~bleed) if b in used else m for b, m in masks.items()}
+
+
+#: the coverage parameters both compose stages take
+_COVERAGE_PARAMS = {
+    "coverage": choice(
+        "all",
+        ("all", "any"),
+        "colour only where every band has data (all), or keep partial coverage (any)",
+    ),
+    "feather": number(4.0, 0.0, 64.0, "ramp of the coverage edge, px"),
+    "hide_bleed": Param(
+        "bool", True, doc="treat one band's saturation spill past the limb as no data"
+    ),
+}
 
 
 def _compose(state: State, p: Mapping[str, Any], ctx: Context) -> State:
@@ -62,13 +90,16 @@ def _compose(state: State, p: Mapping[str, Any], ctx: Context) -> State:
         rgb = np.clip(rgb * peak, 0.0, 1.0).astype(np.float32) if peak > 0 else rgb
     else:
         rgb = compose_rgb(bands, normalize=p["normalize"], percentile=p["percentile"])
-    mask = _union_mask(state.masks)
+    used = tuple(state.bands)
+    mask, alpha = _coverage(_without_bleed(state.bands, state.masks, p, used), p, used)
+    rgb[~mask] = 0.0
     return State(
         bands=state.bands,
         masks=state.masks,
         fit=state.fit,
         rgb=rgb,
         mask=mask,
+        alpha=alpha,
         target=target_weight(rgb, mask),
         mono=p["mode"] == "grey" or len(set(bands) - {Filter.METHANE}) <= 1,
     )
@@ -85,6 +116,7 @@ COMPOSE = StageSpec(
             "one white point, one per band, or the sensor's full scale",
         ),
         "percentile": number(99.9, 50.0, 100.0, "white point percentile"),
+        **_COVERAGE_PARAMS,
     },
     _compose,
     "bands to an RGB image in [0, 1]",
@@ -94,13 +126,16 @@ COMPOSE = StageSpec(
 def _methane_composite(state: State, p: Mapping[str, Any], ctx: Context) -> State:
     assert state.bands is not None and state.masks is not None
     b = state.bands
-    mask = _union_mask(state.masks)
     if Filter.METHANE not in b:
         have = ", ".join(f.value for f in b)
         raise GeometryError(
             f"methane_composite needs a METHANE band; this frame has {have}",
             path=ctx.frame.path,
         )
+    used = tuple(f for f in (Filter.METHANE, Filter.RED, Filter.BLUE) if f in b)
+    if len(used) != 3:
+        used = (Filter.METHANE,)
+    mask, alpha = _coverage(_without_bleed(b, state.masks, p, used), p, used)
     if Filter.RED in b and Filter.BLUE in b:
         rgb = enhance.methane_false_color(
             b[Filter.METHANE], b[Filter.RED], b[Filter.BLUE], p["low"], p["high"], mask=mask
@@ -109,12 +144,14 @@ def _methane_composite(state: State, p: Mapping[str, Any], ctx: Context) -> Stat
         ctx.notes.append("methane_composite: no RED/BLUE bands, methane shown as grey")
         m = enhance.stretch(_unit(b[Filter.METHANE]), p["low"], p["high"], mask=mask)
         rgb = np.repeat(m[..., None], 3, axis=-1)
+    rgb[~mask] = 0.0
     return State(
         bands=state.bands,
         masks=state.masks,
         fit=state.fit,
         rgb=rgb,
         mask=mask,
+        alpha=alpha,
         target=target_weight(rgb, mask),
         mono=not (Filter.RED in b and Filter.BLUE in b),
     )
@@ -126,6 +163,7 @@ METHANE_COMPOSITE = StageSpec(
     {
         "low": number(0.5, 0.0, 50.0),
         "high": number(99.5, 50.0, 100.0),
+        **_COVERAGE_PARAMS,
     },
     _methane_composite,
     "false colour: methane, red, blue as R, G, B",
