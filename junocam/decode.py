@@ -473,16 +473,17 @@ def _read_png_frame(
     meta_path = Path(metadata) if metadata is not None else find_metadata(p)
     if meta_path is not None:
         meta = _load_metadata_with_filters(meta_path, filters)
-    elif allow_assumed or filters is not None:
-        meta = assumed_meta(header.height, filters, interframe_delay, source=p)
-    else:
+    elif not (allow_assumed or filters is not None):
         raise MissingMetadataError(
             f"no metadata found (looked for {p.stem}.json, {p.stem}-Metadata.json and "
             "*-Metadata.json naming this image); give --metadata, or --filters "
-            "(and --interframe-delay) to supply it",
+            "(and optionally --interframe-delay) to supply it",
             path=p,
         )
     pixels = _decode_png(p, header)
+    if meta_path is None:
+        # the framelets themselves tell the filters when the name and height do not
+        meta = assumed_meta(header.height, filters, interframe_delay, source=p, pixels=pixels)
     return RawFrame(pixels=pixels, meta=meta, path=os.fspath(p))
 
 

@@ -37,6 +37,8 @@ __all__ = [
     "from_website_json",
     "from_pds3_label",
     "assumed_meta",
+    "guess_filters",
+    "NOMINAL_INTERFRAME_DELAY",
     "exposure_start_time",
     "product_id_from_filename",
     "DEFAULT_FILTERS",
@@ -50,6 +52,12 @@ __all__ = [
 FRAMELET_LINES = 128
 #: Samples in one line of a raw product [IK, CAMERA.md].
 LINE_SAMPLES = 1648
+
+#: The interframe delay assumed for a frame without metadata, s. Real frames have
+#: 0.370-0.378 s (about 0.37 to 0.38 s [CAMERA.md]; 0.372 s on the PJ43 frames'
+#: website metadata); the spin fit determines the turn per exposure from the
+#: framelets' overlaps anyway, so a wrong guess costs only the first iteration.
+NOMINAL_INTERFRAME_DELAY = 0.372
 #: START_TIME and STOP_TIME must fall in these years (Juno launched in 2011).
 _FIRST_YEAR, _LAST_YEAR = 2000, 2100
 
@@ -753,6 +761,80 @@ def _loads_pvl(text: str | bytes, src: str | None) -> Mapping[str, Any]:
 
 #: Filters assumed for a strip without metadata whose height fits them.
 DEFAULT_FILTERS = (Filter.BLUE, Filter.GREEN, Filter.RED)
+#: All four filters in readout order (the CCD's stripes top to bottom but methane first).
+ALL_FILTERS = (Filter.METHANE, Filter.BLUE, Filter.GREEN, Filter.RED)
+
+
+def guess_filters(
+    lines: int, product_id: str | None = None, pixels: Any = None
+) -> tuple[Filter, ...] | None:
+    """The filters of a raw strip without metadata, from its name, height and framelets.
+
+    1. The product id's letter after the perijove number says what the product is:
+       ``C`` a colour (BLUE, GREEN, RED) strip, ``M`` a methane one
+       (``JNCE_2022186_43M00081_V01``).
+    2. Otherwise the height allows RGB (a multiple of 3 x 128 lines), all four bands
+       (4 x 128) or one band. When more than one fits and the pixels are given, the
+       framelets decide: each filter's framelets come from its own stripe of the CCD,
+       so their fixed pattern (hot columns, TDI streaks) repeats with the period of
+       the band count. The lag at which consecutive framelets' column patterns
+       correlate best is the number of bands (1: a single band, taken as METHANE).
+       On the real PJ36-PJ44 frames the lag-3 correlation of RGB strips is 0.41-0.49
+       against 0.25-0.34 at the other lags, and methane strips peak at lag 1.
+    3. Else RGB when the height fits, as the website's strips mostly are.
+
+    Returns None when nothing fits (a height that is no multiple of 384 lines and
+    no telling name): the caller must ask for the filters.
+
+    Examples
+    --------
+    >>> [f.value for f in guess_filters(1536, "JNCE_2022186_43M00081_V01")]
+    ['METHANE']
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> stripes = rng.normal(0, 3, (3, 1648))                # each band's column pattern
+    >>> rgb = np.concatenate([np.tile(stripes[k % 3], (128, 1)) for k in range(12)]) + 40
+    >>> [f.value for f in guess_filters(1536, "x", rgb)]
+    ['BLUE', 'GREEN', 'RED']
+    >>> one = np.tile(stripes[0], (1536, 1)) + 40            # one stripe only
+    >>> [f.value for f in guess_filters(1536, "x", one)]
+    ['METHANE']
+    >>> guess_filters(1664, "x") is None
+    True
+    """
+    import re
+
+    import numpy as np
+
+    rgb = lines > 0 and lines % (FRAMELET_LINES * 3) == 0
+    four = lines > 0 and lines % (FRAMELET_LINES * 4) == 0
+    m = re.search(r"_\d{2}([A-Z])\d{5}", product_id or "")
+    if m and m.group(1) == "C" and rgb:
+        return DEFAULT_FILTERS
+    if m and m.group(1) == "M":
+        return (Filter.METHANE,)
+    if pixels is not None and lines % FRAMELET_LINES == 0 and lines >= 8 * FRAMELET_LINES:
+        lag = _fixed_pattern_lags(np.asarray(pixels), lines // FRAMELET_LINES)
+        for period, ok, flt in ((3, rgb, DEFAULT_FILTERS), (4, four, ALL_FILTERS)):
+            if ok and lag[period] == max(lag.values()) and lag[period] > lag[1] + 0.05:
+                return flt
+        if lag[1] >= max(lag.values()) - 0.03:
+            # no band period: one band, and methane-only is the one-band product
+            return (Filter.METHANE,)
+    return DEFAULT_FILTERS if rgb else None
+
+
+def _fixed_pattern_lags(pixels: Any, n: int) -> dict[int, float]:
+    """Mean correlation of framelets' column patterns at lags 1-4 (see guess_filters)."""
+    import numpy as np
+    from scipy import ndimage
+
+    fl = np.asarray(pixels, np.float32).reshape(n, FRAMELET_LINES, -1)[:, :, 23:1631]
+    prof = np.median(fl, axis=1)
+    hp = prof - ndimage.median_filter(prof, size=(1, 9))
+    hp -= hp.mean(axis=1, keepdims=True)
+    hp /= np.linalg.norm(hp, axis=1, keepdims=True) + 1e-9
+    return {lag: float(np.mean(np.sum(hp[:-lag] * hp[lag:], axis=1))) for lag in (1, 2, 3, 4)}
 
 
 def assumed_meta(
@@ -760,13 +842,15 @@ def assumed_meta(
     filters: Sequence[Filter | str] | None = None,
     interframe_delay: float | None = None,
     source: str | os.PathLike[str] | None = None,
+    pixels: Any = None,
 ) -> FrameMeta:
     """Metadata for a raw PNG that comes without any metadata file.
 
     Everything except ``lines`` is assumed and listed in ``assumed``: the product id
-    (from the file name), the filters (given, or BLUE, GREEN, RED when the height
-    is a multiple of 384 lines), SQROOT companding (as on the mission website), the
-    1648-sample width, and the interframe delay when one is given.
+    (from the file name), the filters (given, or guessed by :func:`guess_filters`
+    from the name, the height and the framelets), SQROOT companding (as on the
+    mission website), the 1648-sample width, and the interframe delay (given, or
+    :data:`NOMINAL_INTERFRAME_DELAY`: the spin fit measures the turn per exposure).
 
     Parameters
     ----------
@@ -778,6 +862,8 @@ def assumed_meta(
         Seconds between exposures, for example from ``--interframe-delay``.
     source : str or os.PathLike, optional
         The image path; gives the product id and is used in messages.
+    pixels : numpy.ndarray, optional
+        The raw strip, for guessing the filters from its framelets.
 
     Returns
     -------
@@ -794,26 +880,27 @@ def assumed_meta(
     >>> m = assumed_meta(6912, source="JNCE_2021246_36C00061_V01-raw.png")
     >>> m.product_id, [f.value for f in m.filters], m.n_exposures
     ('JNCE_2021246_36C00061_V01', ['BLUE', 'GREEN', 'RED'], 18)
-    >>> m.assumed
-    ('product_id', 'filters', 'companding', 'line_samples')
+    >>> m.assumed, m.interframe_delay
+    (('product_id', 'filters', 'companding', 'line_samples', 'interframe_delay'), 0.372)
     """
     src = None if source is None else os.fspath(source)
+    pid = product_id_from_filename(src) if src else "unknown"
     if filters is None:
         block = FRAMELET_LINES * len(DEFAULT_FILTERS)
-        if lines <= 0 or lines % block:
+        guess = guess_filters(lines, pid, pixels)
+        if guess is None:
             raise MissingMetadataError(
                 f"no metadata, and the height {lines} is not a multiple of {block} lines "
                 "(an RGB strip), so the filters cannot be assumed: give the metadata "
                 "file or the filters",
                 path=src,
             )
-        flt = DEFAULT_FILTERS
+        flt = guess
     else:
         flt = _field(src, "filters", _parse_filters, list(filters))
-    assumed = ["product_id", "filters", "companding", "line_samples"]
-    if interframe_delay is not None:
-        assumed.append("interframe_delay")
-    pid = product_id_from_filename(src) if src else "unknown"
+    assumed = ["product_id", "filters", "companding", "line_samples", "interframe_delay"]
+    if interframe_delay is None:
+        interframe_delay = NOMINAL_INTERFRAME_DELAY
     try:
         return FrameMeta(
             product_id=pid,

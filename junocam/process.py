@@ -31,7 +31,7 @@ from .calibrate import Calibration
 from .decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
 from .metadata import Filter, FrameMeta
 from .output import atomic_write, write_png, write_tiff16
-from .pipeline.engine import Pipeline, PipelineResult
+from .pipeline.engine import DefaultPipeline, Pipeline, PipelineResult
 from .spinfit import SpinFit
 
 __all__ = [
@@ -60,6 +60,9 @@ class ProcessOptions:
     fmt : {"png8", "png16", "tiff16"}
     protect : tuple of Path
         Files that must never be overwritten (the run's inputs).
+    alpha : bool
+        Write RGBA: the coverage of every band as the alpha channel (see
+        :meth:`junocam.pipeline.PipelineResult.rgba`).
     save_stages : bool
         Also write a preview after every stage into ``<id>-<label>-stages/``.
     """
@@ -68,6 +71,7 @@ class ProcessOptions:
     fmt: str = "png8"
     protect: tuple[Path, ...] = ()
     save_stages: bool = False
+    alpha: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,12 +135,20 @@ def output_path(meta: FrameMeta, popts: ProcessOptions, label: str = "naive") ->
 def write_image(
     rgb: np.ndarray, target: Path, popts: ProcessOptions, protect: Iterable[Path] = ()
 ) -> None:
-    """Write an RGB float image in [0, 1] atomically in the chosen format."""
+    """Write an RGB or RGBA float image in [0, 1] atomically in the chosen format."""
     protect = (*popts.protect, *protect)
     if popts.fmt == "tiff16":
         write_tiff16(target, rgb, protect=protect)
     else:
         write_png(target, rgb, bits=16 if popts.fmt == "png16" else 8, protect=protect)
+
+
+def _assumed_value(meta: FrameMeta, name: str) -> Any:
+    """JSON-ready value of an assumed metadata field."""
+    value = getattr(meta, name, None)
+    if name == "filters":
+        return [f.value for f in meta.filters]
+    return value.value if value is not None and hasattr(value, "value") else value
 
 
 def frame_record(frame: RawFrame, pipeline: Pipeline, result: PipelineResult) -> dict[str, Any]:
@@ -167,6 +179,7 @@ def frame_record(frame: RawFrame, pipeline: Pipeline, result: PipelineResult) ->
         "notes": result.notes,
         "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
         "assumed": list(frame.meta.assumed),
+        "assumed_values": {name: _assumed_value(frame.meta, name) for name in frame.meta.assumed},
     }
     if result.fit is not None:
         d["spin_fit"] = result.fit.as_dict(frame.meta.interframe_delay)
@@ -180,7 +193,7 @@ def _inputs(frame: RawFrame, *extra: str | Path | None) -> tuple[Path, ...]:
 
 def process_file(
     path: str | Path,
-    pipeline: Pipeline,
+    pipeline: Pipeline | DefaultPipeline,
     popts: ProcessOptions,
     *,
     metadata: str | Path | None = None,
@@ -195,7 +208,8 @@ def process_file(
     ----------
     path : str or Path
         Raw product (website PNG or PDS3 label/image).
-    pipeline : Pipeline
+    pipeline : Pipeline or DefaultPipeline
+        A :class:`DefaultPipeline` picks the recipe from the frame's bands.
     popts : ProcessOptions
     metadata : path, optional
         Metadata file when it is not found beside the image.
@@ -224,11 +238,13 @@ def process_file(
         max_pixels=max_pixels,
         allow_assumed=False,
     )
+    if isinstance(pipeline, DefaultPipeline):
+        pipeline = pipeline.for_meta(frame.meta)
     result = pipeline.run(frame, calibration=calibration, keep_stages=popts.save_stages)
     label = output_label(pipeline)
     target = output_path(frame.meta, popts, label)
     protect = (*popts.protect, *_inputs(frame, path, metadata))
-    write_image(result.rgb, target, popts, protect)
+    write_image(result.rgba() if popts.alpha else result.rgb, target, popts, protect)
     record = frame_record(frame, pipeline, result)
     text = json.dumps(record, indent=2, default=str) + "\n"
     record_path = target.with_suffix(".json")

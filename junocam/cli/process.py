@@ -20,11 +20,12 @@ from ..compose import contact_sheet
 from ..errors import JunoCamError, OutputError
 from ..metadata import Filter
 from ..output import ensure_output_dir, write_png
-from ..pipeline.engine import Pipeline
+from ..pipeline.engine import DefaultPipeline, Pipeline
 from ..process import ProcessOptions, process_file
 from .options import (
     CONTEXT,
     GlobalOptions,
+    alpha_option,
     calibration_option,
     check_single,
     field_text,
@@ -32,6 +33,7 @@ from .options import (
     for_each,
     format_option,
     frame_inputs,
+    load_default_or_named,
     load_frame,
     load_pipeline,
     metadata_option,
@@ -76,7 +78,7 @@ def process_frame(
     delay: float | None,
     opts: GlobalOptions,
     popts: ProcessOptions,
-    pipeline: Pipeline | None = None,
+    pipeline: Pipeline | DefaultPipeline | None = None,
     calibration: Calibration | None = None,
 ) -> Path:
     """``junocam process`` for one frame: :func:`junocam.process.process_file`, then
@@ -153,6 +155,7 @@ def _parse_center(
     help="Seconds between exposures when the metadata lacks it. Recorded as assumed.",
 )
 @format_option
+@alpha_option
 @click.pass_context
 def process(
     ctx: click.Context,
@@ -171,6 +174,7 @@ def process(
     filters: tuple[Filter, ...] | None,
     interframe_delay: float | None,
     fmt: str,
+    alpha: bool,
 ) -> None:
     """Process raw frames into colour pictures with a pipeline recipe.
 
@@ -179,7 +183,8 @@ def process(
     as the recipe says, then written as <product_id>-<recipe>.png next to a .json
     record (recipe, fitted spin, residuals, notes, timings).
 
-    A frame without metadata needs --filters (and --interframe-delay to stitch).
+    A frame without metadata needs --filters; its interframe delay is assumed
+    (0.372 s; the spin fit measures the turn per exposure) unless given.
 
     \b
     Examples:
@@ -189,16 +194,17 @@ def process(
       junocam process frame-raw.png -o out/ --pipeline raw --geometry naive
       junocam process frame-raw.png -o out/ --set stretch.high=99.0 --save-stages
       junocam process frame-raw.png -o out/ --calibration calib/ --format tiff16
-      junocam process old-raw.png --filters BLUE,GREEN,RED --interframe-delay 0.37 -o out/
+      junocam process old-raw.png --filters BLUE,GREEN,RED -o out/
     """
     opts: GlobalOptions = ctx.obj
     check_single(metadata, frames)
-    pipeline = load_pipeline(
+    pipeline = load_default_or_named(
         pipeline_name, [*geometry_overrides(geometry, fov, size, center, fast), *overrides]
     )
     popts = ProcessOptions(
         out_dir=out_dir,
         fmt=fmt,
+        alpha=alpha,
         protect=tuple(Path(f) for f in frames),
         save_stages=save_stages,
     )
