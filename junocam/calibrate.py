@@ -50,6 +50,12 @@ from .framelets import DARK_SAMPLES, PHOTOACTIVE
 from .metadata import FRAMELET_LINES, LINE_SAMPLES, Filter
 
 __all__ = [
+    "remove_line_noise",
+    "block_rank_map",
+    "estimate_background",
+    "subtract_background",
+    "line_gain_profile",
+    "correct_line_gain",
     "Calibration",
     "load_calibration",
     "repair_hot_pixels",
@@ -1128,3 +1134,224 @@ def load_calibration(directory: str | os.PathLike[str]) -> Calibration:
         files=files,
         source=str(root),
     )
+
+
+def line_gain_profile(
+    stack: np.ndarray, min_level: float = 0.2, smooth_lines: float = 0.0
+) -> np.ndarray:
+    """Relative gain of each framelet line, measured from the frame itself.
+
+    The framelets of one band come from one stripe of the CCD; a response that
+    varies along the stripe's lines (its edges a few percent darker, residual
+    vignetting the flat does not remove) repeats in every framelet and shows as
+    horizontal bands at the framelet joins, worst in single-band (methane) frames
+    where nothing else covers the joins. Every framelet sees a different part of
+    the scene, so the median over exposures and samples of each line's ratio to its
+    column's median over the framelet's lines leaves the stripe's own profile.
+    Only pixels brighter than ``min_level`` times the frame's 99th percentile count
+    (dark sky carries no gain information).
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        (n_exposures, lines, samples) linear framelets of one band.
+    min_level : float
+        Brightness cut, as a fraction of the 99th percentile.
+    smooth_lines : float
+        Gaussian smoothing of the profile along lines (0: none).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (lines,) with median 1; ones when too few pixels are bright.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scene = rng.uniform(50, 100, (12, 1, 200)) * np.ones((12, 16, 1))
+    >>> gain = np.linspace(0.9, 1.1, 16)[None, :, None]
+    >>> prof = line_gain_profile(scene * gain)
+    >>> bool(np.allclose(prof / prof.mean(), (gain / gain.mean()).ravel(), atol=0.01))
+    True
+    """
+    s = _as_stack(stack)
+    n, lines, samples = s.shape
+    top = float(np.percentile(s, 99)) if s.size else 0.0
+    if top <= 0:
+        return np.ones(lines, np.float32)
+    col = np.median(s, axis=1, keepdims=True)  # each exposure's column level
+    ratio = s / np.maximum(col, 1e-6)
+    # bright on both counts, and near its column's level: a column that crosses the
+    # limb or a cloud edge says something about the scene, not about the camera
+    good = (col > min_level * top) & (s > min_level * top) & (np.abs(ratio - 1.0) < 0.25)
+    ratio = np.where(good, ratio, np.nan)
+    if int(np.isfinite(ratio).sum()) < 50 * lines:
+        return np.ones(lines, np.float32)
+    prof = np.nanmedian(ratio.transpose(1, 0, 2).reshape(lines, -1), axis=1)
+    prof = np.where(np.isfinite(prof), prof, 1.0)
+    if smooth_lines > 0:
+        prof = ndimage.gaussian_filter1d(prof, smooth_lines, mode="nearest")
+    return (prof / np.median(prof)).astype(np.float32)
+
+
+def correct_line_gain(
+    stack: np.ndarray, min_level: float = 0.2, smooth_lines: float = 0.0, max_change: float = 0.3
+) -> np.ndarray:
+    """Divide every framelet by the band's line-gain profile (:func:`line_gain_profile`).
+
+    Corrections beyond ``max_change`` (a fraction) are clipped: a stripe's response
+    does not vary that much, so a larger ratio is the scene, not the camera.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> scene = rng.uniform(50, 100, (12, 1, 200)) * np.ones((12, 16, 1))
+    >>> banded = scene * np.r_[0.9, np.ones(14), 0.9][None, :, None]
+    >>> fixed = correct_line_gain(banded)
+    >>> float(np.abs(fixed / scene / (fixed / scene).mean() - 1).max()) < 0.01
+    True
+    """
+    s = _as_stack(stack)
+    prof = np.clip(line_gain_profile(s, min_level, smooth_lines), 1 - max_change, 1 + max_change)
+    return (s / prof[None, :, None]).astype(np.float32)
+
+
+def block_rank_map(framelet: np.ndarray, block: int = 4, rank: int = 2) -> np.ndarray:
+    """The ``rank``-th darkest value (0 = darkest) of every ``block`` x ``block`` block.
+
+    A despeckled, ``block`` times smaller picture: single hot pixels and particle
+    hits (up to ``block*block - rank - 1`` per block) cannot raise it. The third
+    darkest of 4 x 4 (``rank=2``) is what the community uses on late-mission frames
+    [CAMERA.md].
+
+    Examples
+    --------
+    >>> f = np.full((8, 8), 10.0, np.float32); f[1, 1] = f[2, 2] = 250.0
+    >>> block_rank_map(f).tolist()
+    [[10.0, 10.0], [10.0, 10.0]]
+    """
+    a = np.asarray(framelet, np.float32)
+    rank = min(max(rank, 0), block * block - 1)
+    h, w = (a.shape[0] // block) * block, (a.shape[1] // block) * block
+    blocks = a[:h, :w].reshape(h // block, block, w // block, block).transpose(0, 2, 1, 3)
+    flat = blocks.reshape(h // block, w // block, block * block)
+    return np.partition(flat, rank, axis=-1)[..., rank]
+
+
+def estimate_background(
+    stack: np.ndarray, block: int = 4, rank: int = 2, quantile: float = 10.0
+) -> np.ndarray:
+    """Each framelet's background level (dark current plus sky glow), from the frame.
+
+    Radiation raised the late mission's dark current and black level beyond what the
+    masked dark columns show; the raw frame's own darkest places measure it. For each
+    framelet the blocks whose :func:`block_rank_map` value (over the photoactive
+    samples) is at or below its ``quantile`` percent point are its darkest places,
+    and the median of their pixels is its background (the rank value alone sits
+    below the noise's centre); the levels are then smoothed over five exposures (a
+    median), since the background drifts slowly while the scene in one framelet may
+    hold little dark sky.
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        (n_exposures, lines, samples) linear framelets of one band.
+    block, rank : int
+        See :func:`block_rank_map`.
+    quantile : float
+        Percent point of the block values below which blocks count as background.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n_exposures,) levels, linear DN.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> s = 30.0 + rng.normal(0, 1, (6, 128, 1648)).astype(np.float32)
+    >>> s[:, 40:90, 300:900] += 500.0                       # the planet
+    >>> s[:, rng.integers(0, 128, 300), rng.integers(23, 1631, 300)] = 900.0  # hits
+    >>> [round(float(v)) for v in estimate_background(s)]
+    [30, 30, 30, 30, 30, 30]
+    """
+    s = _as_stack(stack)
+    photo = s[:, :, DARK_SAMPLES : DARK_SAMPLES + 1608]
+    levels = np.empty(len(photo), np.float32)
+    for k, f in enumerate(photo):
+        rm = block_rank_map(f, block, rank)
+        # the darkest blocks by their despeckled value; their pixels' median is the
+        # level (the rank value itself sits below the noise's centre)
+        dark = rm <= np.percentile(rm, quantile)
+        h, w = rm.shape
+        cells = f[: h * block, : w * block].reshape(h, block, w, block).transpose(0, 2, 1, 3)
+        levels[k] = float(np.median(cells[dark]))
+    if levels.size >= 3:
+        levels = ndimage.median_filter(levels, size=min(5, levels.size), mode="nearest")
+    return levels.astype(np.float32)
+
+
+def subtract_background(
+    stack: np.ndarray, block: int = 4, rank: int = 2, quantile: float = 10.0
+) -> np.ndarray:
+    """Subtract :func:`estimate_background` from every framelet.
+
+    Not clipped at zero: the sky's noise stays centred on zero, so averages (and the
+    stitch's blending) are not biased upwards.
+
+    Examples
+    --------
+    >>> s = np.full((3, 128, 1648), 40.0, np.float32); s[:, 50:60, 500:600] = 400.0
+    >>> out = subtract_background(s)
+    >>> float(out[0, 0, 100]), float(out[0, 55, 550])
+    (0.0, 360.0)
+    """
+    s = _as_stack(stack)
+    levels = estimate_background(s, block, rank, quantile)
+    return (s - levels[:, None, None]).astype(np.float32)
+
+
+def remove_line_noise(stack: np.ndarray, window: int = 9) -> np.ndarray:
+    """Remove each line's own offset (row noise) from every framelet.
+
+    Readout adds a small offset to whole lines that the dark columns (23 samples)
+    measure only roughly; it shows as fine horizontal stripes, plain in single-band
+    frames once the frame is stretched. Neighbouring lines see nearly the same
+    scene, so the median over the photoactive samples of the difference between
+    two adjacent lines is the difference of their offsets (plus the scene's slope);
+    summed along the framelet it gives each line's offset plus the scene's profile,
+    and the profile, smooth over ``window`` lines, is taken out again. What is
+    removed is the line-to-line part of the offsets; slow variations stay.
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        (n_exposures, lines, samples) linear framelets of one band.
+    window : int
+        Lines over which the scene's profile counts as smooth (a moving average).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 corrected copy.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scene = np.tile(np.linspace(100, 200, 1648, dtype=np.float32), (2, 64, 1))
+    >>> scene += np.linspace(0, 50, 64, dtype=np.float32)[None, :, None]   # a slope
+    >>> striped = scene + rng.normal(0, 3, (2, 64, 1)).astype(np.float32)
+    >>> def jumps(x):  # RMS of the line-to-line steps beyond the scene's
+    ...     return float(np.std(np.diff((x - scene).mean(axis=2), axis=1)))
+    >>> bool(jumps(remove_line_noise(striped)) < jumps(striped) / 3)
+    True
+    """
+    s = _as_stack(stack)
+    if window < 3:
+        raise ValueError(f"window must be at least 3 lines, got {window}")
+    photo = s[:, :, DARK_SAMPLES : DARK_SAMPLES + 1608]
+    step = np.median(np.diff(photo, axis=1), axis=2)  # (n, lines - 1)
+    level = np.concatenate([np.zeros((s.shape[0], 1)), np.cumsum(step, axis=1)], axis=1)
+    smooth = ndimage.uniform_filter1d(level, size=window, axis=1, mode="nearest")
+    offset = level - smooth
+    return (s - offset[:, :, None]).astype(np.float32)

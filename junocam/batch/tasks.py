@@ -8,7 +8,7 @@ frame's last record makes running it again unnecessary.
 Examples
 --------
 >>> BatchConfig(out_dir="out").recipe
-'enhanced'
+'default'
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ class BatchConfig:
     out_dir : str
         Output directory (created if missing).
     recipe : str
-        Built-in recipe name or recipe file (see :meth:`junocam.pipeline.Pipeline.named`).
+        Built-in recipe name or recipe file (see :meth:`junocam.pipeline.Pipeline.named`);
+        ``"default"``: ``mono`` for single-band frames, else ``enhanced``.
     overrides : tuple of str
         ``stage.param=value`` overrides.
     fmt : {"png8", "png16", "tiff16"}
@@ -61,16 +62,21 @@ class BatchConfig:
     """
 
     out_dir: str
-    recipe: str = "enhanced"
+    recipe: str = "default"
     overrides: tuple[str, ...] = ()
     fmt: str = "png8"
     calibration: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
 
     def pipeline(self) -> Any:
-        """The validated :class:`~junocam.pipeline.Pipeline` (raises RecipeError)."""
-        from ..pipeline.engine import Pipeline
+        """The validated :class:`~junocam.pipeline.Pipeline` (raises RecipeError), or for
+        ``recipe="default"`` the per-frame :class:`~junocam.pipeline.DefaultPipeline`."""
+        from ..pipeline.engine import DefaultPipeline, Pipeline
 
+        if self.recipe == "default":
+            auto = DefaultPipeline(self.overrides)
+            auto.validate()
+            return auto
         return Pipeline.named(self.recipe).with_overrides(self.overrides)
 
     def digest(self) -> str:

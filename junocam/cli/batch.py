@@ -19,7 +19,7 @@ from .options import (
     GlobalOptions,
     calibration_option,
     format_option,
-    load_pipeline,
+    load_default_or_named,
     out_option,
     recipe_options,
     report,
@@ -90,10 +90,10 @@ def batch_cmd(
     opts: GlobalOptions = ctx.obj
     if address and scheduler != "dask":
         raise click.UsageError("--address needs --scheduler dask")
-    load_pipeline(pipeline_name, overrides)  # usage error (exit 2) on a bad recipe
+    load_default_or_named(pipeline_name, overrides)  # usage error (exit 2) on a bad recipe
     config = batch.BatchConfig(
         out_dir=str(out_dir),
-        recipe=pipeline_name,
+        recipe=pipeline_name or "default",
         overrides=tuple(overrides),
         fmt=fmt,
         calibration=calibration,

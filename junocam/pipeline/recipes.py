@@ -39,7 +39,15 @@ __all__ = [
     "builtin_recipes",
     "list_recipes",
     "recipe_path",
+    "DEFAULT_RECIPE",
+    "SINGLE_BAND_RECIPE",
+    "default_recipe",
 ]
+
+#: The recipe used when none is named: for frames with two or more bands ...
+DEFAULT_RECIPE = "enhanced"
+#: ... and for single-band frames (methane-only products): grey, no noise amplification.
+SINGLE_BAND_RECIPE = "mono"
 
 #: Environment variable naming the user's recipe folder (overrides the platform default).
 RECIPE_DIR_ENV = "JUNOCAM_RECIPE_DIR"
@@ -163,3 +171,14 @@ def recipe_path(name_or_path: str | Path) -> Path:
         f"unknown pipeline {text!r}; known: {', '.join(sorted(known)) or 'none'} "
         f"(built-in, or *.toml in {user_recipe_dir()}; or give a path to a .toml recipe)"
     )
+
+
+def default_recipe(n_filters: int) -> str:
+    """The recipe name used when none is given: ``mono`` for one band, else ``enhanced``.
+
+    Examples
+    --------
+    >>> default_recipe(1), default_recipe(3)
+    ('mono', 'enhanced')
+    """
+    return SINGLE_BAND_RECIPE if n_filters == 1 else DEFAULT_RECIPE

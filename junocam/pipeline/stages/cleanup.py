@@ -35,7 +35,7 @@ from ... import calibrate
 from ...errors import RecipeError
 from ...framelets import Framelets
 from ...metadata import Filter
-from ..parameters import Param, choice, number
+from ..parameters import Param, choice, number, whole
 from ..registry import Context, StageSpec, State
 
 
@@ -238,6 +238,61 @@ BLEMISHES = StageSpec(
     },
     _blemishes,
     "divide out dust shadows and cold pixels measured from the frame itself",
+)
+
+
+def _background(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    return _per_band(
+        state,
+        lambda s, b: calibrate.subtract_background(s, p["block"], p["rank"], p["quantile"]),
+    )
+
+
+BACKGROUND = StageSpec(
+    "background",
+    "linear",
+    {
+        "block": whole(4, 2, 16, "block side, px"),
+        "rank": whole(2, 0, 15, "which darkest value of a block (2: the third darkest)"),
+        "quantile": number(10.0, 0.5, 50.0, "darkest share of the blocks counted, %"),
+    },
+    _background,
+    "subtract each framelet's background (dark current, glow) measured in the frame",
+)
+
+
+def _line_noise(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    return _per_band(state, lambda s, b: calibrate.remove_line_noise(s, p["window"]))
+
+
+LINE_NOISE = StageSpec(
+    "line_noise",
+    "linear",
+    {"window": whole(9, 3, 64, "lines over which the scene counts as smooth")},
+    _line_noise,
+    "remove each line's own offset (fine horizontal stripes)",
+)
+
+
+def _line_gain(state: State, p: Mapping[str, Any], ctx: Context) -> State:
+    return _across_exposures(
+        state,
+        ctx,
+        "line_gain",
+        lambda s: calibrate.correct_line_gain(s, p["min_level"], p["smooth"], p["max_change"]),
+    )
+
+
+LINE_GAIN = StageSpec(
+    "line_gain",
+    "linear",
+    {
+        "min_level": number(0.2, 0.0, 0.9, "only pixels above this share of the 99th percentile"),
+        "smooth": number(0.0, 0.0, 16.0, "smoothing of the profile along lines, lines"),
+        "max_change": number(0.3, 0.01, 0.9, "largest correction, as a fraction"),
+    },
+    _line_gain,
+    "divide out each band's gain profile along the framelet lines (banding at joins)",
 )
 
 
