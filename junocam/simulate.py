@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,6 +58,8 @@ __all__ = [
     "PlanetTexture",
     "simulate_planet_frame",
     "simulate_pass_frames",
+    "LateMissionDegradation",
+    "degrade_late_mission",
 ]
 
 
@@ -751,3 +753,155 @@ def simulate_pass_frames(
         (out / f"{one.product_id}.json").write_text(metadata_json(sim.metadata))
         paths.append(png)
     return truth, paths
+
+
+@dataclass(frozen=True)
+class LateMissionDegradation:
+    """How radiation has degraded a late-mission raw frame (PJ50 onward).
+
+    The defaults are the levels measured on a real PJ68 RGB frame of December 2024
+    (6.4 ms, TDI 2) in the 8-bit companded strip [CAMERA.md "Known artefacts"]: a
+    sky background of about 7 DN in blue, 8 in green and 9-10 in red; about 150
+    pixels per framelet above 40 DN, up to 140-218 DN; a few bright column streaks
+    over part of a framelet's height; one hot column near the left edge with a
+    median of about 115 DN. Blue, green and red had lost about 64%, 47% and 23% of
+    their sensitivity by PJ60.
+
+    Attributes
+    ----------
+    background_dn : dict of Filter -> float
+        Sky background per band, companded DN.
+    background_noise_dn : float
+        Noise of the background (companded DN, 1 sigma).
+    hot_fixed, hot_random : int
+        Hot pixels per framelet fixed on the CCD stripe, and charged-particle hits
+        that land anywhere (per framelet).
+    hot_dn : (float, float)
+        Range of their values, companded DN.
+    streaks : int
+        Bright column streaks per stripe, each over part of the framelet height.
+    hot_column_sample, hot_column_dn : int, float
+        The hot column's sample and median level (companded DN).
+    sensitivity : dict of Filter -> float
+        Remaining sensitivity per band (signal factor).
+    """
+
+    background_dn: Mapping[Filter, float] = field(
+        default_factory=lambda: {
+            Filter.BLUE: 7.0,
+            Filter.GREEN: 8.0,
+            Filter.RED: 9.5,
+            Filter.METHANE: 8.0,
+        }
+    )
+    background_noise_dn: float = 1.5
+    hot_fixed: int = 100
+    hot_random: int = 50
+    hot_dn: tuple[float, float] = (40.0, 218.0)
+    streaks: int = 3
+    hot_column_sample: int = 30
+    hot_column_dn: float = 115.0
+    sensitivity: Mapping[Filter, float] = field(
+        default_factory=lambda: {
+            Filter.BLUE: 0.36,
+            Filter.GREEN: 0.53,
+            Filter.RED: 0.77,
+            Filter.METHANE: 0.8,
+        }
+    )
+
+
+def degrade_late_mission(
+    strip: np.ndarray,
+    filters: Sequence[Filter],
+    degradation: LateMissionDegradation | None = None,
+    *,
+    seed: int = 0,
+    companding: Companding = Companding.SQROOT,
+) -> np.ndarray:
+    """A raw strip as the radiation-damaged camera of the late mission would record it.
+
+    Works in linear DN (the damage adds charge; the 8-bit levels of
+    :class:`LateMissionDegradation` are converted through the companding): the
+    signal is scaled by each band's remaining sensitivity, then the background (on
+    the photoactive samples: it is what the sky shows, and the masked dark columns
+    do not), its noise, hot pixels fixed on each filter stripe, random particle
+    hits, column streaks and a hot column are added, and the result is companded
+    again.
+
+    Parameters
+    ----------
+    strip : numpy.ndarray
+        uint8 companded raw strip (framelets in readout order).
+    filters : sequence of Filter
+        Readout order of the framelets.
+    degradation : LateMissionDegradation, optional
+    seed : int
+    companding : Companding
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 strip of the same shape.
+
+    Examples
+    --------
+    >>> clean = np.zeros((384 * 2, 1648), np.uint8)
+    >>> bad = degrade_late_mission(clean, (Filter.BLUE, Filter.GREEN, Filter.RED), seed=1)
+    >>> [int(np.median(bad[k * 128:(k + 1) * 128, 40:1600])) for k in range(3)]
+    [7, 8, 10]
+    >>> int((bad[:128, 23:1631] > 40).sum()) >= 100, int(np.median(bad[:, 30]))
+    (True, 115)
+    """
+    from .companding import decompand
+
+    d = degradation or LateMissionDegradation()
+    rng = np.random.default_rng(seed)
+    lin = decompand(np.asarray(strip), companding).astype(np.float32)
+    lines = FRAMELET_LINES
+    n = lin.shape[0] // lines
+    photo = np.arange(DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES)
+
+    def lin_of(dn: float | np.ndarray) -> np.ndarray:
+        code = np.clip(np.round(np.asarray(dn, np.float64)), 0, 255).astype(np.uint8)
+        return decompand(code, companding).astype(np.float32)
+
+    stripe_rng = {f: np.random.default_rng(seed * 1000 + list(Filter).index(f)) for f in filters}
+    fixed = {
+        f: (
+            r.integers(0, lines, d.hot_fixed),
+            r.choice(photo, d.hot_fixed),
+            r.uniform(*d.hot_dn, d.hot_fixed),
+        )
+        for f, r in stripe_rng.items()
+    }
+    streak = {
+        f: [
+            (
+                int(r.choice(photo)),
+                int(r.integers(0, lines // 2)),
+                int(r.integers(lines // 4, lines)),
+                float(r.uniform(20.0, 60.0)),
+            )
+            for _ in range(d.streaks)
+        ]
+        for f, r in stripe_rng.items()
+    }
+    for k in range(n):
+        band = filters[k % len(filters)]
+        fl = lin[k * lines : (k + 1) * lines]
+        fl *= d.sensitivity.get(band, 1.0)
+        bg_dn = d.background_dn.get(band, 8.0)
+        # the floor measured in the sky: the masked dark columns do not show it, so
+        # subtracting their level (black_level) leaves it in
+        noisy = bg_dn + rng.normal(0.0, d.background_noise_dn, (lines, photo.size))
+        fl[:, photo] += lin_of(noisy) - lin_of(0.0)
+        rows, cols, vals = fixed[band]
+        fl[rows, cols] = np.maximum(fl[rows, cols], lin_of(vals))
+        hits = rng.integers(0, lines, d.hot_random), rng.choice(photo, d.hot_random)
+        fl[hits] = np.maximum(fl[hits], lin_of(rng.uniform(*d.hot_dn, d.hot_random)))
+        for col, top, length, level in streak[band]:
+            fl[top : top + length, col] += lin_of(level) - lin_of(0.0)
+        column = d.hot_column_dn + rng.normal(0.0, 3.0, lines)
+        fl[:, d.hot_column_sample] = np.maximum(fl[:, d.hot_column_sample], lin_of(column))
+    return compand(lin, companding)
