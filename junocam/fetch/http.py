@@ -54,7 +54,6 @@ MAX_CONNECTIONS_PER_HOST = 2
 #: First retry delay, s; doubled on every further retry, capped at :data:`MAX_BACKOFF`.
 BACKOFF = 1.0
 MAX_BACKOFF = 30.0
-_CHUNK = 1 << 16
 
 
 class ProgressHook(Protocol):
@@ -381,7 +380,7 @@ class Downloader:
                 task = self.progress.start(name, total, have)
                 try:
                     with open(part, mode) as fh:
-                        for chunk in r.iter_raw(_CHUNK):
+                        for chunk in r.iter_raw():
                             fh.write(chunk)
                             self.progress.advance(task, len(chunk))
                 finally:
