@@ -212,7 +212,12 @@ def find_products(
                 raise
             on_error(vol, err)
             continue
-        rows += [IndexRow(r.product_id, r.path, r.start, vol) for r in parse_index(text)]
+        for r in parse_index(text):
+            # some indexes start their paths with the volume id: paths here are in the volume
+            path = (
+                r.path[len(vol) + 1 :] if r.path.upper().startswith(vol.upper() + "/") else r.path
+            )
+            rows.append(IndexRow(r.product_id, path, r.start, vol))
     wanted = set(product_ids)
     chosen: dict[str, IndexRow] = {}
     for r in rows:
