@@ -88,7 +88,7 @@ def test_kernels_for_fetched_frames_reproduce_the_website_geometry(
     server, fetch_env, tmp_path, shared_junocam
 ):
     """Done criterion: fetch PJ43 and PJ44, `kernels raw/**/*-raw.png`, then `geometry`."""
-    from junocam.planet.spice import KernelSet, geometry_report
+    from junocam.planet.spice import KernelSet, frame_ephemeris, geometry_report
 
     add_website(server, pj43_44_images(shared_junocam))
     add_tree(server, "/naif", naif_tree(shared_junocam))
@@ -122,6 +122,10 @@ def test_kernels_for_fetched_frames_reproduce_the_website_geometry(
         ref = geometry_report(read_frame(png).meta, ref_kernels)
         assert rep["exposures"] == ref["exposures"]  # the same numbers as with the kernels today
         assert rep["metadata_match"]["difference"] == ref["metadata_match"]["difference"]
+    # without a covering CK the meta-kernel still gives an ephemeris (the map commands
+    # then fit the attitude to the limb)
+    eph = frame_ephemeris(read_frame(frames[0]).meta, KernelSet.from_path(mk))
+    assert eph.observer.shape == (12, 3) and not eph.has_attitude
     # a re-run (online) downloads no kernel again; --offline works from the cache alone
     n = len(server.requested("/naif/JUNO/kernels/spk/spk_pre"))
     assert run("kernels", *frames, "-o", str(k), "--server", server.url + "/naif").exit_code == 0
