@@ -169,3 +169,29 @@ def test_cache_dir_comes_from_the_environment(fetch_env):
 def test_directory_listing_never_fails(text):
     for e in directory_listing(text):
         assert e.name and "/" not in e.name
+
+
+def test_cancel_keeps_the_partial_file_for_the_next_run(server, fetch_env):
+    big = BODY * 20  # 2 MB: several blocks
+    server.add("/big.bin", big)
+    url = server.url + "/big.bin"
+
+    class CancelOnFirstBlock:
+        def start(self, label, total, done):
+            return None
+
+        def advance(self, task, n):
+            dl.cancel()
+
+        def stop(self, task):
+            return None
+
+    dl = _dl(fetch_env, progress=CancelOnFirstBlock())
+    with dl, pytest.raises(FetchError, match="interrupted; re-run the same command to resume"):
+        dl.get(url)
+    part = Cache(fetch_env).path_for(url).with_name("big.bin.part")
+    kept = part.stat().st_size
+    assert 0 < kept < len(big)
+    with _dl(fetch_env) as dl2:
+        assert dl2.get(url).read_bytes() == big
+    assert server.requested("/big.bin")[-1][1] == f"bytes={kept}-"

@@ -72,6 +72,14 @@ def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _downloader(offline: bool, cache_dir: Path | None, timeout: float, retries: int) -> Any:
     from ..fetch import Cache, Downloader, DownloadProgress
+    from ..fetch.http import require_httpx
+
+    if not offline:
+        try:
+            require_httpx()
+        except FetchError as err:
+            click.echo(f"error: {err}", err=True)
+            raise click.exceptions.Exit(1) from None
 
     progress = DownloadProgress()
     dl = Downloader(
@@ -228,13 +236,20 @@ def fetch_cmd(
         if not jobs and not done and not failed:
             on_error(url, FetchError("nothing matches the selection"))
         # two frames at a time: with the per-host limit, at most two connections
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [(what, pool.submit(job)) for what, job in jobs]
+        pool = ThreadPoolExecutor(max_workers=2)
+        futures = [(what, pool.submit(job)) for what, job in jobs]
+        try:
             for what, fut in futures:
                 try:
                     done.append(fut.result())
                 except Exception as err:  # noqa: BLE001 - one frame must not stop the others
                     on_error(what, err)
+        except KeyboardInterrupt:
+            dl.cancel()  # transfers stop at their next block; partial files are kept
+            pool.shutdown(wait=True, cancel_futures=True)
+            click.echo("interrupted: re-run the same command to resume", err=True)
+            ctx.exit(130)
+        pool.shutdown()
     fetched = sum(not f.skipped for f in done)
     for f in sorted(done, key=lambda f: f.product_id):
         state = "already there" if f.skipped else "fetched"

@@ -47,7 +47,13 @@ from .._version import __version__
 from ..errors import FetchError
 from .cache import Cache
 
-__all__ = ["Downloader", "ProgressHook", "NullProgress", "MAX_CONNECTIONS_PER_HOST"]
+__all__ = [
+    "Downloader",
+    "ProgressHook",
+    "NullProgress",
+    "MAX_CONNECTIONS_PER_HOST",
+    "require_httpx",
+]
 
 #: At most this many simultaneous connections to one host.
 MAX_CONNECTIONS_PER_HOST = 2
@@ -83,6 +89,21 @@ class NullProgress:
 
     def stop(self, task: Any) -> None:
         return None
+
+
+def require_httpx() -> Any:
+    """Import ``httpx`` or raise a :class:`FetchError` saying how to get it.
+
+    Examples
+    --------
+    >>> require_httpx().__name__
+    'httpx'
+    """
+    try:
+        import httpx
+    except ImportError:
+        raise FetchError("downloading needs httpx: pip install 'junocam[fetch]'") from None
+    return httpx
 
 
 class _Retry(Exception):
@@ -161,6 +182,12 @@ class Downloader:
         self.progress: ProgressHook = progress if progress is not None else NullProgress()
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop every transfer soon (Ctrl-C): each ends with a FetchError and keeps its
+        partial file for the next run."""
+        self._cancel.set()
 
     def __enter__(self) -> Downloader:
         return self
@@ -176,12 +203,7 @@ class Downloader:
             c.close()
 
     def _client(self, url: str) -> Any:
-        try:
-            import httpx
-        except ImportError:
-            raise FetchError(
-                "downloading needs httpx: pip install 'junocam[fetch]'", path=url
-            ) from None
+        httpx = require_httpx()
         host = urlsplit(url).netloc.lower()
         with self._lock:
             client = self._clients.get(host)
@@ -280,6 +302,8 @@ class Downloader:
         answer: _Answer | None = None
         reason = ""
         for attempt in range(attempts):
+            if self._cancel.is_set():
+                raise FetchError("interrupted; re-run the same command to resume", path=url)
             if attempt:
                 time.sleep(min(BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF))
             try:
@@ -381,6 +405,10 @@ class Downloader:
                 try:
                     with open(part, mode) as fh:
                         for chunk in r.iter_raw():
+                            if self._cancel.is_set():
+                                raise FetchError(
+                                    "interrupted; re-run the same command to resume", path=url
+                                )
                             fh.write(chunk)
                             self.progress.advance(task, len(chunk))
                 finally:
