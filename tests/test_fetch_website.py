@@ -115,7 +115,7 @@ def test_cut_connection_then_the_same_command_resumes(site, fetch_env, tmp_path)
     res = fetch(*args)
     assert res.exit_code == 1
     assert "50000 bytes are kept; re-run the same command to resume" in res.output
-    assert "re-run the same command to resume" in res.output.splitlines()[-1]
+    assert "the same command again retries what failed" in res.output.splitlines()[-1]
     assert not (tmp_path / "raw" / IDS[0] / f"{IDS[0]}.fetch.json").exists()
     res = fetch(*args)
     assert res.exit_code == 0, res.output

@@ -255,7 +255,8 @@ def fetch_cmd(
         state = "already there" if f.skipped else "fetched"
         click.echo(f"{f.product_id}: {state}: {f.entry}")
     summary = f"{fetched} fetched, {len(done) - fetched} already there, {failed} failed"
-    click.echo(summary + (" (re-run the same command to resume)" if failed else ""))
+    hint = " (the same command again retries what failed and skips what is done)"
+    click.echo(summary + (hint if failed else ""))
     if failed:
         ctx.exit(1)
 

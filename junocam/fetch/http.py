@@ -297,7 +297,8 @@ class Downloader:
         part = final.with_name(final.name + ".part")
         if refresh:
             part.unlink(missing_ok=True)
-        name = label or Path(urlsplit(url).path).name or url
+        u = urlsplit(url)
+        name = label or (Path(u.path).name + (f"?{u.query}" if u.query else ""))[-48:] or url
         attempts = self.retries + 1
         answer: _Answer | None = None
         reason = ""
