@@ -180,6 +180,8 @@ def test_frames_without_metadata_are_named(tmp_path):
     res = run("kernels", str(png), "-o", str(tmp_path / "k"), "--server", "http://127.0.0.1:9")
     assert res.exit_code == 1
     assert f"error: {png}: no metadata JSON found beside the image" in res.output
+    res = run("kernels", str(tmp_path / "gone-raw.png"), "-o", str(tmp_path / "k"))
+    assert res.exit_code == 1 and f"error: {tmp_path / 'gone-raw.png'}: no such file" in res.output
 
 
 def _w(start: str, hours: float = 0.0) -> FrameWindow:

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from .._version import __version__
 from ..decode import find_metadata, load_metadata
-from ..errors import KernelError, MissingMetadataError
+from ..errors import FormatError, KernelError, MissingMetadataError
 from ..output import atomic_write
 from .http import Downloader
 from .listing import ListingEntry, directory_listing
@@ -131,6 +131,8 @@ def frame_window(path: str | os.PathLike[str]) -> FrameWindow:
 
     Raises
     ------
+    FormatError
+        If the file does not exist.
     MetadataError
         If no metadata is found or it has no START_TIME.
 
@@ -138,6 +140,7 @@ def frame_window(path: str | os.PathLike[str]) -> FrameWindow:
     --------
     >>> import json, tempfile
     >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "JNCE_2022186_43C00078_V01-raw.png").write_bytes(b"")
     >>> _ = (d / "JNCE_2022186_43C00078_V01-raw.json").write_text(json.dumps({
     ...     "PRODUCT_ID": "JNCE_2022186_43C00078_V01", "FILTER_NAME": ["BLUE", "GREEN", "RED"],
     ...     "LINES": 4608, "START_TIME": "2022-07-05T12:13:37.407",
@@ -148,6 +151,8 @@ def frame_window(path: str | os.PathLike[str]) -> FrameWindow:
      '2022-07-05T12:13:41.871000+00:00')
     """
     p = Path(path)
+    if not p.is_file():
+        raise FormatError("no such file", path=p)
     suffix = p.suffix.lower()
     meta_path: Path | None
     if suffix == ".lbl":
