@@ -29,6 +29,7 @@ __all__ = [
     "KernelError",
     "OutputError",
     "BatchError",
+    "FetchError",
 ]
 
 
@@ -93,3 +94,12 @@ class OutputError(JunoCamError):
 
 class BatchError(JunoCamError):
     """The batch as a whole cannot run (output folder locked, scheduler unavailable)."""
+
+
+class FetchError(JunoCamError):
+    """A download or a server's answer failed (HTTP error, wrong size or checksum, bad
+    archive, not in the cache with ``--offline``); names the URL or file.
+
+    ``status`` is the HTTP status code when the server answered with an error."""
+
+    status: int | None = None

@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"junocam.simulate"},
     {"junocam.pipeline"},
     {"junocam.process"},
-    {"junocam.maps", "junocam.batch"},
+    {"junocam.maps", "junocam.batch", "junocam.fetch"},
     {"junocam.cli"},
     {"junocam"},
 ]  # fmt: skip

@@ -2,9 +2,10 @@
 
 Each command lives in its own module of this package (``frames``: info and split;
 ``process``: process and compare; ``pipelines``; ``simulate``; ``batch``: batch and
-gallery; ``geometry``; ``maps``: map, mosaic, globe and animate) and uses the shared
-options and error handling of :mod:`junocam.cli.options`. This module only imports
-them: nothing imports this module but ``junocam.cli`` itself, so there is no cycle.
+gallery; ``geometry``; ``maps``: map, mosaic, globe and animate; ``fetch``: fetch
+and kernels) and uses the shared options and error handling of
+:mod:`junocam.cli.options`. This module only imports them: nothing imports this
+module but ``junocam.cli`` itself, so there is no cycle.
 
 Exit codes: 0 when every frame succeeded, 1 when any frame failed, 2 on a usage
 error (bad option or argument).
@@ -22,7 +23,7 @@ import click
 
 from .._version import __version__
 from ..decode import DEFAULT_MAX_PIXELS
-from . import batch, frames, geometry, maps, pipelines, process, simulate
+from . import batch, fetch, frames, geometry, maps, pipelines, process, simulate
 from .options import CONTEXT, GlobalOptions
 
 __all__ = ["main"]
@@ -69,5 +70,7 @@ for _command in (
     maps.mosaic_cmd,
     maps.globe_cmd,
     maps.animate_cmd,
+    fetch.fetch_cmd,
+    fetch.kernels_cmd,
 ):
     main.add_command(_command)

@@ -485,7 +485,7 @@ def frame_ephemeris(
         except err_t as err:
             raise _kernel_error(sp, err, kernels, meta) from None
         cam, rate = (None, None)
-        if use_ck and _has_ck(kernels):
+        if use_ck and _has_ck(sp, kernels):
             cam, rate = _attitude(sp, et, kernels, meta)
     return Ephemeris(
         product_id=meta.product_id,
@@ -501,8 +501,12 @@ def frame_ephemeris(
     )
 
 
-def _has_ck(kernels: KernelSet) -> bool:
-    return any(Path(p).suffix.lower() in (".bc", ".tm", ".mk") for p in kernels.paths)
+def _has_ck(sp: Any, kernels: KernelSet) -> bool:
+    """Whether a CK is loaded: a meta-kernel counts only if it lists one (``junocam
+    kernels`` writes meta-kernels without a CK when none covers the frames)."""
+    if any(Path(p).suffix.lower() == ".bc" for p in kernels.paths):
+        return True
+    return bool(sp.ktotal("CK"))
 
 
 def _attitude(
