@@ -77,6 +77,7 @@ __all__ = [
     "PIXEL_IFOV_RAD",
     "target_weight",
     "band_coverage",
+    "straighten_edges",
     "saturation_bleed",
     "sky_level",
     "over_sky",
@@ -602,6 +603,7 @@ def band_coverage(
     feather_px: float = 4.0,
     *,
     mode: Literal["all", "any"] = "all",
+    straighten: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where a composite has every band, as a mask and a feathered opacity.
 
@@ -620,6 +622,9 @@ def band_coverage(
     feather_px : float
         Width of the ramp, pixels (0: a hard edge).
     mode : {"all", "any"}
+    straighten : int
+        Rows over which the left and right edges are straightened
+        (:func:`straighten_edges`); 0 keeps them as they are.
 
     Returns
     -------
@@ -647,6 +652,8 @@ def band_coverage(
         raise ValueError("band_coverage needs at least one band mask")
     stack = np.stack([np.asarray(m, bool) for m in arrays])
     cover: np.ndarray = np.all(stack, axis=0) if mode == "all" else np.any(stack, axis=0)
+    if straighten > 0 and mode == "all":
+        cover = straighten_edges(cover, straighten)
     if mode == "any" or feather_px < 1e-3:
         return cover, cover.astype(np.float32)
     # distance to the nearest uncovered pixel: 1 at the first covered pixel
@@ -753,4 +760,51 @@ def saturation_bleed(
     if grow_px > 0 and out.any():
         leaning = (weakest < strongest / 3.0) & mask
         out = ndimage.binary_dilation(out, iterations=grow_px, mask=leaning)
+    return out
+
+
+def straighten_edges(mask: np.ndarray, window: int = 256) -> np.ndarray:
+    """The mask with the sawtooth of its left and right edges cut off.
+
+    Each framelet's side edge lands a few pixels beside the previous one's (the
+    spin axis is tilted against the CCD's lines), so a stitched frame's side edges
+    are a staircase. Per row, the first and last covered columns are replaced by a
+    smooth inner envelope: the largest first column (smallest last column) within
+    ``window`` rows, averaged over ``window // 2`` rows, which is never outside the
+    original edge. Only for masks with one covered run in (nearly) every row (a
+    stitched frame); any other mask (a map's footprint) is returned unchanged.
+
+    Examples
+    --------
+    >>> m = np.zeros((40, 30), bool)
+    >>> for r in range(40):
+    ...     m[r, (r // 10) % 2 * 4 : 30] = True      # a 4-pixel sawtooth every 10 rows
+    >>> s = straighten_edges(m, window=20)
+    >>> bool((s <= m).all()), sorted({int(np.argmax(row)) for row in s[5:35]})
+    (True, [4])
+    """
+    from scipy import ndimage
+
+    m = np.asarray(mask, bool)
+    rows = np.flatnonzero(m.any(axis=1))
+    if rows.size < 3 or window < 2:
+        return m
+    sub = m[rows]
+    runs = (np.diff(sub.astype(np.int8), axis=1) == 1).sum(axis=1) + sub[:, 0]
+    if (runs > 1).mean() > 0.05:  # not a stitched frame's band of rows
+        return m
+    first = np.argmax(sub, axis=1).astype(np.float64)
+    last = (sub.shape[1] - 1 - np.argmax(sub[:, ::-1], axis=1)).astype(np.float64)
+    left = ndimage.uniform_filter1d(
+        ndimage.maximum_filter1d(first, window, mode="nearest"), max(window // 2, 1), mode="nearest"
+    )
+    right = ndimage.uniform_filter1d(
+        ndimage.minimum_filter1d(last, window, mode="nearest"), max(window // 2, 1), mode="nearest"
+    )
+    cols = np.arange(m.shape[1])
+    keep = (cols[None, :] >= np.ceil(left - 1e-9)[:, None]) & (
+        cols[None, :] <= np.floor(right + 1e-9)[:, None]
+    )
+    out = np.zeros_like(m)
+    out[rows] = sub & keep
     return out

@@ -9,7 +9,7 @@ The ``compose`` stage with its default parameters on two 2 x 2 band images:
 >>> defaults = {k: p.default for k, p in COMPOSE.params.items()}
 >>> COMPOSE.kind, defaults
 ('compose', {'mode': 'rgb', 'normalize': 'joint', 'percentile': 99.9, 'coverage': 'all', \
-'feather': 4.0, 'hide_bleed': True})
+'feather': 4.0, 'straighten': 256, 'hide_bleed': True})
 >>> bands = {Filter.RED: np.full((2, 2), 40.0), Filter.GREEN: np.full((2, 2), 80.0)}
 >>> masks = {b: np.ones((2, 2), bool) for b in bands}
 >>> ctx = Context(RawFrame(np.zeros((384, 1648), np.uint8), assumed_meta(384)), None, [])
@@ -30,7 +30,7 @@ from ...companding import max_linear_value
 from ...compose import band_coverage, compose_rgb, saturation_bleed, target_weight
 from ...errors import GeometryError
 from ...metadata import Filter
-from ..parameters import Param, choice, number
+from ..parameters import Param, choice, number, whole
 from ..registry import Context, StageSpec, State
 
 
@@ -43,7 +43,9 @@ def _coverage(
     masks: Mapping[Filter, np.ndarray], p: Mapping[str, Any], used: tuple[Filter, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The composite's mask and opacity from the bands it uses (see band_coverage)."""
-    return band_coverage([masks[b] for b in used], p["feather"], mode=p["coverage"])
+    return band_coverage(
+        [masks[b] for b in used], p["feather"], mode=p["coverage"], straighten=p["straighten"]
+    )
 
 
 def _without_bleed(
@@ -68,6 +70,9 @@ _COVERAGE_PARAMS = {
         "colour only where every band has data (all), or keep partial coverage (any)",
     ),
     "feather": number(4.0, 0.0, 64.0, "ramp of the coverage edge, px"),
+    "straighten": whole(
+        256, 0, 4096, "rows over which the side edges' staircase is cut off (0: keep it)"
+    ),
     "hide_bleed": Param(
         "bool", True, doc="treat one band's saturation spill past the limb as no data"
     ),
