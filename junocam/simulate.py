@@ -780,6 +780,9 @@ class LateMissionDegradation:
         Range of their values, companded DN.
     streaks : int
         Bright column streaks per stripe, each over part of the framelet height.
+    streak_dn : (float, float)
+        Range of the streaks' excess, companded DN (mostly below 40: the ~150
+        pixels above 40 DN are the hot pixels and hits).
     hot_column_sample, hot_column_dn : int, float
         The hot column's sample and median level (companded DN).
     sensitivity : dict of Filter -> float
@@ -799,6 +802,7 @@ class LateMissionDegradation:
     hot_random: int = 50
     hot_dn: tuple[float, float] = (40.0, 218.0)
     streaks: int = 3
+    streak_dn: tuple[float, float] = (12.0, 35.0)
     hot_column_sample: int = 30
     hot_column_dn: float = 115.0
     sensitivity: Mapping[Filter, float] = field(
@@ -881,7 +885,7 @@ def degrade_late_mission(
                 int(r.choice(photo)),
                 int(r.integers(0, lines // 2)),
                 int(r.integers(lines // 4, lines)),
-                float(r.uniform(20.0, 60.0)),
+                float(r.uniform(*d.streak_dn)),
             )
             for _ in range(d.streaks)
         ]

@@ -45,8 +45,14 @@ def processed(shared_junocam: Path, tmp_path_factory: pytest.TempPathFactory) ->
         res = CliRunner().invoke(main, ["process", str(png), "-o", str(out), *extra])
         assert res.exit_code == 0, res.output
         pid = png.name.removesuffix("-raw.png")
-        done[pid] = out / f"{pid}-enhanced.png"
+        (done[pid],) = out.glob(f"{pid}-*.png")
     return done
+
+
+def test_default_recipe_is_mono_for_single_band_frames(processed: dict[str, Path]) -> None:
+    for pid, image in processed.items():
+        expected = "mono" if pid[15] == "M" else "enhanced"  # JNCE_2022186_43M00081_V01
+        assert image.name == f"{pid}-{expected}.png"
 
 
 def test_every_real_frame_is_covered(shared_junocam: Path, processed: dict[str, Path]) -> None:
