@@ -763,7 +763,7 @@ def saturation_bleed(
     return out
 
 
-def straighten_edges(mask: np.ndarray, window: int = 256) -> np.ndarray:
+def straighten_edges(mask: np.ndarray, window: int = 256, max_cut: int = 16) -> np.ndarray:
     """The mask with the sawtooth of its left and right edges cut off.
 
     Each framelet's side edge lands a few pixels beside the previous one's (the
@@ -771,7 +771,8 @@ def straighten_edges(mask: np.ndarray, window: int = 256) -> np.ndarray:
     are a staircase. Per row, the first and last covered columns are replaced by a
     smooth inner envelope: the largest first column (smallest last column) within
     ``window`` rows, averaged over ``window // 2`` rows, which is never outside the
-    original edge. Only for masks with one covered run in (nearly) every row (a
+    original edge, and never more than ``max_cut`` pixels inside it (a tooth is a
+    few pixels; larger moves of the edge are the frame's shape). Only for masks with one covered run in (nearly) every row (a
     stitched frame); any other mask (a map's footprint) is returned unchanged.
 
     Examples
@@ -801,6 +802,10 @@ def straighten_edges(mask: np.ndarray, window: int = 256) -> np.ndarray:
     right = ndimage.uniform_filter1d(
         ndimage.minimum_filter1d(last, window, mode="nearest"), max(window // 2, 1), mode="nearest"
     )
+    # a tooth is a few pixels; where the edge really moves (the frame's first and
+    # last exposures) the envelope must not carry that far into the frame
+    left = np.minimum(left, first + max_cut)
+    right = np.maximum(right, last - max_cut)
     cols = np.arange(m.shape[1])
     keep = (cols[None, :] >= np.ceil(left - 1e-9)[:, None]) & (
         cols[None, :] <= np.floor(right + 1e-9)[:, None]

@@ -158,7 +158,8 @@ def test_assumed_meta_rgb_when_height_fits():
     assert m.filters == (Filter.BLUE, Filter.GREEN, Filter.RED)
     assert m.product_id == "JNCE_Y_V01"
     assert {"product_id", "filters", "companding", "line_samples"} <= set(m.assumed)
-    assert m.interframe_delay is None
+    # the nominal delay, recorded as assumed (issue 15: the spin fit measures the turn)
+    assert m.interframe_delay == 0.372 and "interframe_delay" in m.assumed
 
 
 def test_assumed_meta_refuses_when_height_does_not_fit():

@@ -370,11 +370,7 @@ class Pipeline:
             if keep_stages:
                 previews.append((f"{i + 1:02d}-{stage.name}", _preview(state)))
         assert state.rgb is not None and state.mask is not None and state.bands is not None
-        rgb, sky = state.rgb, None
-        if state.alpha is not None:
-            # outside every band's coverage the picture is the sky, not one band's colour
-            sky = sky_level(rgb, state.mask & (state.alpha >= 1.0), state.target)
-            rgb = over_sky(rgb, state.alpha, sky)
+        rgb, sky = _faded(state)
         return PipelineResult(
             rgb=rgb,
             mask=state.mask,
@@ -442,10 +438,20 @@ def _check_order(stages: Sequence[Stage], source: str | None) -> None:
             )
 
 
+def _faded(state: State) -> tuple[np.ndarray, np.ndarray | None]:
+    """The composite faded into the sky outside the coverage, and the sky's level."""
+    assert state.rgb is not None and state.mask is not None
+    if state.alpha is None:
+        return state.rgb, None
+    # outside every band's coverage the picture is the sky, not one band's colour
+    sky = sky_level(state.rgb, state.mask & (state.alpha >= 1.0), state.target)
+    return over_sky(state.rgb.copy(), state.alpha, sky), sky
+
+
 def _preview(state: State) -> np.ndarray:
     """A [0, 1] picture of the current state, for --save-stages."""
     if state.rgb is not None:
-        return state.rgb
+        return _faded(state)[0]
     if state.bands is not None:
         return compose_rgb(dict(state.bands), normalize="per-band")
     assert state.framelets is not None

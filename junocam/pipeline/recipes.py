@@ -17,7 +17,7 @@ recipe file is used by its path (``--pipeline my/recipe.toml``).
 Examples
 --------
 >>> sorted(builtin_recipes())[:3]
-['enhanced', 'map', 'methane']
+['enhanced', 'late-mission', 'map']
 >>> recipe_path("raw").name
 'raw.toml'
 """
