@@ -128,11 +128,19 @@ def main() -> None:
     ]
     (args.docs / "images").mkdir(parents=True, exist_ok=True)
     (args.docs / "late_mission.md").write_text("\n".join(lines))
-    h = min(p.shape[0] for p in pictures.values())
-    w = min(p.shape[1] for p in pictures.values())
-    gap = np.ones((h, 8, 3), np.float32)
-    strip = [pictures[k][:h, :w] for k in pictures]
-    sheet = np.concatenate([strip[0], gap, strip[1], gap, strip[2]], axis=1)
+    from skimage.transform import resize
+
+    first = next(iter(pictures.values()))
+    ys, xs = np.nonzero(first.max(axis=-1) > 0.1)  # the disc, with a margin of sky
+    pad = (ys.max() - ys.min()) // 3
+    y0, y1 = max(ys.min() - pad, 0), ys.max() + pad
+    x0, x1 = max(xs.min() - pad, 0), xs.max() + pad
+    tiles = [
+        resize(p[y0:y1, x0:x1], (400, round(400 * (x1 - x0) / (y1 - y0))), anti_aliasing=True)
+        for p in pictures.values()
+    ]
+    gap = np.ones((400, 8, 3), np.float32)
+    sheet = np.concatenate([tiles[0], gap, tiles[1], gap, tiles[2]], axis=1)
     write_png(args.docs / "images" / "late-mission.png", sheet)
     print("\n".join(lines[8:-6]))
 
