@@ -772,8 +772,9 @@ def straighten_edges(mask: np.ndarray, window: int = 256, max_cut: int = 16) -> 
     smooth inner envelope: the largest first column (smallest last column) within
     ``window`` rows, averaged over ``window // 2`` rows, which is never outside the
     original edge, and never more than ``max_cut`` pixels inside it (a tooth is a
-    few pixels; larger moves of the edge are the frame's shape). Only for masks with one covered run in (nearly) every row (a
-    stitched frame); any other mask (a map's footprint) is returned unchanged.
+    few pixels; larger moves of the edge are the frame's shape). Only for masks with
+    one covered run in (nearly) every row (a stitched frame); any other mask (a
+    map's footprint) is returned unchanged.
 
     Examples
     --------
