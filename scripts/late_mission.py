@@ -123,7 +123,9 @@ def main() -> None:
         "![clean enhanced, degraded enhanced, degraded late-mission](images/late-mission.png)",
         "",
         "*Left to right: the clean frame with `enhanced`, the degraded frame with `enhanced`,",
-        "the degraded frame with `late-mission`.*",
+        "the degraded frame with `late-mission`. The clean render is bluish because the",
+        "PJ68 band weights make up for the blue sensitivity that only the degraded frame lost;",
+        "the navy sky of the middle one is the raised background those weights amplify.*",
         "",
     ]
     (args.docs / "images").mkdir(parents=True, exist_ok=True)
