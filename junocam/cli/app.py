@@ -2,7 +2,7 @@
 
 Each command lives in its own module of this package (``frames``: info and split;
 ``process``: process and compare; ``pipelines``; ``simulate``; ``batch``: batch and
-gallery; ``geometry``; ``maps``: map, mosaic, globe and animate) and uses the shared
+gallery; ``geometry``; ``maps``: map, mosaic, globe and animate; ``studio``) and uses the shared
 options and error handling of :mod:`junocam.cli.options`. This module only imports
 them: nothing imports this module but ``junocam.cli`` itself, so there is no cycle.
 
@@ -22,7 +22,7 @@ import click
 
 from .._version import __version__
 from ..decode import DEFAULT_MAX_PIXELS
-from . import batch, frames, geometry, maps, pipelines, process, simulate
+from . import batch, frames, geometry, maps, pipelines, process, simulate, studio
 from .options import CONTEXT, GlobalOptions
 
 __all__ = ["main"]
@@ -69,5 +69,6 @@ for _command in (
     maps.mosaic_cmd,
     maps.globe_cmd,
     maps.animate_cmd,
+    studio.studio_cmd,
 ):
     main.add_command(_command)
