@@ -431,6 +431,7 @@ async function runPreview() {
     const img = $("preview-img");
     img.src = res.image;
     img.dataset.digest = res.digest;
+    img.dataset.frame = frame;
     const ran = res.stages.length - res.rerun_from;
     const from = res.rerun_from < res.stages.length ? res.stages[res.rerun_from] : "cache";
     const ms = (performance.now() - t0) / 1000;
