@@ -258,3 +258,16 @@ def test_studio_without_the_extra_says_how_to_install_it(monkeypatch):
     r = CliRunner().invoke(main, ["studio", "--no-browser", str(SAMPLES)])
     assert r.exit_code == 2
     assert "pip install 'junocam[studio]'" in r.output
+
+
+def test_memory_pressure_drops_old_branches_not_the_recipe_in_use(served: Path):
+    engine = PreviewEngine(FrameCatalog([served]), budget_bytes=1)  # keep only what is in use
+    fid = engine.catalog.frames[0].id
+    recipe = json.loads(json.dumps(FAST))
+    recipe["stages"].insert(0, {"name": "hot_pixels"})
+    assert engine.preview(fid, pipeline_from_page(recipe), scale=0.3).rerun_from == 0
+    for gamma in (1.5, 2.0, 2.5, 3.0):
+        recipe["stages"][4]["params"]["gamma"] = gamma
+        res = engine.preview(fid, pipeline_from_page(recipe), scale=0.3)
+        assert res.rerun_from == 4 and list(res.timings) == ["5:gamma"]
+    assert engine.cached_bytes() > 0 and len(engine._cache) == 5

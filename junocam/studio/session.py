@@ -530,9 +530,11 @@ class PreviewEngine:
         for i in range(len(keys) - 1, -1, -1):
             hit = self._cache.get(keys[i])
             if hit is not None:
-                self._cache.move_to_end(keys[i])
                 start, state, notes = i + 1, hit.state, list(hit.notes)
                 break
+        for key in keys[:start]:  # the whole prefix in use: the last to be dropped
+            if key in self._cache:
+                self._cache.move_to_end(key)
         if state is None:
             state = State(
                 framelets=split(
@@ -550,11 +552,12 @@ class PreviewEngine:
                 fit = self._fits.get(fid)
             ctx = Context(frame=frame, calibration=None, notes=notes, spin_fit=fit)
             t = time.perf_counter()
+            previous = state
             state = STAGES[stage.name].run(state, params, ctx)
             timings[f"{i + 1}:{stage.name}"] = time.perf_counter() - t
             if stage.name == "stitch" and params["fit_spin"] and state.fit is not None:
                 self._fits.setdefault(fid, state.fit)
-            self._store(keys[i], state, notes)
+            self._store(keys[i], state, notes, previous, set(keys))
         assert state.rgb is not None
         return PreviewResult(
             rgb=state.rgb,
@@ -566,16 +569,28 @@ class PreviewEngine:
             labels=[f"{i + 1:02d}-{s.name}" for i, s in enumerate(pipeline.stages)],
         )
 
-    def _store(self, key: tuple[Any, ...], state: State, notes: list[str]) -> None:
-        nbytes = _state_bytes(state)
+    def _store(
+        self,
+        key: tuple[Any, ...],
+        state: State,
+        notes: list[str],
+        previous: State,
+        protected: set[tuple[Any, ...]],
+    ) -> None:
+        """Keep ``state``; drop least recently used states (not the current recipe's)."""
+        nbytes = _state_bytes(state, previous)
         old = self._cache.pop(key, None)
         if old is not None:
             self._bytes -= old.nbytes
         self._cache[key] = _Cached(state, list(notes), nbytes)
         self._bytes += nbytes
-        while self._bytes > self.budget_bytes and len(self._cache) > 1:
-            _, dropped = self._cache.popitem(last=False)
-            self._bytes -= dropped.nbytes
+        if self._bytes <= self.budget_bytes:
+            return
+        for k in list(self._cache):
+            if self._bytes <= self.budget_bytes:
+                break
+            if k not in protected:
+                self._bytes -= self._cache.pop(k).nbytes
 
     def snapshots(
         self, fid: str, pipeline: Pipeline, scale: float = PREVIEW_SCALE, width: int = 240
@@ -617,17 +632,20 @@ class PreviewEngine:
         return self._bytes
 
 
-def _state_bytes(state: State) -> int:
-    total = 0
-    if state.framelets is not None:
-        total += state.framelets.data.nbytes
+def _arrays(state: State) -> list[np.ndarray]:
+    out = [] if state.framelets is None else [state.framelets.data]
     for group in (state.bands, state.masks):
         if group is not None:
-            total += sum(np.asarray(v).nbytes for v in group.values())
-    for arr in (state.rgb, state.mask, state.target):
-        if arr is not None:
-            total += arr.nbytes
-    return total
+            out += [np.asarray(v) for v in group.values()]
+    out += [a for a in (state.rgb, state.mask, state.target) if a is not None]
+    return out
+
+
+def _state_bytes(state: State, previous: State | None = None) -> int:
+    """Bytes of the arrays ``state`` holds that ``previous`` does not (stages share
+    arrays they do not change, e.g. every colour state shares the stitched bands)."""
+    shared = {id(a) for a in _arrays(previous)} if previous is not None else set()
+    return sum(a.nbytes for a in _arrays(state) if id(a) not in shared)
 
 
 def _snapshot(state: State, width: int) -> np.ndarray:
