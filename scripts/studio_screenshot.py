@@ -8,7 +8,7 @@ screenshot. Look at the result before committing it.
 Usage
 -----
     python scripts/studio_screenshot.py ../shared/junocam/raw/JNCE_2022229_44C00029_V01 \
-        --select 44C00029 -o docs/images/studio.png
+        sample_frames --select 44C00029 --split 24 -o docs/images/studio.png
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("--select", default="")
-    ap.add_argument("--gamma", default="1.8")
+    ap.add_argument("--gamma", default="2.2")
+    ap.add_argument("--split", default="50", help="before/after split, percent from the left")
     ap.add_argument("-o", "--output", type=Path, default=Path("docs/images/studio.png"))
     ap.add_argument("--width", type=int, default=1500)
     ap.add_argument("--height", type=int, default=900)
@@ -55,7 +56,12 @@ def main() -> None:
             page.wait_for_timeout(300)
             page.wait_for_function(settle, timeout=60_000)
             page.wait_for_timeout(1500)  # the "before" image and thumbnails
-            page.evaluate("document.getElementById('editor').scrollTop = 0")
+            page.locator("#split").fill(args.split)
+            # show the colour stages, where looks are tuned
+            page.evaluate(
+                "document.getElementById('editor').scrollTop = "
+                "document.querySelector('.stage[data-stage=\"compose\"]').offsetTop - 60"
+            )
             args.output.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(args.output))
             browser.close()
