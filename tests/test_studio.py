@@ -271,3 +271,25 @@ def test_memory_pressure_drops_old_branches_not_the_recipe_in_use(served: Path):
         res = engine.preview(fid, pipeline_from_page(recipe), scale=0.3)
         assert res.rerun_from == 4 and list(res.timings) == ["5:gamma"]
     assert engine.cached_bytes() > 0 and len(engine._cache) == 5
+
+
+def test_the_command_serves_on_localhost_until_stopped(served: Path, tmp_path: Path):
+    import signal
+    import subprocess
+    import urllib.request
+
+    cmd = [sys.executable, "-c", "from junocam.cli import main; main()", "studio", str(served)]
+    cmd += ["-o", str(tmp_path / "out"), "--port", "0", "--no-browser"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()  # "junocam studio: http://127.0.0.1:PORT/ (...)"
+        assert line.startswith("junocam studio: http://127.0.0.1:"), line
+        url = line.split()[2]
+        with urllib.request.urlopen(url + "api/config", timeout=30) as res:
+            frames = json.loads(res.read())["frames"]
+        assert [f["name"] for f in frames] == [f"{RGB_SAMPLE}.png"]
+        with urllib.request.urlopen(url, timeout=30) as res:
+            assert b"studio.js" in res.read()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) is not None

@@ -499,6 +499,7 @@ async function exportRecipe() {
     a.download = `${res.name}.toml`;
     $("export-saved").textContent = res.saved ? `saved as ${res.saved} in the output folder` : "";
     $("export-box").classList.remove("hidden");
+    $("export-box").scrollIntoView({block: "nearest"});
     showError("");
   } catch (e) {
     showError(e.message);
@@ -528,6 +529,7 @@ async function startJob(path, body, title) {
 async function pollJob(id, title) {
   $("job").classList.remove("hidden");
   $("job").dataset.status = "running";
+  $("job").scrollIntoView({block: "nearest"});
   $("job-title").textContent = `${title}: running`;
   for (;;) {
     let job;
