@@ -293,3 +293,16 @@ def test_the_command_serves_on_localhost_until_stopped(served: Path, tmp_path: P
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) is not None
+
+
+def test_a_kept_spin_fit_is_not_forced_on_a_recipe_without_one(served: Path, tmp_path: Path):
+    from junocam.studio.jobs import JobBoard, process_frame_job
+
+    frame = served / f"{RGB_SAMPLE}.png"
+    fits = {"f": object()}  # a stale fit that would break the stitch if it were used
+    work = process_frame_job(
+        frame, pipeline_from_page(FAST), tmp_path / "o", "png8", [frame], fits, "f", 10**9
+    )
+    job = JobBoard().start("process", 1, work)
+    assert job.wait(120) and job.as_dict()["status"] == "done", job.as_dict()
+    assert (tmp_path / "o" / f"{RGB_SAMPLE[:-4]}-fast.png").is_file()

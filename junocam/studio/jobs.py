@@ -179,17 +179,19 @@ def process_frame_job(
     def work(job: Job) -> None:
         ensure_output_dir(out_dir)
         job.note(f"processing {path.name} with '{pipeline.name}' at full resolution")
+        stitch = next(s for s in pipeline.stages if s.name == "stitch")
+        # a full-resolution fit is reused only where the recipe would make one itself
+        # (a fit passed to the stitch is used even with fit_spin = false)
+        full_fit = stitch.params["fit_spin"] and stitch.params["scale"] > 0.5
         done = process_file(
             path,
             pipeline,
             ProcessOptions(out_dir=out_dir, fmt=fmt, protect=tuple(protect)),
             max_pixels=max_pixels,
-            spin_fit=fits.get(key),
+            spin_fit=fits.get(key) if full_fit else None,
         )
-        if done.fit is not None and key not in fits:
-            stitch = next(s for s in pipeline.stages if s.name == "stitch")
-            if stitch.params["fit_spin"] and stitch.params["scale"] > 0.5:
-                fits[key] = done.fit
+        if done.fit is not None and full_fit and key not in fits:
+            fits[key] = done.fit
         for note in done.notes:
             job.note(note)
         if done.fit is not None:
