@@ -16,6 +16,7 @@ const S = {
   scale: 0.4,
   collapsed: {},       // stage index -> collapsed
   previews: 0,         // previews received (tests wait on it)
+  seen: new Set(),     // frames previewed once (their spin fit is cached)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -424,7 +425,8 @@ async function runPreview() {
   S.dirty = false;
   const frame = S.frame;
   const recipe = clone(S.recipe);
-  setStatus("rendering preview\u2026", true);
+  setStatus(S.seen.has(frame) ? "rendering preview\u2026"
+    : "first preview of this frame: clean-up, spin fit and stitch (several seconds)\u2026", true);
   const t0 = performance.now();
   try {
     const res = await api("/api/preview", {frame, recipe, scale: S.scale});
@@ -443,6 +445,7 @@ async function runPreview() {
     showError("");
     setStatus("ready", false);
     S.previews += 1;
+    S.seen.add(frame);
     document.body.dataset.previews = String(S.previews);
     if (!$("pane-stages").classList.contains("hidden")) loadSnapshots();
     await updateBefore(frame);
