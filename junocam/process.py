@@ -201,6 +201,7 @@ def process_file(
     interframe_delay: float | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     calibration: Calibration | None = None,
+    spin_fit: SpinFit | None = None,
 ) -> ProcessedFrame:
     """Read a raw frame, run ``pipeline`` on it, write the image and its JSON record.
 
@@ -219,6 +220,8 @@ def process_file(
     max_pixels : int
         Refuse larger images before decoding them.
     calibration : Calibration, optional
+    spin_fit : SpinFit, optional
+        A full-resolution spin fit made earlier for this frame (reused, not redone).
 
     Returns
     -------
@@ -240,7 +243,9 @@ def process_file(
     )
     if isinstance(pipeline, DefaultPipeline):
         pipeline = pipeline.for_meta(frame.meta)
-    result = pipeline.run(frame, calibration=calibration, keep_stages=popts.save_stages)
+    result = pipeline.run(
+        frame, calibration=calibration, keep_stages=popts.save_stages, spin_fit=spin_fit
+    )
     label = output_label(pipeline)
     target = output_path(frame.meta, popts, label)
     protect = (*popts.protect, *_inputs(frame, path, metadata))

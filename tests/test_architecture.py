@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"junocam.pipeline"},
     {"junocam.process"},
     {"junocam.maps", "junocam.batch", "junocam.fetch"},
-    {"junocam.cli"},
+    {"junocam.cli", "junocam.studio"},
     {"junocam"},
 ]  # fmt: skip
 

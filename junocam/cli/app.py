@@ -3,7 +3,7 @@
 Each command lives in its own module of this package (``frames``: info and split;
 ``process``: process and compare; ``pipelines``; ``simulate``; ``batch``: batch and
 gallery; ``geometry``; ``maps``: map, mosaic, globe and animate; ``fetch``: fetch
-and kernels) and uses the shared options and error handling of
+and kernels; ``studio``) and uses the shared options and error handling of
 :mod:`junocam.cli.options`. This module only imports them: nothing imports this
 module but ``junocam.cli`` itself, so there is no cycle.
 
@@ -23,7 +23,7 @@ import click
 
 from .._version import __version__
 from ..decode import DEFAULT_MAX_PIXELS
-from . import batch, fetch, frames, geometry, maps, pipelines, process, simulate
+from . import batch, fetch, frames, geometry, maps, pipelines, process, simulate, studio
 from .options import CONTEXT, GlobalOptions
 
 __all__ = ["main"]
@@ -72,5 +72,6 @@ for _command in (
     maps.animate_cmd,
     fetch.fetch_cmd,
     fetch.kernels_cmd,
+    studio.studio_cmd,
 ):
     main.add_command(_command)
