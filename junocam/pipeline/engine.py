@@ -45,6 +45,7 @@ from .registry import KINDS, Context, Projector, State
 from .stages import STAGES
 
 __all__ = [
+    "final_image",
     "DefaultPipeline",
     "Stage",
     "Pipeline",
@@ -436,6 +437,22 @@ def _check_order(stages: Sequence[Stage], source: str | None) -> None:
                 f"a pipeline needs exactly one {kind} stage, this one has {counts[kind]}",
                 path=source,
             )
+
+
+def final_image(state: State) -> np.ndarray:
+    """The picture a state shows: its composite faded into the sky outside the coverage.
+
+    What :class:`PipelineResult` holds as ``rgb``; for code that runs stages itself
+    (the studio's cached previews).
+
+    Examples
+    --------
+    >>> rgb = np.full((1, 3, 3), 0.8, np.float32)
+    >>> s = State(rgb=rgb, mask=np.ones((1, 3), bool), alpha=np.array([[0, 0.5, 1]], np.float32))
+    >>> final_image(s)[0, :, 0].round(2).tolist()
+    [0.0, 0.4, 0.8]
+    """
+    return _faded(state)[0]
 
 
 def _faded(state: State) -> tuple[np.ndarray, np.ndarray | None]:

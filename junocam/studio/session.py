@@ -50,7 +50,7 @@ from ..compose import compose_rgb
 from ..decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
 from ..errors import JunoCamError, RecipeError
 from ..framelets import split
-from ..pipeline.engine import Pipeline, Stage
+from ..pipeline.engine import Pipeline, Stage, final_image
 from ..pipeline.recipes import list_recipes
 from ..pipeline.registry import Context, State
 from ..pipeline.stages import STAGES
@@ -560,7 +560,7 @@ class PreviewEngine:
             self._store(keys[i], state, notes, previous, set(keys))
         assert state.rgb is not None
         return PreviewResult(
-            rgb=state.rgb,
+            rgb=final_image(state),
             rerun_from=start,
             seconds=time.perf_counter() - t0,
             timings=timings,
@@ -651,7 +651,7 @@ def _state_bytes(state: State, previous: State | None = None) -> int:
 def _snapshot(state: State, width: int) -> np.ndarray:
     """A [0, 1] picture of a state, about ``width`` pixels wide."""
     if state.rgb is not None:
-        return _shrink(state.rgb, width)
+        return _shrink(final_image(state), width)
     if state.bands is not None:
         step = max(1, next(iter(state.bands.values())).shape[1] // max(width, 1))
         bands = {b: np.asarray(v)[::step, ::step] for b, v in state.bands.items()}
