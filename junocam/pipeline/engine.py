@@ -449,7 +449,7 @@ def final_image(state: State) -> np.ndarray:
     --------
     >>> rgb = np.full((1, 3, 3), 0.8, np.float32)
     >>> s = State(rgb=rgb, mask=np.ones((1, 3), bool), alpha=np.array([[0, 0.5, 1]], np.float32))
-    >>> final_image(s)[0, :, 0].round(2).tolist()
+    >>> [round(float(v), 2) for v in final_image(s)[0, :, 0]]
     [0.0, 0.4, 0.8]
     """
     return _faded(state)[0]
