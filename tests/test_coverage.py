@@ -198,3 +198,20 @@ def test_process_without_metadata_and_without_interframe_delay(tmp_path):
 def test_recipes_validate_the_coverage_parameters(mode):
     p = Pipeline(["stitch", ("compose", {"coverage": mode, "feather": 2.0}), "defringe"])
     assert p.stages[1].params["coverage"] == mode
+
+
+def test_default_pipeline_applies_each_override_where_its_stage_is():
+    from junocam.errors import RecipeError
+    from junocam.pipeline import DefaultPipeline
+
+    auto = DefaultPipeline(('band_weights.weights="gill"', "stretch.high=99.0"))
+    auto.validate()
+    mono = auto.for_meta(assumed_meta(1536, ["METHANE"]))
+    rgb = auto.for_meta(assumed_meta(1536))
+    assert mono.name == "mono" and "band_weights" not in {s.name for s in mono.stages}
+    assert next(s for s in mono.stages if s.name == "stretch").params["high"] == 99.0
+    assert next(s for s in rgb.stages if s.name == "band_weights").params["weights"] == "gill"
+    with pytest.raises(RecipeError, match="no stage 'nope'"):
+        DefaultPipeline(("nope.x=1",)).validate()
+    with pytest.raises(RecipeError, match="stretch"):
+        DefaultPipeline(("stretch.high=500",)).validate()

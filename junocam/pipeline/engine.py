@@ -498,19 +498,28 @@ class DefaultPipeline:
     name: str = "default"
 
     def for_meta(self, meta: FrameMeta) -> Pipeline:
-        """The validated pipeline for a frame with this metadata."""
-        return Pipeline.named(default_recipe(len(meta.filters))).with_overrides(self.overrides)
+        """The validated pipeline for a frame with this metadata.
+
+        Overrides of a stage the chosen recipe does not have (``band_weights`` for a
+        grey ``mono`` frame) do not apply to it; :meth:`validate` makes sure each
+        applies to one of the two recipes.
+        """
+        base = Pipeline.named(default_recipe(len(meta.filters)))
+        names = {s.name for s in base.stages}
+        apply = [o for o in self.overrides if parse_override(o)[0] in names]
+        return base.with_overrides(apply)
 
     def validate(self) -> None:
-        """Raise RecipeError when an override fits none of the default recipes."""
-        errors = []
-        for name in (DEFAULT_RECIPE, SINGLE_BAND_RECIPE):
-            try:
-                Pipeline.named(name).with_overrides(self.overrides)
-            except RecipeError as err:
-                errors.append(err)
-        if len(errors) == 2:
-            raise errors[0]
+        """Raise RecipeError for an override that fits neither default recipe, or a bad value."""
+        for text in self.overrides:
+            errors = []
+            for name in (DEFAULT_RECIPE, SINGLE_BAND_RECIPE):
+                try:
+                    Pipeline.named(name).with_overrides([text])
+                except RecipeError as err:
+                    errors.append(err)
+            if len(errors) == 2:
+                raise errors[0]
 
     def digest(self) -> str:
         """One digest over both recipes and the overrides."""
