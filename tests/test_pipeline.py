@@ -353,7 +353,9 @@ def test_digest_is_stable_and_tracks_parameters():
     assert changed.with_overrides(["stretch.high=99.7"]).digest() == enhanced.digest()
     # name, description and source are not part of the digest; explicit defaults equal implicit
     raw = Pipeline.named("raw")
-    same = Pipeline(["stitch", ("compose", {"normalize": "joint"})], name="other")
+    same = Pipeline(
+        ["stitch", ("compose", {"normalize": "joint", "hide_bleed": False})], name="other"
+    )
     assert same.digest() == raw.digest()
     assert Pipeline(["stitch", "compose", "gamma"]).digest() != same.digest()
     assert (
@@ -450,8 +452,14 @@ def test_local_enhancement_is_weighted_by_the_target(rgb_frame, rgb_results):
     assert w.dtype == np.float32 and w.min() >= 0.0 and w.max() <= 1.0
     assert not w[~raw.mask].any()
     flat = rgb_results["raw"].rgb
+    raw_compose = next(s for s in Pipeline.named("raw").stages if s.name == "compose")
     loud = Pipeline(
-        ["stitch", "compose", ("clahe", {"clip_limit": 0.05}), ("unsharp", {"amount": 5.0})]
+        [
+            "stitch",
+            raw_compose,  # the same composite as raw's: only the local stages differ
+            ("clahe", {"clip_limit": 0.05}),
+            ("unsharp", {"amount": 5.0}),
+        ]
     ).run(rgb_frame, spin_fit=raw.fit)
     diff = np.abs(loud.rgb - flat).mean(axis=-1)
     sky = raw.mask & (w < 0.01)
