@@ -62,6 +62,23 @@ def _without_bleed(
     return {b: (m & ~bleed) if b in used else m for b, m in masks.items()}
 
 
+def _composed(
+    state: State, rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray, mono: bool
+) -> State:
+    """The state after a compose stage: black outside the coverage, the target weighed."""
+    rgb[~mask] = 0.0
+    return State(
+        bands=state.bands,
+        masks=state.masks,
+        fit=state.fit,
+        rgb=rgb,
+        mask=mask,
+        alpha=alpha,
+        target=target_weight(rgb, mask),
+        mono=mono,
+    )
+
+
 #: the coverage parameters both compose stages take
 _COVERAGE_PARAMS = {
     "coverage": choice(
@@ -97,17 +114,8 @@ def _compose(state: State, p: Mapping[str, Any], ctx: Context) -> State:
         rgb = compose_rgb(bands, normalize=p["normalize"], percentile=p["percentile"])
     used = tuple(state.bands)
     mask, alpha = _coverage(_without_bleed(state.bands, state.masks, p, used), p, used)
-    rgb[~mask] = 0.0
-    return State(
-        bands=state.bands,
-        masks=state.masks,
-        fit=state.fit,
-        rgb=rgb,
-        mask=mask,
-        alpha=alpha,
-        target=target_weight(rgb, mask),
-        mono=p["mode"] == "grey" or len(set(bands) - {Filter.METHANE}) <= 1,
-    )
+    grey = p["mode"] == "grey" or len(set(bands) - {Filter.METHANE}) <= 1
+    return _composed(state, rgb, mask, alpha, mono=grey)
 
 
 COMPOSE = StageSpec(
@@ -149,17 +157,7 @@ def _methane_composite(state: State, p: Mapping[str, Any], ctx: Context) -> Stat
         ctx.notes.append("methane_composite: no RED/BLUE bands, methane shown as grey")
         m = enhance.stretch(_unit(b[Filter.METHANE]), p["low"], p["high"], mask=mask)
         rgb = np.repeat(m[..., None], 3, axis=-1)
-    rgb[~mask] = 0.0
-    return State(
-        bands=state.bands,
-        masks=state.masks,
-        fit=state.fit,
-        rgb=rgb,
-        mask=mask,
-        alpha=alpha,
-        target=target_weight(rgb, mask),
-        mono=not (Filter.RED in b and Filter.BLUE in b),
-    )
+    return _composed(state, rgb, mask, alpha, mono=not (Filter.RED in b and Filter.BLUE in b))
 
 
 METHANE_COMPOSITE = StageSpec(
