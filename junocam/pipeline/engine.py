@@ -117,6 +117,12 @@ class PipelineResult:
         Seconds per stage (``"<index>:<name>"``).
     stage_images : list of (str, numpy.ndarray)
         With ``keep_stages``: a preview after each stage (grey or RGB, [0, 1]).
+    alpha : numpy.ndarray or None
+        float32 opacity of the composite: 1 where every band has data, a ramp at the
+        coverage's edge, 0 outside (see :func:`junocam.compose.band_coverage`).
+    sky : numpy.ndarray or None
+        float32 (3,): the sky's level (the median of the covered sky) that ``rgb``
+        fades into outside the coverage (see :func:`junocam.compose.sky_level`).
     """
 
     rgb: np.ndarray
