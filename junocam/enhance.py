@@ -1007,8 +1007,7 @@ def defringe(
     >>> bool((fixed[0, 0] == img[0, 0]).all())
     True
     """
-    a = _as_image(img)  # a fresh float32 copy
-    out = a.copy()
+    out = a = _as_image(img)  # a fresh float32 copy: written in place below
     if a.ndim == 2:
         return out
     valid = _valid(mask, a.shape)

@@ -57,10 +57,7 @@ def frames(seed: int, n_exposures: int = 10) -> tuple[RawFrame, RawFrame]:
 
 
 def linear_bands(frame: RawFrame, recipe: str) -> PipelineResult:
-    p = Pipeline.named(recipe).with_overrides(NOMINAL)
-    kinds = [s.name for s in p.stages]
-    head = Pipeline(list(p.stages[: kinds.index("compose") + 1]), name=recipe)
-    return head.run(frame)
+    return Pipeline.named(recipe).with_overrides(NOMINAL).through("compose").run(frame)
 
 
 def measure(seed: int) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, np.ndarray]]:

@@ -35,8 +35,7 @@ def pair() -> tuple[RawFrame, RawFrame]:
 
 def linear(frame: RawFrame, recipe: str):
     p = Pipeline.named(recipe).with_overrides(["stitch.fit_spin=false"])
-    names = [s.name for s in p.stages]
-    return Pipeline(list(p.stages[: names.index("compose") + 1]), name=recipe).run(frame)
+    return p.through("compose").run(frame)
 
 
 def test_the_degradation_has_the_reported_levels():

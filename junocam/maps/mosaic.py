@@ -28,7 +28,6 @@ from ..decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
 from ..errors import GeometryError, JunoCamError
 from ..metadata import Filter
 from ..pipeline.engine import Pipeline, PipelineResult
-from ..pipeline.stages import STAGES
 from ..planet.projection import MapGrid, MapResult, map_grid_for
 from ..planet.spice import KernelSet
 from ..process import FORMATS, ProcessOptions, write_image
@@ -98,9 +97,7 @@ def _project_calibrated(
     Only the recipe's stages up to its compose stage run: the colour stages of a
     mosaic run once on the blend (:meth:`Pipeline.run_bands`), not per frame.
     """
-    kinds = [STAGES[s.name].kind for s in pipeline.stages]
-    head = Pipeline(list(pipeline.stages[: kinds.index("compose") + 1]), name=pipeline.name)
-    return run_projected(frame, geo, head, grid, calibration)[1]
+    return run_projected(frame, geo, pipeline.through("compose"), grid, calibration)[1]
 
 
 def mosaic_frames(

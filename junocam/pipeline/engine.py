@@ -303,6 +303,22 @@ class Pipeline:
                 )
         return Pipeline(stages, self.name, self.description, self.source)
 
+    def through(self, kind: str) -> Pipeline:
+        """The pipeline's stages up to and including its (first) stage of ``kind``.
+
+        For products that run the colour stages once on a blend (mosaics), or compare
+        linear results (the band images after ``compose``).
+
+        Examples
+        --------
+        >>> [s.name for s in Pipeline.named("enhanced").through("compose").stages][-2:]
+        ['stitch', 'compose']
+        """
+        kinds = [STAGES[s.name].kind for s in self.stages]
+        if kind not in kinds:
+            raise RecipeError(f"the pipeline has no {kind} stage", path=self.source)
+        return Pipeline(list(self.stages[: kinds.index(kind) + 1]), name=self.name)
+
     def digest(self) -> str:
         """A stable hash of the stages and parameters (for manifests and resume)."""
         canon = [
