@@ -51,6 +51,7 @@ __all__ = [
     "methane_false_color",
     "luminance",
     "defringe",
+    "channel_range",
     "implausible_colour",
 ]
 
@@ -958,11 +959,22 @@ def implausible_colour(
     return _implausible(a, _valid(mask, a.shape), ratio, bright)
 
 
-def _implausible(a: np.ndarray, valid: np.ndarray, ratio: float, bright: float) -> np.ndarray:
+def channel_range(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The strongest and the weakest channel of every pixel of an (H, W, 3+) image.
+
+    Examples
+    --------
+    >>> s, w = channel_range(np.array([[[0.2, 0.6, 0.4]]], np.float32))
+    >>> float(s[0, 0]), float(w[0, 0])
+    (0.6000000238418579, 0.20000000298023224)
+    """
     # channel by channel: a reduction over a last axis of 3 is many times slower
-    r, g, b = a[..., 0], a[..., 1], a[..., 2]
-    strongest = np.maximum(np.maximum(r, g), b)
-    weakest = np.minimum(np.minimum(r, g), b)
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    return np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)
+
+
+def _implausible(a: np.ndarray, valid: np.ndarray, ratio: float, bright: float) -> np.ndarray:
+    strongest, weakest = channel_range(a)
     return (strongest >= bright) & (weakest < ratio * strongest) & valid
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from scipy import ndimage
 
 from .camera import CameraModel
+from .enhance import channel_range
 from .metadata import FRAMELET_LINES, Filter
 from .spin import SpinModel
 
@@ -498,10 +499,7 @@ def missing_band_share(rgb: np.ndarray, *, bright: float = 0.1, ratio: float = 0
     a = np.asarray(rgb)
     if np.issubdtype(a.dtype, np.integer):
         a = a.astype(np.float32) / np.float32(np.iinfo(a.dtype).max)
-    a = a[..., :3].astype(np.float32, copy=False)
-    r, g, b = a[..., 0], a[..., 1], a[..., 2]
-    strongest = np.maximum(np.maximum(r, g), b)
-    weakest = np.minimum(np.minimum(r, g), b)
+    strongest, weakest = channel_range(a[..., :3].astype(np.float32, copy=False))
     lit = strongest >= bright
     n = int(lit.sum())
     return float((lit & (weakest < ratio * strongest)).sum() / n) if n else 0.0
