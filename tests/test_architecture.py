@@ -21,7 +21,8 @@ LAYERS: list[set[str]] = [
     {
         "junocam._version", "junocam.errors", "junocam.metadata", "junocam.companding",
         "junocam.framelets", "junocam.decode", "junocam.calibrate", "junocam.camera",
-        "junocam.spin", "junocam.stitch", "junocam.spinfit", "junocam.geometry",
+        "junocam.spin", "junocam.stitch", "junocam.matching", "junocam.spinfit",
+        "junocam.geometry",
         "junocam.enhance", "junocam.compose", "junocam.quality", "junocam.output",
     },
     {"junocam.planet"},

@@ -26,7 +26,6 @@ from junocam.compose import _phase_offset
 from junocam.framelets import Framelets
 from junocam.metadata import Filter
 from junocam.spin import SpinModel, rotation_matrix
-from junocam.spinfit import _median_3x5
 from junocam.stitch import (
     CylinderGrid,
     FrameletSample,
@@ -206,17 +205,6 @@ def test_defect_stages_equal_their_rank_filter_rule(monkeypatch: pytest.MonkeyPa
     )
     slow = correct_blemishes(remove_fixed_pattern(stack, width=9), width=9)
     assert np.array_equal(fast, slow)
-
-
-# ------------------------------------------------------------ spin-fit matching
-
-
-@pytest.mark.parametrize("shape", [(128, 1648), (3, 5), (1, 7), (9, 2)])
-def test_median_3x5_is_the_rank_filter(shape: tuple[int, int]):
-    rng = np.random.default_rng(shape[0])
-    x = np.round(rng.normal(100, 5, shape)).astype(np.float32)  # ties included
-    want = ndimage.median_filter(x, size=(3, 5), mode="nearest")
-    assert np.array_equal(_median_3x5(x), want)
 
 
 def test_rotated_grid_rays_are_rotated_rays():

@@ -1,7 +1,8 @@
 """Unit tests of the spin self-calibration's parts (the closed loops are elsewhere).
 
-The fit measures overlap shifts on a grid, turns them into CCD correspondences and
-solves for the model on those exactly; these tests pin each of those steps.
+The fit measures CCD correspondences between overlapping framelets
+(tests/test_matching.py) and solves for the model on those exactly; these tests pin
+the solver and the fit's modes.
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ from junocam.framelets import split
 from junocam.metadata import Filter
 from junocam.spin import SpinModel
 from junocam.spinfit import (
-    OverlapShift,
-    _lk_shift,
     _match_offsets,
     _Matches,
     _parameters,
     _solve,
-    _to_matches,
 )
 from junocam.stitch import CylinderGrid
 
@@ -95,44 +93,6 @@ def test_solver_shrugs_off_gross_outliers() -> None:
     good = np.ones(len(left), bool)
     good[::10] = False
     assert np.median(np.abs(left[good])) < 0.01
-
-
-def test_matches_from_a_half_scale_grid_are_in_full_scale_pixels() -> None:
-    spin = SpinModel(0.078, tilt_y=0.002, tilt_z=-0.002, reference_exposure=2.5)
-    cam = CameraModel()
-    fr = _frame()
-    half = CylinderGrid.covering(fr, cam, spin, scale=cam.focal_px / 2, margin=12)
-    full = CylinderGrid.covering(fr, cam, spin, margin=24)
-    shifts = [
-        OverlapShift((1, "GREEN"), (2, "GREEN"), 300.0, 400.0, 0.75, -0.5, 40.0, 10.0, 500),
-        OverlapShift((2, "BLUE"), (2, "RED"), 350.0, 200.0, -1.25, 0.25, 4.0, 1.0, 500),
-    ]
-    m = _to_matches(shifts, cam, spin, half, 2.0)
-    got = _match_offsets(m, spin, cam, full)
-    # a cylinder grid's rows and columns are linear in its coordinates: exactly twice
-    np.testing.assert_allclose(got, [[1.5, -1.0], [-2.5, 0.5]], atol=1e-6)
-    np.testing.assert_allclose(m.weight, [[10.0, 2.5], [1.0, 0.25]])
-
-
-def test_thinned_matching_keeps_sub_tenth_pixel_precision() -> None:
-    rng = np.random.default_rng(4)
-    scene = ndimage.gaussian_filter(rng.random((140, 460)), 2.0).astype(np.float32)
-    truth = (0.37, -1.21)
-    a = scene[10:130, 10:450]
-    # b(x + d) = a(x): b is the scene moved by +d
-    b = ndimage.shift(scene, truth, order=3, mode="nearest")[10:130, 10:450]
-    b = 1.7 * b + 0.05 + 0.002 * rng.standard_normal(b.shape).astype(np.float32)
-    valid = np.zeros(a.shape, bool)
-    valid[8:-8, 8:-8] = True
-    full = _lk_shift(a, b, valid, (0, -1), noise=0.002, max_shift=10.0)
-    thin = _lk_shift(a, b, valid, (0, -1), noise=0.002, max_shift=10.0, max_pixels=4096)
-    assert full is not None and thin is not None
-    for res in (full, thin):
-        assert res[0] == pytest.approx(truth[0], abs=0.02)
-        assert res[1] == pytest.approx(truth[1], abs=0.02)
-        assert res[4] > 0.95
-    # a quarter as many pixels: about half the precision (inverse variance / 4 to 10)
-    assert full[2] / 12 < thin[2] < full[2] / 3
 
 
 def test_preview_fit_on_half_scale_only_still_recovers_the_turn() -> None:
