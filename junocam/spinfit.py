@@ -490,8 +490,8 @@ def _measure(
         camera,
         spin,
         level=level,
-        # overlaps of a dozen lines are four lines tall on 2 x 2 means
-        min_rows=6 if level == 1 else 4 if level == 2 else 3,
+        # overlaps of a dozen lines are three to five lines tall on 2 x 2 means
+        min_rows=6 if level == 1 else 3,
         # 4 x 4 means only need a start within a pixel: a quarter of the points
         max_points=MATCH_POINTS if level == 1 else MATCH_POINTS // 4,
         only=only,
