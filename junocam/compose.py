@@ -656,11 +656,32 @@ def band_coverage(
         cover = straighten_edges(cover, straighten)
     if mode == "any" or feather_px < 1e-3:
         return cover, cover.astype(np.float32)
-    # distance to the nearest uncovered pixel: 1 at the first covered pixel
-    dist = np.asarray(ndimage.distance_transform_edt(cover), np.float32)
-    ramp = np.clip(dist / np.float32(feather_px), 0.0, 1.0)
-    alpha = (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
-    return alpha > 0, alpha
+    alpha = cover.astype(np.float32)
+    # only pixels within feather_px of an uncovered one ramp: find them with a square
+    # minimum filter (cheap), then their exact Euclidean distance to the nearest
+    # uncovered pixel by trying every offset of the disc, nearest first (the same
+    # values as a distance transform there, at a small fraction of its cost)
+    reach = int(math.floor(feather_px))
+    core = ndimage.minimum_filter(cover.view(np.uint8), size=2 * reach + 1, mode="nearest")
+    r, c = np.nonzero(cover & (core == 0))
+    if r.size:
+        h, w = cover.shape
+        dist = np.full(r.size, np.inf, np.float32)
+        offsets = [
+            (dy, dx)
+            for dy in range(-reach, reach + 1)
+            for dx in range(-reach, reach + 1)
+            if 0 < dy * dy + dx * dx <= feather_px * feather_px
+        ]
+        for dy, dx in sorted(offsets, key=lambda o: o[0] * o[0] + o[1] * o[1]):
+            rr, cc = r + dy, c + dx
+            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+            hit = np.zeros(r.size, bool)
+            hit[inside] = ~cover[rr[inside], cc[inside]]
+            np.minimum(dist, np.where(hit, np.float32(math.hypot(dy, dx)), np.inf), out=dist)
+        ramp = np.clip(dist / np.float32(feather_px), 0.0, 1.0)
+        alpha[r, c] = ramp * ramp * (3.0 - 2.0 * ramp)
+    return cover, alpha
 
 
 def sky_level(
@@ -682,6 +703,12 @@ def sky_level(
     sky = mask if target is None else mask & (target < 0.01)
     if int(sky.sum()) < min_pixels:
         return np.zeros(rgb.shape[-1], np.float32)
+    if sky.size > 16 * 4 * min_pixels:
+        # every second row and column: a quarter of the pixels fix a median of
+        # thousands of sky pixels to well under the noise, four times cheaper
+        sub = sky[::2, ::2]
+        if int(sub.sum()) >= min_pixels:
+            return np.median(rgb[::2, ::2][sub], axis=0).astype(np.float32)
     return np.median(rgb[sky], axis=0).astype(np.float32)
 
 
@@ -694,10 +721,13 @@ def over_sky(rgb: np.ndarray, alpha: np.ndarray, sky: np.ndarray) -> np.ndarray:
     ...          np.zeros(3, np.float32))[0, :, 0].tolist()
     [1.0, 0.25]
     """
-    out = rgb - sky
-    out *= alpha[..., None]
-    out += sky
-    return out.astype(np.float32, copy=False)
+    out = np.array(rgb, dtype=np.float32, copy=True)
+    # most of a frame is fully covered (alpha 1): only the rest changes
+    fade = alpha < 1.0
+    if fade.any():
+        a = alpha[fade][:, None]
+        out[fade] = sky + a * (out[fade] - sky)
+    return out
 
 
 def saturation_bleed(

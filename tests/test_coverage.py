@@ -41,6 +41,22 @@ def test_coverage_is_the_intersection_and_alpha_ramps_inside_it(seed: int, feath
     assert (union == (masks[0] | masks[1] | masks[2])).all() and (ones[union] == 1).all()
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.5, 9.0), st.integers(1, 40), st.integers(1, 40))
+def test_feather_is_the_smoothstep_of_the_euclidean_distance(
+    seed: int, feather: float, h: int, w: int
+):
+    # the local search gives exactly what a full distance transform gives
+    rng = np.random.default_rng(seed)
+    m = ndimage.binary_opening(rng.random((h, w)) > rng.uniform(0.1, 0.6))
+    _, alpha = band_coverage([m], feather)
+    if m.all():  # nothing uncovered anywhere: fully opaque
+        assert (alpha == 1.0).all()
+        return
+    ramp = np.clip(ndimage.distance_transform_edt(m).astype(np.float32) / np.float32(feather), 0, 1)
+    np.testing.assert_allclose(alpha, ramp * ramp * (3.0 - 2.0 * ramp), atol=1e-6)
+
+
 def test_feathered_edge_is_monotone_from_the_edge_inwards():
     m = np.zeros((1, 30), bool)
     m[0, 5:] = True

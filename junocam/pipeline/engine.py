@@ -484,7 +484,7 @@ def _faded(state: State) -> tuple[np.ndarray, np.ndarray | None]:
         return state.rgb, None
     # outside every band's coverage the picture is the sky, not one band's colour
     sky = sky_level(state.rgb, state.mask & (state.alpha >= 1.0), state.target)
-    return over_sky(state.rgb.copy(), state.alpha, sky), sky
+    return over_sky(state.rgb, state.alpha, sky), sky
 
 
 def _preview(state: State) -> np.ndarray:
