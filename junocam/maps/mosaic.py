@@ -41,6 +41,13 @@ from .frame import (
     run_projected,
     wrap_padded,
 )
+from .geotiff import (
+    BACKPLANE_UNITS,
+    GEOTIFF_FORMATS,
+    require_gis,
+    write_colour_geotiff,
+    write_float_geotiff,
+)
 from .store import write_npz, write_sidecar
 
 __all__ = [
@@ -67,6 +74,10 @@ class MosaicOptions:
     gain_scale : int
         How much coarser the grid of the gain-fitting pass is.
     fmt : str
+        ``png8``, ``png16``, ``tiff16``, or ``geotiff``/``geotiff16``: GIS-ready
+        colour mosaic and backplanes (coverage, source frame, geometry) as GeoTIFF in
+        the body's CRS (:mod:`junocam.maps.geotiff`), the backplanes replacing the
+        ``.npz``.
     alpha : bool
         Write the colour mosaic as RGBA, transparent where not every band has data.
     mode : str
@@ -263,6 +274,9 @@ def mosaic_files(
     >>> [round(f["gains"]["GREEN"], 2) for f in rec["frames"]]
     [1.0, 0.77]
     """
+    gis_bits = GEOTIFF_FORMATS.get(mopts.fmt)
+    if gis_bits:
+        require_gis()  # before the work, not after
     mosaic, result, records, _ = mosaic_frames(
         paths,
         kernels,
@@ -275,12 +289,26 @@ def mosaic_files(
     protect = (*mopts.protect, *(Path(p) for p in paths))
     out = mopts.out_dir
     stem = f"{mopts.name}-{mopts.projection}"
-    image = out / f"{stem}-{pipeline.name}{FORMATS[mopts.fmt]}"
+    image = out / f"{stem}-{pipeline.name}{'.tif' if gis_bits else FORMATS[mopts.fmt]}"
+    tags = {
+        "product_id": f"{mopts.name}: mosaic of "
+        + ", ".join(str(r["product_id"]) for r in records if "error" not in r),
+        "kernels": list(kernels.paths),
+        "recipe": pipeline.name,
+        "recipe_digest": pipeline.digest(),
+    }
     if mopts.alpha:  # transparent where no band covers the map
-        rgb = result.rgba()
+        rgba = result.rgba()
+        rgb, alpha = rgba, rgba[..., 3]
     else:
         rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
-    write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
+        alpha = result.mask.astype(np.float32)
+    if gis_bits:
+        write_colour_geotiff(
+            image, rgb[..., :3], alpha, mosaic.grid, bits=gis_bits, tags=tags, protect=protect
+        )
+    else:
+        write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
     from ..output import write_png
 
     cov = out / f"{stem}-coverage.png"
@@ -295,14 +323,29 @@ def mosaic_files(
     write_png(
         src, np.where(mosaic.source >= 0, (mosaic.source + 1) / n, 0.0), bits=8, protect=protect
     )
-    planes = out / f"{stem}-backplanes.npz"
-    write_npz(
-        planes,
-        protect,
-        coverage=mosaic.coverage,
-        source=mosaic.source,
-        **mosaic.backplanes.as_dict(),
-    )
+    if gis_bits:
+        planes = out / f"{stem}-backplanes.tif"
+        write_float_geotiff(
+            planes,
+            {
+                "coverage": mosaic.coverage,
+                "source": np.where(mosaic.source >= 0, mosaic.source, np.nan),
+                **mosaic.backplanes.as_dict(),
+            },
+            mosaic.grid,
+            units=BACKPLANE_UNITS,
+            tags=tags,
+            protect=protect,
+        )
+    else:
+        planes = out / f"{stem}-backplanes.npz"
+        write_npz(
+            planes,
+            protect,
+            coverage=mosaic.coverage,
+            source=mosaic.source,
+            **mosaic.backplanes.as_dict(),
+        )
     record: dict[str, Any] = {
         "grid": mosaic.grid.to_dict(),
         "frames": records,
