@@ -88,6 +88,16 @@ def test_geotransform_matches_the_grid(grid: MapGrid, tmp_path: Path) -> None:
     flat, flon, crs = file_latlon(p)
     err = pixel_error(grid, flat, flon)
     assert err < 0.01, err
+    # the same places in the IAU's own planetographic CRS (west longitude), as PROJ
+    # converts for any other map of Jupiter: a polar map overlays an equirectangular one
+    geog = crs.geodetic_crs if crs.is_projected else crs
+    to_iau = pyproj.Transformer.from_crs(geog, pyproj.CRS(JUPITER_OGRAPHIC))  # lat, lon W
+    ok = np.isfinite(flat)
+    lat_first = geog.axis_info[0].direction == "north"  # WKT1 read back: lon, lat
+    args = (flat[ok], -flon[ok]) if lat_first else (-flon[ok], flat[ok])
+    ilat, ilon_west = to_iau.transform(*args)
+    assert np.abs(ilat - flat[ok]).max() < 1e-9
+    assert np.abs((ilon_west - flon[ok] + 180) % 360 - 180).max() < 1e-9
     # the planes themselves are where the geotransform says (NaN off the planet)
     with rasterio.open(p) as ds:
         back = ds.read(1)
