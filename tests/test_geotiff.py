@@ -298,12 +298,18 @@ def test_mosaic_geotiff(synthetic_pass, tmp_path: Path) -> None:
             "1.5",
             "--format",
             "geotiff",
+            "--bands",
             "-o",
             str(tmp_path),
         ],
     )
     assert res.exit_code == 0, res.output
     side = json.loads(next(tmp_path.glob("mosaic-polar-*.json")).read_text())
+    assert {Path(p).name for p in side["outputs"]} >= {
+        "mosaic-polar-backplanes.tif",
+        "mosaic-polar-green.tif",
+        "mosaic-polar-red.tif",
+    }
     grid = MapGrid.from_dict(side["grid"])
     colour = next(tmp_path.glob("mosaic-polar-*.tif"))
     lat, lon, _ = file_latlon(colour)
@@ -317,6 +323,10 @@ def test_mosaic_geotiff(synthetic_pass, tmp_path: Path) -> None:
         coverage = ds.read(1)
     # colour where every band has data, inside the frames' coverage; nodata elsewhere
     assert cover.sum() > 100 and not np.any(cover & ~(coverage > 0))
+    with rasterio.open(tmp_path / "mosaic-polar-green.tif") as ds:
+        green = ds.read(1)
+        assert ds.units[0] == "linear DN" and ds.tags()["JUNOCAM_BAND"] == "GREEN"
+    assert np.all(np.isnan(green[coverage == 0])) and np.nanmax(green) > 0
     assert not (tmp_path / "mosaic-polar-backplanes.npz").exists()
 
 
@@ -382,3 +392,19 @@ def test_real_pj43_frame_geotiff(shared_junocam: Path, tmp_path: Path) -> None:
     seen = np.isfinite(planes["exposure"])
     assert np.nanmax(planes["lat_deg"][seen]) < 0  # the southern frame lands in the south
     assert np.allclose(planes["lat_deg"][seen], lat[seen], atol=1e-3)
+
+
+def test_mosaic_bands_without_geotiff(synthetic_pass, tmp_path: Path) -> None:
+    """``mosaic --bands`` in the image formats: 16-bit TIFFs scaled by the sidecar's
+    ``band_scale``, like ``map --bands``."""
+    import tifffile
+
+    truth, pngs = synthetic_pass
+    args = ["mosaic", *map(str, pngs), *kernel_args(truth), "--navigate", "ck"]
+    res = CliRunner().invoke(main, [*args, "--resolution", "2", "--bands", "-o", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    side = json.loads(next(tmp_path.glob("mosaic-polar-*.json")).read_text())
+    assert side["band_scale"] > 0
+    green = tifffile.imread(tmp_path / "mosaic-polar-green.tif")
+    assert green.dtype == np.uint16 and green.max() > 0
+    assert (tmp_path / "mosaic-polar-backplanes.npz").is_file()

@@ -178,6 +178,7 @@ def map_cmd(
 @resolution_option
 @click.option("--name", default="mosaic", show_default=True, help="File stem of the outputs.")
 @click.option("--no-gains", is_flag=True, help="Do not match the frames' brightness.")
+@click.option("--bands", "write_bands", is_flag=True, help="Also write each band's linear mosaic.")
 @navigate_option
 @recipe_options
 @calibration_option
@@ -193,6 +194,7 @@ def mosaic_cmd(
     resolution: float | None,
     name: str,
     no_gains: bool,
+    write_bands: bool,
     mode: str,
     pipeline_name: str,
     overrides: Sequence[str],
@@ -233,6 +235,7 @@ def mosaic_cmd(
             fmt=fmt,
             alpha=alpha,
             mode=mode,
+            bands=write_bands,
         )
         rec = mosaic_files(
             list(frames),

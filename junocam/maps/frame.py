@@ -392,10 +392,6 @@ def map_file(
     stem = f"{frame.meta.product_id}-map-{mopts.projection}"
     out = mopts.out_dir
     image = out / f"{stem}-{pipeline.name}{'.tif' if gis_bits else FORMATS[mopts.fmt]}"
-    if mopts.alpha:  # transparent where no band covers the map
-        rgb = result.rgba()
-    else:
-        rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
     kernel_paths = list(kernels.paths)
     if gis_bits:
         tags = {
@@ -411,6 +407,10 @@ def map_file(
         record = map_record(frame, projected, geo, kernel_paths, pipeline, result, t0, t_geo)
         record |= {"band_units": "linear DN" if mopts.bands else None, "outputs": written}
         return write_sidecar(out / f"{stem}-{pipeline.name}.json", record, protect)
+    if mopts.alpha:  # transparent where no band covers the map
+        rgb = result.rgba()
+    else:
+        rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
     write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
     outputs = [str(image)]
     band_scale = None

@@ -335,7 +335,7 @@ def _tags(grid: MapGrid, geo: Georeference, tags: Mapping[str, Any]) -> dict[str
 
 def _write(
     path: Path,
-    data: np.ndarray,
+    planes: list[np.ndarray],
     grid: MapGrid,
     *,
     nodata: float | None,
@@ -352,17 +352,19 @@ def _write(
     from rasterio.transform import Affine
 
     geo = georeference(grid)
-    count, rows, cols = data.shape
+    count = len(planes)
+    rows, cols = grid.shape
+    dtype = planes[0].dtype
     profile: dict[str, Any] = {
         "driver": "GTiff",
         "width": cols,
         "height": rows,
         "count": count,
-        "dtype": data.dtype.name,
+        "dtype": dtype.name,
         "crs": CRS.from_wkt(geo.crs_wkt),
         "transform": Affine.from_gdal(*geo.transform),
         "compress": "deflate",
-        "predictor": 3 if data.dtype.kind == "f" else 2,
+        "predictor": 3 if dtype.kind == "f" else 2,
         "interleave": "pixel" if alpha else "band",
     }
     if rows >= 256 and cols >= 256:
@@ -373,7 +375,8 @@ def _write(
         profile |= {"photometric": "RGB", "alpha": "YES"}
     with MemoryFile() as mem:
         with mem.open(**profile) as dst:
-            dst.write(data)
+            for i, plane in enumerate(planes, start=1):  # one band at a time: no stacked copy
+                dst.write(plane, i)
             if alpha:
                 dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue][
                     : count - 1
@@ -443,13 +446,18 @@ def write_colour_geotiff(
     top = 255 if bits == 8 else 65535
     dtype = np.uint8 if bits == 8 else np.uint16
     alpha = np.clip(np.asarray(coverage, np.float32), 0.0, 1.0)
-    colour = np.where(alpha[..., None] > 0, np.nan_to_num(img), 0.0)
-    planes = np.concatenate([colour, alpha[..., None]], axis=-1)
-    data = np.round(np.clip(planes, 0.0, 1.0) * top).astype(dtype).transpose(2, 0, 1)
+    covered = alpha > 0
+
+    def level(v: np.ndarray) -> np.ndarray:
+        return np.round(np.clip(v, 0.0, 1.0) * top).astype(dtype)
+
+    planes = [
+        level(np.where(covered, np.nan_to_num(img[..., k]), 0.0)) for k in range(img.shape[2])
+    ]
     names = ["red", "green", "blue"] if img.shape[2] == 3 else ["grey"]
     _write(
         Path(path),
-        np.ascontiguousarray(data),
+        [*planes, level(alpha)],
         grid,
         nodata=None,
         alpha=True,
@@ -501,11 +509,10 @@ def write_float_geotiff(
     arrays = [np.asarray(planes[n], np.float32) for n in names]
     if any(a.shape != grid.shape for a in arrays):
         raise OutputError(f"planes do not match the grid {grid.shape}", path=path)
-    data = np.stack([np.where(np.isfinite(a), a, np.nan) for a in arrays]).astype(np.float32)
     u = units or {}
     _write(
         Path(path),
-        data,
+        [np.where(np.isfinite(a), a, np.float32(np.nan)) for a in arrays],
         grid,
         nodata=float("nan"),
         alpha=False,

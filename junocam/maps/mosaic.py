@@ -27,6 +27,7 @@ from ..calibrate import Calibration
 from ..decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
 from ..errors import GeometryError, JunoCamError
 from ..metadata import Filter
+from ..output import write_png, write_tiff16
 from ..pipeline.engine import Pipeline, PipelineResult
 from ..planet.projection import MapGrid, MapResult, map_grid_for
 from ..planet.spice import KernelSet
@@ -82,6 +83,10 @@ class MosaicOptions:
         Write the colour mosaic as RGBA, transparent where not every band has data.
     mode : str
         Navigation mode (see :func:`frame_geometry`).
+    bands : bool
+        Also write each band's blended, gain-matched linear mosaic
+        (``<name>-<projection>-<band>.tif``): a 16-bit TIFF scaled by ``band_scale``
+        (in the sidecar), or with GeoTIFF a float32 map in linear DN, NaN = nodata.
     """
 
     out_dir: Path
@@ -94,6 +99,7 @@ class MosaicOptions:
     alpha: bool = False
     mode: str = "auto"
     protect: tuple[Path, ...] = field(default=())
+    bands: bool = False
 
 
 def _project_calibrated(
@@ -309,7 +315,6 @@ def mosaic_files(
         )
     else:
         write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
-    from ..output import write_png
 
     cov = out / f"{stem}-coverage.png"
     write_png(
@@ -346,6 +351,25 @@ def mosaic_files(
             source=mosaic.source,
             **mosaic.backplanes.as_dict(),
         )
+    band_files, band_scale = [], None
+    if mopts.bands:
+        if not gis_bits:
+            band_scale = float(max(np.max(v) for v in mosaic.bands.values()) or 1.0)
+        for b, v in mosaic.bands.items():
+            p = out / f"{stem}-{b.value.lower()}.tif"
+            if gis_bits:
+                write_float_geotiff(
+                    p,
+                    {b.value.lower(): np.where(mosaic.masks[b], v, np.nan)},
+                    mosaic.grid,
+                    units={b.value.lower(): "linear DN"},
+                    tags=tags | {"band": b.value},
+                    protect=protect,
+                )
+            else:
+                assert band_scale is not None
+                write_tiff16(p, np.clip(v / band_scale, 0, 1), protect=protect)
+            band_files.append(str(p))
     record: dict[str, Any] = {
         "grid": mosaic.grid.to_dict(),
         "frames": records,
@@ -354,7 +378,8 @@ def mosaic_files(
         "pipeline_digest": pipeline.digest(),
         "notes": result.notes,
         "junocam_version": __version__,
-        "outputs": [str(image), str(cov), str(src), str(planes)],
+        "band_scale": band_scale,
+        "outputs": [str(image), str(cov), str(src), str(planes), *band_files],
         "source_png": "grey level (k + 1) / n_frames marks frame k; 0 = no frame",
     }
     return write_sidecar(out / f"{stem}-{pipeline.name}.json", record, protect)
