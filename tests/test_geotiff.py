@@ -173,7 +173,9 @@ def test_other_bodies_iau_datum_or_radii() -> None:
     io = MapGrid("polar", 1.0, (100, 100), body=Ellipsoid(1829.4, 1819.4, 1815.7))
     i = georeference(io, "IO")
     crs = pyproj.CRS.from_wkt(i.crs_wkt)
-    assert i.datum_source == "radii" and "triaxial" in i.note
+    assert i.datum_source == "sphere of the equatorial radius of radii" and "triaxial" in i.note
+    polar = georeference(MapGrid("polar", 1.0, (10, 10)))
+    assert polar.datum_source == "sphere of the equatorial radius of IAU_2015:59901"
     eq = georeference(MapGrid("equirectangular", 1.0, (180, 360), body=io.body), "IO")
     ell = pyproj.CRS.from_wkt(eq.crs_wkt).ellipsoid
     assert ell.semi_major_metre == pytest.approx(1_829_400.0)

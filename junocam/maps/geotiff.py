@@ -156,7 +156,8 @@ class Georeference:
         CRS coordinates ``(x0 + col * dx, y0 + row * dy)`` (degrees for the
         equirectangular map, metres otherwise).
     datum_source : str
-        ``IAU_2015:<code>`` when the datum is the IAU's, else ``radii``.
+        ``IAU_2015:<code>`` when the datum is the IAU's, else ``radii``; for a polar
+        map ``sphere of the equatorial radius of <that>``.
     note : str
         The conventions in one paragraph (stored as a tag).
     """
@@ -290,6 +291,7 @@ def georeference(grid: MapGrid, body: str | None = None) -> Georeference:
             90.0 * sign,
             lon0,
         )
+        source = f"sphere of the equatorial radius of {source}"
         px = math.radians(res) * a_m
         transform = (-cols / 2.0 * px, px, 0.0, rows / 2.0 * px, 0.0, -px)
         note = (
