@@ -164,6 +164,22 @@ def test_colour_map_nodata_and_bits(tmp_path: Path) -> None:
             assert ds.tags()["JUNOCAM_RECIPE"] == "x"
 
 
+def test_grey_colour_map_and_write_errors(tmp_path: Path) -> None:
+    from junocam.errors import OutputError
+
+    grid = MapGrid("equirectangular", 1.0, (30, 40))
+    cover = np.zeros((30, 40), bool)
+    cover[5:20] = True
+    write_colour_geotiff(tmp_path / "g.tif", np.full((30, 40), 0.5), cover, grid)
+    with rasterio.open(tmp_path / "g.tif") as ds:
+        assert ds.count == 2 and [c.name for c in ds.colorinterp] == ["gray", "alpha"]
+        assert np.array_equal(ds.dataset_mask() > 0, cover)
+    with pytest.raises(OutputError, match="do not match the grid"):
+        write_colour_geotiff(tmp_path / "x.tif", np.zeros((3, 3, 3)), cover, grid)
+    with pytest.raises(OutputError, match="x.tif"):  # no such folder: one clear error
+        write_float_geotiff(tmp_path / "no" / "x.tif", {"a": np.zeros((30, 40))}, grid)
+
+
 def test_other_bodies_iau_datum_or_radii() -> None:
     """Ganymede's IAU 2015 datum is used; a triaxial Io, absent from the IAU's
     planetographic CRSs, gets a datum built from its radii."""

@@ -373,22 +373,27 @@ def _write(
         profile |= {"tiled": True, "blockxsize": 256, "blockysize": 256}
     if nodata is not None:
         profile["nodata"] = nodata
-    if alpha:
-        profile |= {"photometric": "RGB", "alpha": "YES"}
-    with MemoryFile() as mem:
-        with mem.open(**profile) as dst:
-            for i, plane in enumerate(planes, start=1):  # one band at a time: no stacked copy
-                dst.write(plane, i)
-            if alpha:
-                dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue][
-                    : count - 1
-                ] + [ColorInterp.alpha]
-            for i, (d, u) in enumerate(zip(descriptions, units, strict=False), start=1):
-                dst.set_band_description(i, d)
-                if u:
-                    dst.set_band_unit(i, u)
-            dst.update_tags(**_tags(grid, geo, tags))
-        blob = mem.read()
+    if alpha:  # the last band is the alpha of RGB or grey
+        rgb = count == 4
+        profile |= {"photometric": "RGB" if rgb else "MINISBLACK", "alpha": "YES"}
+        interp = (
+            [ColorInterp.red, ColorInterp.green, ColorInterp.blue] if rgb else [ColorInterp.gray]
+        )
+    try:
+        with MemoryFile() as mem:
+            with mem.open(**profile) as dst:
+                for i, plane in enumerate(planes, start=1):  # one band at a time: no copy
+                    dst.write(plane, i)
+                if alpha:
+                    dst.colorinterp = [*interp, ColorInterp.alpha]
+                for i, (d, u) in enumerate(zip(descriptions, units, strict=False), start=1):
+                    dst.set_band_description(i, d)
+                    if u:
+                        dst.set_band_unit(i, u)
+                dst.update_tags(**_tags(grid, geo, tags))
+            blob = mem.read()
+    except Exception as err:  # noqa: BLE001 - any GDAL failure is an output failure
+        raise OutputError(f"cannot write the GeoTIFF: {err}", path=path) from None
     atomic_write(path, lambda fh: fh.write(blob), protect=protect)
 
 
@@ -464,7 +469,7 @@ def write_colour_geotiff(
         nodata=None,
         alpha=True,
         descriptions=[*names, "alpha (0 = no coverage)"],
-        units=["", "", "", ""],
+        units=[""] * (len(names) + 1),
         tags=tags or {},
         protect=[Path(p) for p in protect],
     )
