@@ -29,9 +29,9 @@ from .options import (
     calibration_option,
     check_single,
     for_each,
-    format_option,
     kernels_option,
     load_pipeline,
+    map_format_option,
     metadata_option,
     navigate_option,
     out_option,
@@ -49,6 +49,20 @@ __all__ = [
 ]
 
 
+def gis_check(ctx: click.Context, fmt: str, opts: GlobalOptions) -> None:
+    """Exit 1 with the install hint, before any work, when GeoTIFF is asked for and
+    rasterio/pyproj are missing."""
+    if not fmt.startswith("geotiff"):
+        return
+    from ..maps.geotiff import require_gis
+
+    try:
+        require_gis()
+    except Exception as err:  # noqa: BLE001 - one line, exit 1
+        report(f"--format {fmt}", err, opts.debug)
+        ctx.exit(1)
+
+
 @click.command("map", context_settings=CONTEXT)
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=str))
 @kernels_option()
@@ -58,14 +72,17 @@ __all__ = [
 @navigate_option
 @click.option("--bands", "write_bands", is_flag=True, help="Also write each band's linear map.")
 @click.option(
-    "--backplanes", is_flag=True, help="Also write lat/lon/incidence/emission/phase (.npz)."
+    "--backplanes",
+    is_flag=True,
+    help="Also write lat/lon/incidence/emission/phase (.npz; a float32 GeoTIFF with "
+    "--format geotiff).",
 )
 @click.option(
     "--time-offset", type=float, default=0.0, show_default=True, help="Start-time correction, s."
 )
 @recipe_options
 @calibration_option
-@format_option
+@map_format_option
 @alpha_option
 @metadata_option
 @click.pass_context
@@ -99,12 +116,14 @@ def map_cmd(
     Examples:
       junocam map frame-raw.png --kernels kernels/ --projection polar -o maps/
       junocam map frame-raw.png --kernels juno.tm --resolution 0.1 --backplanes -o maps/
+      junocam map frame-raw.png --kernels kernels/ --format geotiff --bands --backplanes -o gis/
     """
     from ..maps.frame import MapOptions, map_file
     from ..planet.spice import KernelSet
 
     check_single(metadata, frames)
     opts: GlobalOptions = ctx.obj
+    gis_check(ctx, fmt, opts)
     pipeline = load_pipeline(pipeline_name, overrides)
     calib = load_calibration(calibration) if calibration else None
     ensure_output_dir(out_dir)
@@ -159,10 +178,11 @@ def map_cmd(
 @resolution_option
 @click.option("--name", default="mosaic", show_default=True, help="File stem of the outputs.")
 @click.option("--no-gains", is_flag=True, help="Do not match the frames' brightness.")
+@click.option("--bands", "write_bands", is_flag=True, help="Also write each band's linear mosaic.")
 @navigate_option
 @recipe_options
 @calibration_option
-@format_option
+@map_format_option
 @alpha_option
 @click.pass_context
 def mosaic_cmd(
@@ -174,6 +194,7 @@ def mosaic_cmd(
     resolution: float | None,
     name: str,
     no_gains: bool,
+    write_bands: bool,
     mode: str,
     pipeline_name: str,
     overrides: Sequence[str],
@@ -193,11 +214,13 @@ def mosaic_cmd(
     Examples:
       junocam mosaic pj43/*-raw.png --kernels kernels/ -o mosaics/
       junocam mosaic a.png b.png c.png --kernels juno.tm --projection equirectangular -o out/
+      junocam mosaic pj43/*-raw.png --kernels kernels/ --format geotiff16 -o gis/
     """
     from ..maps.mosaic import MosaicOptions, mosaic_files
     from ..planet.spice import KernelSet
 
     opts: GlobalOptions = ctx.obj
+    gis_check(ctx, fmt, opts)
     pipeline = load_pipeline(pipeline_name, overrides)
     try:
         kernels = KernelSet.from_path(list(kernel_paths))
@@ -212,6 +235,7 @@ def mosaic_cmd(
             fmt=fmt,
             alpha=alpha,
             mode=mode,
+            bands=write_bands,
         )
         rec = mosaic_files(
             list(frames),

@@ -173,6 +173,22 @@ def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+#: ``map``/``mosaic`` formats: the image formats and GeoTIFF (junocam.maps.geotiff).
+MAP_FORMATS = (*sorted(FORMATS), "geotiff", "geotiff16")
+
+
+def map_format_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(MAP_FORMATS),
+        default="png8",
+        show_default=True,
+        help="Output format. geotiff/geotiff16: GIS-ready GeoTIFF (8/16-bit colour; the "
+        "bands and backplanes as float32) in the body's CRS; needs junocam[gis].",
+    )(f)
+
+
 def alpha_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--alpha",

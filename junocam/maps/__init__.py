@@ -14,6 +14,8 @@ mosaic
     Several frames on one grid, from files to the written mosaic.
 store
     The map files on disk: compressed arrays, the JSON sidecar, reading a map back.
+geotiff
+    GIS-ready GeoTIFF maps in the body's coordinate reference system (``junocam[gis]``).
 globe
     A map wrapped on the body's spheroid, seen from a virtual camera.
 flyby
@@ -32,6 +34,7 @@ from __future__ import annotations
 from .blend import Mosaic, MosaicAccumulator, fit_gains, quality_weight
 from .flyby import encode_movie, flyby_views
 from .frame import FrameGeometry, MapOptions, frame_geometry, map_file, map_frame
+from .geotiff import Georeference, georeference, write_colour_geotiff, write_float_geotiff
 from .globe import GlobeView, render_globe, subsolar_point
 from .mosaic import MosaicOptions, mosaic_files, mosaic_frames
 from .store import load_map
@@ -46,6 +49,10 @@ __all__ = [
     "mosaic_frames",
     "mosaic_files",
     "load_map",
+    "Georeference",
+    "georeference",
+    "write_colour_geotiff",
+    "write_float_geotiff",
     "Mosaic",
     "MosaicAccumulator",
     "fit_gains",

@@ -58,6 +58,13 @@ from ..planet.projection import MapGrid, MapResult, map_grid_for, project_frame
 from ..planet.spice import Ephemeris, KernelSet, frame_ephemeris
 from ..process import FORMATS, ProcessOptions, write_image
 from ..spinfit import SpinFit
+from .geotiff import (
+    BACKPLANE_UNITS,
+    GEOTIFF_FORMATS,
+    require_gis,
+    write_colour_geotiff,
+    write_float_geotiff,
+)
 from .store import write_npz, write_sidecar
 
 NAVIGATION_MODES = ("auto", "limb", "ck")
@@ -192,12 +199,15 @@ class MapOptions:
     resolution : float, optional
         Degrees per pixel (default: the frame's finest ground pixel).
     fmt : str
-        Colour map format: ``png8``, ``png16`` or ``tiff16``.
+        Colour map format: ``png8``, ``png16``, ``tiff16``, or ``geotiff``/``geotiff16``
+        (GIS-ready, :mod:`junocam.maps.geotiff`: the colour map, the bands and the
+        backplanes as GeoTIFF in the body's CRS; the backplanes then replace the
+        ``.npz``).
     alpha : bool
         Write the colour map as RGBA, transparent where not every band has data.
     bands : bool
         Also write each band's linear map as a 16-bit TIFF (scaled by ``band_scale``
-        recorded in the sidecar).
+        recorded in the sidecar); with GeoTIFF, as float32 in linear DN, unscaled.
     backplanes : bool
         Also write ``<id>-map-<projection>-backplanes.npz`` (latitude, longitude,
         incidence, emission, phase, contributing exposure).
@@ -368,6 +378,9 @@ def map_file(
     >>> rec["geometry"]["attitude"], rec["grid"]["pole"]
     ('ck', 'south')
     """
+    gis_bits = GEOTIFF_FORMATS.get(mopts.fmt)
+    if gis_bits:
+        require_gis()  # before the work, not after
     t0 = time.perf_counter()
     frame = read_frame(path, metadata, max_pixels=max_pixels)
     protect = (*mopts.protect, *(Path(p) for p in (frame.path, frame.meta.source) if p))
@@ -378,7 +391,22 @@ def map_file(
     )
     stem = f"{frame.meta.product_id}-map-{mopts.projection}"
     out = mopts.out_dir
-    image = out / f"{stem}-{pipeline.name}{FORMATS[mopts.fmt]}"
+    image = out / f"{stem}-{pipeline.name}{'.tif' if gis_bits else FORMATS[mopts.fmt]}"
+    kernel_paths = list(kernels.paths)
+    if gis_bits:
+        tags = {
+            "product_id": frame.meta.product_id,
+            "input": str(frame.path),
+            "kernels": kernel_paths,
+            "recipe": pipeline.name,
+            "recipe_digest": pipeline.digest(),
+        }
+        written = write_map_geotiffs(
+            image, stem, result, projected, mopts, bits=gis_bits, tags=tags, protect=protect
+        )
+        record = map_record(frame, projected, geo, kernel_paths, pipeline, result, t0, t_geo)
+        record |= {"band_units": "linear DN" if mopts.bands else None, "outputs": written}
+        return write_sidecar(out / f"{stem}-{pipeline.name}.json", record, protect)
     if mopts.alpha:  # transparent where no band covers the map
         rgb = result.rgba()
     else:
@@ -399,24 +427,87 @@ def map_file(
             p, protect, exposure=projected.exposure, **projected.backplanes.as_dict(), **arrays
         )
         outputs.append(str(p))
-    record: dict[str, Any] = {
+    record = map_record(frame, projected, geo, kernel_paths, pipeline, result, t0, t_geo)
+    record |= {"band_scale": band_scale, "outputs": outputs}
+    return write_sidecar(out / f"{stem}-{pipeline.name}.json", record, protect)
+
+
+def map_record(
+    frame: RawFrame,
+    projected: MapResult,
+    geo: FrameGeometry,
+    kernel_paths: list[str],
+    pipeline: Pipeline,
+    result: PipelineResult,
+    t0: float,
+    t_geo: float,
+) -> dict[str, Any]:
+    """The sidecar's content of a frame's map (without ``outputs``)."""
+    return {
         "product_id": frame.meta.product_id,
         "input": frame.path,
         "grid": projected.grid.to_dict(),
         "geometry": geo.as_dict(),
-        "kernels": list(kernels.paths),
+        "kernels": kernel_paths,
         "pipeline": pipeline.name,
         "pipeline_digest": pipeline.digest(),
         "notes": result.notes,
-        "band_scale": band_scale,
         "junocam_version": __version__,
         "timings_s": {
             "geometry": round(t_geo, 3),
             **{k: round(v, 3) for k, v in result.timings.items()},
         },
-        "outputs": outputs,
     }
-    return write_sidecar(out / f"{stem}-{pipeline.name}.json", record, protect)
+
+
+def write_map_geotiffs(
+    image: Path,
+    stem: str,
+    result: PipelineResult,
+    projected: MapResult,
+    mopts: MapOptions,
+    *,
+    bits: int,
+    tags: dict[str, Any],
+    protect: tuple[Path, ...],
+) -> list[str]:
+    """Write a frame's map as GeoTIFF: colour, optional bands and backplanes.
+
+    The colour map is RGBA (alpha 0 = no coverage); each band's linear map
+    (``<stem>-<band>.tif``, float32 in the framelets' linear DN) and the backplanes
+    (``<stem>-backplanes.tif``: latitude, west longitude, incidence, emission, phase,
+    contributing exposure, range) are float32 with NaN as nodata. Returns the paths.
+    """
+    grid = projected.grid
+    if mopts.alpha:
+        rgba = result.rgba()
+        rgb, coverage = rgba[..., :3], rgba[..., 3]
+    else:
+        rgb, coverage = result.rgb, result.mask
+    write_colour_geotiff(image, rgb, coverage, grid, bits=bits, tags=tags, protect=protect)
+    outputs = [str(image)]
+    if mopts.bands:
+        for b, v in projected.bands.items():
+            p = image.parent / f"{stem}-{b.value.lower()}.tif"
+            plane = np.where(projected.masks[b], v, np.nan)
+            write_float_geotiff(
+                p,
+                {b.value.lower(): plane},
+                grid,
+                units={b.value.lower(): "linear DN"},
+                tags=tags | {"band": b.value},
+                protect=protect,
+            )
+            outputs.append(str(p))
+    if mopts.backplanes:
+        p = image.parent / f"{stem}-backplanes.tif"
+        planes = dict(projected.backplanes.as_dict())
+        planes["exposure"] = np.where(projected.exposure >= 0, projected.exposure, np.nan)
+        if projected.range_km is not None:
+            planes["range_km"] = projected.range_km
+        write_float_geotiff(p, planes, grid, units=BACKPLANE_UNITS, tags=tags, protect=protect)
+        outputs.append(str(p))
+    return outputs
 
 
 def run_projected(

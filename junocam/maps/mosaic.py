@@ -27,6 +27,7 @@ from ..calibrate import Calibration
 from ..decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
 from ..errors import GeometryError, JunoCamError
 from ..metadata import Filter
+from ..output import write_png, write_tiff16
 from ..pipeline.engine import Pipeline, PipelineResult
 from ..planet.projection import MapGrid, MapResult, map_grid_for
 from ..planet.spice import KernelSet
@@ -40,6 +41,13 @@ from .frame import (
     frame_geometry,
     run_projected,
     wrap_padded,
+)
+from .geotiff import (
+    BACKPLANE_UNITS,
+    GEOTIFF_FORMATS,
+    require_gis,
+    write_colour_geotiff,
+    write_float_geotiff,
 )
 from .store import write_npz, write_sidecar
 
@@ -67,10 +75,18 @@ class MosaicOptions:
     gain_scale : int
         How much coarser the grid of the gain-fitting pass is.
     fmt : str
+        ``png8``, ``png16``, ``tiff16``, or ``geotiff``/``geotiff16``: GIS-ready
+        colour mosaic and backplanes (coverage, source frame, geometry) as GeoTIFF in
+        the body's CRS (:mod:`junocam.maps.geotiff`), the backplanes replacing the
+        ``.npz``.
     alpha : bool
         Write the colour mosaic as RGBA, transparent where not every band has data.
     mode : str
         Navigation mode (see :func:`frame_geometry`).
+    bands : bool
+        Also write each band's blended, gain-matched linear mosaic
+        (``<name>-<projection>-<band>.tif``): a 16-bit TIFF scaled by ``band_scale``
+        (in the sidecar), or with GeoTIFF a float32 map in linear DN, NaN = nodata.
     """
 
     out_dir: Path
@@ -83,6 +99,7 @@ class MosaicOptions:
     alpha: bool = False
     mode: str = "auto"
     protect: tuple[Path, ...] = field(default=())
+    bands: bool = False
 
 
 def _project_calibrated(
@@ -263,6 +280,9 @@ def mosaic_files(
     >>> [round(f["gains"]["GREEN"], 2) for f in rec["frames"]]
     [1.0, 0.77]
     """
+    gis_bits = GEOTIFF_FORMATS.get(mopts.fmt)
+    if gis_bits:
+        require_gis()  # before the work, not after
     mosaic, result, records, _ = mosaic_frames(
         paths,
         kernels,
@@ -275,13 +295,26 @@ def mosaic_files(
     protect = (*mopts.protect, *(Path(p) for p in paths))
     out = mopts.out_dir
     stem = f"{mopts.name}-{mopts.projection}"
-    image = out / f"{stem}-{pipeline.name}{FORMATS[mopts.fmt]}"
+    image = out / f"{stem}-{pipeline.name}{'.tif' if gis_bits else FORMATS[mopts.fmt]}"
+    tags = {
+        "product_id": f"{mopts.name}: mosaic of "
+        + ", ".join(str(r["product_id"]) for r in records if "error" not in r),
+        "kernels": list(kernels.paths),
+        "recipe": pipeline.name,
+        "recipe_digest": pipeline.digest(),
+    }
     if mopts.alpha:  # transparent where no band covers the map
-        rgb = result.rgba()
+        rgba = result.rgba()
+        rgb, alpha = rgba, rgba[..., 3]
     else:
         rgb = np.where(result.mask[..., None], result.rgb, 0.0).astype(np.float32)
-    write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
-    from ..output import write_png
+        alpha = result.mask.astype(np.float32)
+    if gis_bits:
+        write_colour_geotiff(
+            image, rgb[..., :3], alpha, mosaic.grid, bits=gis_bits, tags=tags, protect=protect
+        )
+    else:
+        write_image(rgb, image, ProcessOptions(out_dir=out, fmt=mopts.fmt), protect)
 
     cov = out / f"{stem}-coverage.png"
     write_png(
@@ -295,14 +328,48 @@ def mosaic_files(
     write_png(
         src, np.where(mosaic.source >= 0, (mosaic.source + 1) / n, 0.0), bits=8, protect=protect
     )
-    planes = out / f"{stem}-backplanes.npz"
-    write_npz(
-        planes,
-        protect,
-        coverage=mosaic.coverage,
-        source=mosaic.source,
-        **mosaic.backplanes.as_dict(),
-    )
+    if gis_bits:
+        planes = out / f"{stem}-backplanes.tif"
+        write_float_geotiff(
+            planes,
+            {
+                "coverage": mosaic.coverage,
+                "source": np.where(mosaic.source >= 0, mosaic.source, np.nan),
+                **mosaic.backplanes.as_dict(),
+            },
+            mosaic.grid,
+            units=BACKPLANE_UNITS,
+            tags=tags,
+            protect=protect,
+        )
+    else:
+        planes = out / f"{stem}-backplanes.npz"
+        write_npz(
+            planes,
+            protect,
+            coverage=mosaic.coverage,
+            source=mosaic.source,
+            **mosaic.backplanes.as_dict(),
+        )
+    band_files, band_scale = [], None
+    if mopts.bands:
+        if not gis_bits:
+            band_scale = float(max(np.max(v) for v in mosaic.bands.values()) or 1.0)
+        for b, v in mosaic.bands.items():
+            p = out / f"{stem}-{b.value.lower()}.tif"
+            if gis_bits:
+                write_float_geotiff(
+                    p,
+                    {b.value.lower(): np.where(mosaic.masks[b], v, np.nan)},
+                    mosaic.grid,
+                    units={b.value.lower(): "linear DN"},
+                    tags=tags | {"band": b.value},
+                    protect=protect,
+                )
+            else:
+                assert band_scale is not None
+                write_tiff16(p, np.clip(v / band_scale, 0, 1), protect=protect)
+            band_files.append(str(p))
     record: dict[str, Any] = {
         "grid": mosaic.grid.to_dict(),
         "frames": records,
@@ -311,7 +378,8 @@ def mosaic_files(
         "pipeline_digest": pipeline.digest(),
         "notes": result.notes,
         "junocam_version": __version__,
-        "outputs": [str(image), str(cov), str(src), str(planes)],
+        "band_scale": band_scale,
+        "outputs": [str(image), str(cov), str(src), str(planes), *band_files],
         "source_png": "grey level (k + 1) / n_frames marks frame k; 0 = no frame",
     }
     return write_sidecar(out / f"{stem}-{pipeline.name}.json", record, protect)
