@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
 
 from junocam.calibrate import (
@@ -238,3 +240,16 @@ def test_colour_stages_by_row_chunks_equal_whole_image(stage: str, monkeypatch: 
     monkeypatch.setattr(enhance, "_CHUNK_ROWS", 16)  # 70 rows: five chunks, one short
     assert np.array_equal(run(img), whole)
     assert not np.array_equal(whole, img)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 60), st.integers(0, 2**32 - 1))
+def test_bilinear_is_map_coordinates_order_one(h: int, w: int, seed: int):
+    from junocam.stitch import bilinear
+
+    rng = np.random.default_rng(seed)
+    img = rng.uniform(0, 4000, (h, w)).astype(np.float32)
+    line = rng.uniform(-2, h + 1, 200)
+    sample = rng.uniform(-2, w + 1, 200)
+    want = ndimage.map_coordinates(img, np.stack([line, sample]), order=1, mode="nearest")
+    np.testing.assert_allclose(bilinear(img, line, sample), want, rtol=2e-6, atol=1e-3)
