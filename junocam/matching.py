@@ -285,12 +285,12 @@ def prepare(
     )
 
 
-def _to_level(x: np.ndarray, f: int) -> np.ndarray:
+def _to_level(x: np.ndarray | float, f: int) -> np.ndarray:
     """Full-resolution pixel coordinate -> level coordinate (pixel centres line up)."""
     return (np.asarray(x, dtype=np.float64) + 0.5) / f - 0.5
 
 
-def _from_level(u: np.ndarray, f: int) -> np.ndarray:
+def _from_level(u: np.ndarray | float, f: int) -> np.ndarray:
     return f * (np.asarray(u, dtype=np.float64) + 0.5) - 0.5
 
 
@@ -497,8 +497,13 @@ def _blocks(
     inside &= s <= s_hi - margin
     # lens distortion bends the overlap of thin (same-band) pairs across a block: keep
     # the lines any probe sees inside; each point is checked on its own below
-    inside = inside.reshape(npairs, lines.size, column_blocks, 3).any(axis=3)
-    sel_pair, sel_block, ka, la, sa, owner_rows = [], [], [], [], [], []
+    seen = np.asarray(inside).reshape(npairs, lines.size, column_blocks, 3).any(axis=3)
+    sel_pair: list[tuple[int, int, int, int]] = []
+    sel_block: list[int] = []
+    ka: list[np.ndarray] = []
+    la: list[np.ndarray] = []
+    sa: list[np.ndarray] = []
+    owner_rows: list[np.ndarray] = []
     bad = None if level.bad is None else level.bad.reshape(-1)
     for ip in range(npairs):
         i, p, j, q = (int(v) for v in pr[ip])
@@ -506,7 +511,7 @@ def _blocks(
         for kc in range(column_blocks):
             if only is not None and (i, p, j, q, kc) not in only:
                 continue
-            ok = np.flatnonzero(inside[ip, :, kc])
+            ok = np.flatnonzero(seen[ip, :, kc])
             if ok.size < min_rows:
                 continue
             r = lines[ok[0] : ok[-1] + 1]
@@ -536,9 +541,9 @@ def _blocks(
     # a block of a without structure above the noise (black sky, smooth haze) cannot
     # give a shift: leave it out before mapping anything
     av = np.take(level.flat, ka_all)
-    n = np.maximum(np.bincount(owner, minlength=len(pair)), 1).astype(np.float64)
-    a1 = np.bincount(owner, av, minlength=len(pair)) / n
-    a2 = np.bincount(owner, av * av, minlength=len(pair)) / n
+    npts = np.maximum(np.bincount(owner, minlength=len(pair)), 1).astype(np.float64)
+    a1 = np.bincount(owner, av, minlength=len(pair)) / npts
+    a2 = np.bincount(owner, av * av, minlength=len(pair)) / npts
     allb = list(Filter)
     noise = np.array(
         [max(prep.noise[allb[p].value], prep.noise[allb[q].value]) for p, q in pair[:, [1, 3]]]
@@ -705,10 +710,14 @@ def match_blocks(
     if pairs is None:
         pairs = overlapping_pairs(prep, camera, spin, max_gap=max_gap)
     empty = BlockMatches(
-        *(np.zeros((0, 2), np.intp) for _ in range(2)),
-        *(np.zeros((0, 2)) for _ in range(4)),
-        np.zeros(0),
-        np.zeros(0, np.intp),
+        exposure=np.zeros((0, 2), np.intp),
+        band=np.zeros((0, 2), np.intp),
+        sample=np.zeros((0, 2)),
+        line=np.zeros((0, 2)),
+        weight=np.zeros((0, 2)),
+        shift=np.zeros((0, 2)),
+        score=np.zeros(0),
+        block=np.zeros(0, np.intp),
     )
     if not pairs:
         return empty
