@@ -497,7 +497,7 @@ def _blocks(
     inside &= s <= s_hi - margin
     # lens distortion bends the overlap of thin (same-band) pairs across a block: keep
     # the lines any probe sees inside; each point is checked on its own below
-    seen: np.ndarray = np.asarray(inside).reshape(npairs, lines.size, column_blocks, 3).any(3)
+    seen = np.asarray(np.asarray(inside).reshape(npairs, lines.size, column_blocks, 3).any(3))
     sel_pair: list[tuple[int, int, int, int]] = []
     sel_block: list[int] = []
     ka: list[np.ndarray] = []
