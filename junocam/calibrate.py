@@ -195,6 +195,25 @@ def repair_hot_pixels(
     squeeze = x.ndim == 2
     if squeeze:
         x = x[None]
+    # every framelet is tested on its own: a few exposures at a time bound the
+    # dozen full-size temporaries of the test to a few MB each
+    out = np.empty(x.shape, np.float32)
+    bad = np.empty(x.shape, dtype=bool)
+    step = max(1, 1_000_000 // max(x[0].size, 1))
+    for i in range(0, x.shape[0], step):
+        out[i : i + step], bad[i : i + step] = _hot_pixels_of(
+            x[i : i + step], float(threshold), size, float(shot_noise)
+        )
+    if squeeze:
+        out, bad = out[0], bad[0]
+    return (out, bad) if return_mask else out
+
+
+def _hot_pixels_of(
+    x: np.ndarray, threshold: float, size: int, shot_noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`repair_hot_pixels` of a float32 (n, lines, samples) stack: the repaired
+    stack and the mask of replaced pixels."""
     med = _median_filter_lines_samples(x, size)
     resid = x - med
     absr = np.abs(resid)
@@ -225,10 +244,7 @@ def repair_hot_pixels(
     lim = limit_of(local, global_mad[cand[0], 0, 0], floor[cand])
     bad = np.zeros(x.shape, dtype=bool)
     bad[cand] = outlier(resid[cand], up[cand], down[cand], lim)
-    out = np.where(bad, med, x).astype(np.float32, copy=False)
-    if squeeze:
-        out, bad = out[0], bad[0]
-    return (out, bad) if return_mask else out
+    return np.where(bad, med, x).astype(np.float32, copy=False), bad
 
 
 def _ring_extremes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -354,6 +370,12 @@ def _median_along_samples(x: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def _line_chunks(x: np.ndarray) -> list[slice]:
+    """Slices of the lines of an (n, lines, samples) stack, about 2 MB of it each."""
+    step = max(1, 500_000 // max(x.shape[0] * x.shape[2], 1))
+    return [slice(i, min(i + step, x.shape[1])) for i in range(0, x.shape[1], step)]
+
+
 def _nanmedian_over_exposures(x: np.ndarray) -> np.ndarray:
     """``np.nanmedian(x, axis=0)`` of an (n, m) array with at least one number per
     column: sorting puts NaN last, so the median of the first ``count`` values is
@@ -461,10 +483,12 @@ def remove_fixed_pattern(
     if x.shape[0] < 3:
         out = x.copy()
         return (out, np.zeros(x.shape[1:], np.float32)) if return_pattern else out
-    resid = _median_along_samples(x, width)
-    np.subtract(x, resid, out=resid)
-    pattern = _median_over_exposures(resid)
-    del resid
+    # lines are independent here: a band of them at a time bounds the temporaries
+    pattern = np.empty(x.shape[1:], np.float32)
+    for ls in _line_chunks(x):
+        resid = _median_along_samples(x[:, ls], width)
+        np.subtract(x[:, ls], resid, out=resid)
+        pattern[ls] = _median_over_exposures(resid)
     mad = float(np.median(np.abs(pattern - np.median(pattern))))
     # quantised data often give the pattern a zero MAD: use the larger of the MAD and
     # the standard deviation of the central 99.8% of the pattern (defects are rarer)
@@ -530,21 +554,28 @@ def correct_blemishes(
         return (x.copy(), ones) if return_gain else x.copy()
     smooth = _median_along_samples(x, width)
     level = 0.2 * float(np.percentile(smooth, 99.0))
-    bright = smooth > max(level, 1e-3)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(bright, x / np.where(bright, smooth, 1.0), np.nan)
-    enough = np.sum(bright, axis=0) >= 3
+    cut = max(level, 1e-3)
+    enough = np.zeros(x.shape[1:], dtype=bool)
+    gain = np.ones(x.shape[1:], np.float32)
+    for ls in _line_chunks(x):  # lines are independent: a band of them at a time
+        bright = smooth[:, ls] > cut
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(bright, x[:, ls] / np.where(bright, smooth[:, ls], 1.0), np.nan)
+        ok = np.sum(bright, axis=0) >= 3
+        enough[ls] = ok
+        gain[ls][ok] = _nanmedian_over_exposures(ratio[:, ok])
     if not enough.any():
         return (x.copy(), ones) if return_gain else x.copy()
-    gain = np.ones(x.shape[1:], np.float32)
-    gain[enough] = _nanmedian_over_exposures(ratio[:, enough])
     dev = gain[enough] - 1.0
     sigma = max(1.4826 * float(np.median(np.abs(dev - np.median(dev)))), 1e-6)
     flagged = enough & (np.abs(gain - 1.0) > max(threshold * sigma, min_depth))
     gain = np.where(flagged, gain, 1.0).astype(np.float32)
     dead = flagged & (gain < 0.2)
-    out = np.where(flagged[None] & ~dead[None], x / np.maximum(gain, 0.2)[None], x)
-    out = np.where(dead[None], smooth, out).astype(np.float32)
+    # only the flagged pixels change: a copy, corrected at those places
+    out = x.copy()
+    fix = flagged & ~dead
+    out[:, fix] = x[:, fix] / np.maximum(gain, 0.2)[fix]
+    out[:, dead] = smooth[:, dead]
     return (out, gain) if return_gain else out
 
 
