@@ -669,11 +669,34 @@ def band_coverage(
         cover = straighten_edges(cover, straighten)
     if mode == "any" or feather_px < 1e-3:
         return cover, cover.astype(np.float32)
+
+    def smoothstep(dist: np.ndarray) -> np.ndarray:
+        ramp = np.clip(np.asarray(dist, np.float32) / np.float32(feather_px), 0.0, 1.0)
+        return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+
     # distance to the nearest uncovered pixel: 1 at the first covered pixel
-    dist = np.asarray(ndimage.distance_transform_edt(cover), np.float32)
-    ramp = np.clip(dist / np.float32(feather_px), 0.0, 1.0)
-    alpha = (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+    if cover.all():  # (scipy's distances without any background are its own)
+        alpha = smoothstep(ndimage.distance_transform_edt(cover))
+        return alpha > 0, alpha
+    # Only distances below feather_px matter (the ramp is 1 beyond), and such a
+    # distance is to an uncovered pixel fewer rows away: bands of rows with that
+    # margin give the same ramp without the transform's full-size float64 and index
+    # arrays (a band without an uncovered pixel is that far inside: opacity 1).
+    alpha = np.ones(cover.shape, np.float32)
+    margin = int(math.ceil(feather_px)) + 1
+    rows = cover.shape[0]
+    for r0 in range(0, rows, _COVERAGE_ROWS):
+        r1 = min(r0 + _COVERAGE_ROWS, rows)
+        a0, a1 = max(r0 - margin, 0), min(r1 + margin, rows)
+        part = cover[a0:a1]
+        if not part.all():
+            dist = ndimage.distance_transform_edt(part)[r0 - a0 : r1 - a0]
+            alpha[r0:r1] = smoothstep(dist)
     return alpha > 0, alpha
+
+
+#: rows of the coverage's distance transform at a time (see band_coverage)
+_COVERAGE_ROWS = 256
 
 
 def sky_level(

@@ -151,17 +151,27 @@ def _checked_image(img: object, name: str = "img") -> np.ndarray:
 def _as_image(img: object, name: str = "img") -> np.ndarray:
     """Validate an (H, W) or (H, W, 3) image; return float32 with non-finite -> 0."""
     a = _checked_image(img, name).astype(np.float32, copy=True)
-    if not np.isfinite(a).all():
-        a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+    if not _all_finite(a):
+        np.nan_to_num(a, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     return a
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether a float array has no NaN or infinity, without a full-size mask: both
+    show in its minimum or maximum (NaN in both)."""
+    return bool(np.isfinite(np.min(a)) and np.isfinite(np.max(a)))
 
 
 def _finish(x: np.ndarray) -> np.ndarray:
     """Clip to [0, 1] as a finite float32 array, in place when ``x`` is float32 (every
     caller passes a fresh array: no full-size copy per stage)."""
     x = np.asarray(x, dtype=np.float32)
-    x = np.nan_to_num(x, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
-    return np.clip(x, 0.0, 1.0, out=x)
+    # clipping maps +inf to 1 and -inf to 0; only NaN (which shows in the minimum)
+    # needs a mask, and only when there is one
+    np.clip(x, 0.0, 1.0, out=x)
+    if x.size and np.isnan(np.min(x)):
+        np.copyto(x, np.float32(0.0), where=np.isnan(x))
+    return x
 
 
 #: Rows converted at a time by the pixel-wise colour conversions: skimage makes
