@@ -121,6 +121,10 @@ def _check_frame_shape(stack: np.ndarray, image: np.ndarray, what: str) -> np.nd
 
 # ----------------------------------------------------------------------- hot pixels
 
+#: Values (about 2 MB of float32) per piece of the stages that work on a stack a
+#: few exposures or lines at a time, to bound their full-size temporaries.
+_CHUNK_VALUES = 500_000
+
 
 def repair_hot_pixels(
     stack: np.ndarray,
@@ -199,7 +203,7 @@ def repair_hot_pixels(
     # dozen full-size temporaries of the test to a few MB each
     out = np.empty(x.shape, np.float32)
     bad = np.empty(x.shape, dtype=bool)
-    step = max(1, 1_000_000 // max(x[0].size, 1))
+    step = max(1, _CHUNK_VALUES // max(x[0].size, 1))
     for i in range(0, x.shape[0], step):
         out[i : i + step], bad[i : i + step] = _hot_pixels_of(
             x[i : i + step], float(threshold), size, float(shot_noise)
@@ -354,7 +358,7 @@ def _median_along_samples(x: np.ndarray, width: int) -> np.ndarray:
     if width in (5, 9):
         out = np.empty(x.shape, x.dtype)
         n = x.shape[-1]
-        step = max(1, 500_000 // max(x[0].size, 1))  # about 2 MB of lines at a time
+        step = max(1, _CHUNK_VALUES // max(x[0].size, 1))
         for i in range(0, x.shape[0], step):
             p = np.pad(x[i : i + step], ((0, 0), (0, 0), (h, h)), mode="edge")
             shifted = [p[..., k : k + n] for k in range(width)]
@@ -372,7 +376,7 @@ def _median_along_samples(x: np.ndarray, width: int) -> np.ndarray:
 
 def _line_chunks(x: np.ndarray) -> list[slice]:
     """Slices of the lines of an (n, lines, samples) stack, about 2 MB of it each."""
-    step = max(1, 500_000 // max(x.shape[0] * x.shape[2], 1))
+    step = max(1, _CHUNK_VALUES // max(x.shape[0] * x.shape[2], 1))
     return [slice(i, min(i + step, x.shape[1])) for i in range(0, x.shape[1], step)]
 
 

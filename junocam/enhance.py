@@ -740,8 +740,6 @@ def clahe(
     >>> bool(clahe(dull, 0.03).std() > dull.std())
     True
     """
-    from skimage.exposure import equalize_adapthist
-
     _check("clip_limit", clip_limit, 0.0, 1.0, lo_open=True)
     amount = _check("amount", amount, 0.0, 1.0)
     if kernel_size is not None and (
@@ -768,13 +766,10 @@ def clahe(
     light -= lo
     light /= hi - lo
     np.clip(light, 0.0, 1.0, out=light)
-    eq = equalize_adapthist(
-        light,
-        kernel_size=None if kernel_size is None else int(kernel_size),
-        clip_limit=float(clip_limit),
+    eq = _equalize_by_bands(
+        light, None if kernel_size is None else int(kernel_size), float(clip_limit)
     )
     del light
-    eq = np.asarray(eq, np.float32)
     eq *= hi - lo
     eq += lo
     out = np.empty(src.shape, np.float32)
@@ -791,6 +786,64 @@ def clahe(
         a += amount * res
         out[rs] = a
     return _finish(out)
+
+
+#: Output tiles of CLAHE per band of rows (each band also reads one tile above and
+#: one below): fewer is less memory, more is less repeated work.
+_CLAHE_TILES_PER_BAND = 2
+
+
+def _equalize_by_bands(light: np.ndarray, kernel_size: int | None, clip_limit: float) -> np.ndarray:
+    """``skimage.exposure.equalize_adapthist(light, kernel_size, clip_limit)`` as float32,
+    the same values computed a band of tile rows at a time.
+
+    skimage needs about 12 times its input while it equalises a whole image. Its
+    steps are: 16-bit levels rescaled to 14 bits over the image's range, CLAHE on
+    tiles whose grid starts at row 0 (each tile's mapping from its own pixels; a
+    row interpolates the mappings of the two tiles whose centres bracket it), and
+    the result rescaled to [0, 1] over its range. Here the two rescalings use the
+    whole image's range a band of rows at a time, and CLAHE runs on bands of
+    :data:`_CLAHE_TILES_PER_BAND` tile rows read with one whole tile of margin
+    above and below, so every kept row sees the tiles and interpolation it sees in
+    the whole image. ``tests/test_enhance.py`` checks the result equals
+    ``equalize_adapthist``'s; without skimage's CLAHE core (a private function)
+    the whole image goes to ``equalize_adapthist``.
+    """
+    from skimage.exposure import equalize_adapthist, rescale_intensity
+    from skimage.util import img_as_uint
+
+    try:
+        from skimage.exposure._adapthist import NR_OF_GRAY, _clahe
+    except ImportError:  # pragma: no cover - a scikit-image without that core
+        return np.asarray(
+            equalize_adapthist(light, kernel_size=kernel_size, clip_limit=clip_limit), np.float32
+        )
+    h, w = light.shape
+    ks = (max(h // 8, 1), max(w // 8, 1)) if kernel_size is None else (kernel_size, kernel_size)
+    rows = _row_chunks(h)
+    levels = np.empty((h, w), np.uint16)
+    for rs in rows:
+        levels[rs] = img_as_uint(light[rs])
+    lo, hi = float(levels.min()), float(levels.max())
+    for rs in rows:
+        levels[rs] = np.round(
+            rescale_intensity(levels[rs], in_range=(lo, hi), out_range=(0, NR_OF_GRAY - 1))
+        ).astype(np.uint16)
+    mapped = np.empty((h, w), np.uint16)
+    tile = ks[0]
+    step = tile * _CLAHE_TILES_PER_BAND
+    for r0 in range(0, h, step):
+        r1 = min(r0 + step, h)
+        a0, a1 = max(r0 - tile, 0), min(r1 + tile, h)
+        mapped[r0:r1] = _clahe(levels[a0:a1], ks, clip_limit, 256)[r0 - a0 : r1 - a0]
+    del levels
+    lo, hi = float(mapped.min()), float(mapped.max())
+    out = np.empty((h, w), np.float32)
+    for rs in rows:
+        out[rs] = rescale_intensity(
+            mapped[rs].astype(np.float32), in_range=(lo, hi), out_range=(0.0, 1.0)
+        )
+    return out
 
 
 def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.ndarray:
