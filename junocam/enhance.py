@@ -708,13 +708,17 @@ def clahe(
     clip_limit: float = 0.01,
     kernel_size: int | None = None,
     amount: float = 1.0,
+    *,
+    grey_as_rgb: bool = False,
 ) -> np.ndarray:
     """Contrast-limited adaptive histogram equalisation of the lightness only.
 
     RGB images are converted to CIE Lab (:mod:`skimage.color`), the L channel is
     equalised with :func:`skimage.exposure.equalize_adapthist` and mapped back to its
     original range, and a and b are kept, so hues do not shift. The result is blended
-    with the input by ``amount``.
+    with the input by ``amount``. A grey (H, W) image is equalised by its values, or
+    with ``grey_as_rgb`` as the RGB picture (v, v, v) would be (by its L*), one
+    channel kept.
 
     Parameters
     ----------
@@ -726,6 +730,9 @@ def clahe(
         Tile size in pixels, 8 to 4096; default 1/8 of the image (skimage's default).
     amount : float
         Blend with the input, in [0, 1]; 0 is the identity.
+    grey_as_rgb : bool
+        For a grey image: equalise L* of its RGB picture (what the same grey as
+        three equal channels gets), not the values themselves.
 
     Returns
     -------
@@ -739,6 +746,9 @@ def clahe(
     >>> dull = (0.4 + 0.05 * rng.random((64, 64))).astype(np.float32)
     >>> bool(clahe(dull, 0.03).std() > dull.std())
     True
+    >>> as_rgb = clahe(np.repeat(dull[..., None], 3, axis=-1), 0.03)[..., 0]
+    >>> bool(np.array_equal(clahe(dull, 0.03, grey_as_rgb=True), as_rgb))
+    True
     """
     _check("clip_limit", clip_limit, 0.0, 1.0, lo_open=True)
     amount = _check("amount", amount, 0.0, 1.0)
@@ -750,13 +760,19 @@ def clahe(
     if amount == 0.0:
         return _finish(_as_image(src))
     rows = _row_chunks(src.shape[0])
+    lab_of = src.ndim == 3 or grey_as_rgb
+
+    def rgb_rows(rs: slice) -> np.ndarray:
+        a = _finish(_as_image(src[rs]))
+        return a if a.ndim == 3 or not lab_of else np.repeat(a[..., None], 3, axis=-1)
+
     # Only the lightness is held at full size while skimage equalises it (skimage
     # itself needs about 12 times its input): Lab is made a band of rows at a time,
     # once to take L out and once more to put the equalised L back.
-    if src.ndim == 3:
+    if lab_of:
         light = np.empty(src.shape[:2], np.float32)
         for rs in rows:
-            light[rs] = _rgb_to_lab(_finish(_as_image(src[rs])))[..., 0]
+            light[rs] = _rgb_to_lab(rgb_rows(rs))[..., 0]
         light /= 100.0
     else:
         light = _finish(_as_image(src))
@@ -774,8 +790,8 @@ def clahe(
     eq += lo
     out = np.empty(src.shape, np.float32)
     for rs in rows:
-        a = _finish(_as_image(src[rs]))
-        if src.ndim == 3:
+        a = rgb_rows(rs)
+        if lab_of:
             lab = _rgb_to_lab(a)
             lab[..., 0] = eq[rs] * 100.0
             res = np.asarray(_lab_to_rgb(lab), np.float32)
@@ -784,7 +800,7 @@ def clahe(
         # blend: (1 - amount) a + amount res
         a *= 1.0 - amount
         a += amount * res
-        out[rs] = a
+        out[rs] = a if a.ndim == src.ndim else a[..., 0]
     return _finish(out)
 
 

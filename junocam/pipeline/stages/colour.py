@@ -68,10 +68,8 @@ def _flatten(img: np.ndarray, sigma: float, strength: float, max_gain: float) ->
 
 
 def _clahe(img: np.ndarray, clip_limit: float, kernel_size: int, amount: float) -> np.ndarray:
-    if img.ndim == 2:  # a grey composite: equalised as its RGB picture would be (L*)
-        rgb = np.broadcast_to(img[..., None], (*img.shape, 3))
-        return enhance.clahe(rgb, clip_limit, kernel_size or None, amount)[..., 0].copy()
-    return enhance.clahe(img, clip_limit, kernel_size or None, amount)
+    # a grey composite (one channel) is equalised as its RGB picture would be (L*)
+    return enhance.clahe(img, clip_limit, kernel_size or None, amount, grey_as_rgb=True)
 
 
 def _by_epoch(
