@@ -264,10 +264,14 @@ def _ring_extremes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             ndimage.minimum_filter(x, footprint=ring, mode="mirror"),
         )
     p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # numpy reflect = scipy mirror
-    ring = [p[:, i : i + x.shape[1], j : j + x.shape[2]] for i in range(3) for j in range(3)]
-    del ring[4]  # the centre
-    hi, lo = np.maximum(ring[0], ring[1]), np.minimum(ring[0], ring[1])
-    for r in ring[2:]:
+    shifted = [
+        p[:, i : i + x.shape[1], j : j + x.shape[2]]
+        for i in range(3)
+        for j in range(3)
+        if (i, j) != (1, 1)  # not the centre
+    ]
+    hi, lo = np.maximum(shifted[0], shifted[1]), np.minimum(shifted[0], shifted[1])
+    for r in shifted[2:]:
         np.maximum(hi, r, out=hi)
         np.minimum(lo, r, out=lo)
     return hi, lo

@@ -147,7 +147,7 @@ def encode_png(img: np.ndarray, compress_level: int = 3) -> bytes:
     filtered[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # wraps modulo 256
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    idat = zlib.compress(filtered, compress_level)  # the buffer itself: no bytes copy
+    idat = zlib.compress(filtered.data, compress_level)  # its buffer: no bytes copy of it
     return (
         b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
     )
