@@ -438,19 +438,19 @@ def compose_rgb(
         raise ValueError(f"normalize must be 'joint' or 'per-band', got {normalize!r}")
     channels = _select_channels(b)
     present = [c for c in channels if c is not None]
-    if normalize == "joint":
-        white = _white_point(present, percentile)
-        scaled = [None if c is None else c / np.float32(white) for c in channels]
-    else:
-        scaled = [
-            None if c is None else c / np.float32(_white_point([c], percentile)) for c in channels
-        ]
+    joint = _white_point(present, percentile) if normalize == "joint" else 0.0
     shape = next(iter(shapes))
     rgb = np.zeros((*shape, 3), dtype=np.float32)
-    for i, c in enumerate(scaled):
-        if c is not None:
-            rgb[..., i] = c
-    rgb[np.isnan(rgb)] = 0.0
+    for i, c in enumerate(channels):  # scaled straight into the picture's channels
+        if c is None:
+            continue
+        if i > 0 and c is channels[i - 1]:  # a grey composite: the same band again
+            rgb[..., i] = rgb[..., i - 1]
+            continue
+        white = joint if normalize == "joint" else _white_point([c], percentile)
+        np.divide(c, np.float32(white), out=rgb[..., i])
+    # NaN (uncovered) becomes 0, infinities the ends of the range
+    np.nan_to_num(rgb, copy=False, nan=0.0)
     np.clip(rgb, 0.0, 1.0, out=rgb)
     if gamma != 1.0:
         np.power(rgb, np.float32(1.0 / gamma), out=rgb)
@@ -588,14 +588,27 @@ def target_weight(rgb: np.ndarray, mask: np.ndarray, sky_sigmas: float = 6.0) ->
     (1.0, 0.0)
     """
     lum = luminance(rgb)
-    vals = lum[mask] if mask.any() else lum.ravel()
-    dark = np.sort(vals)[: max(vals.size // 2, 1)]
+    vals = lum[mask] if mask.any() else lum.ravel().copy()
+    # the darker half, in any order (its medians do not depend on the order)
+    half = max(vals.size // 2, 1)
+    if half < vals.size:
+        vals.partition(half - 1)
+    dark = vals[:half]
     level = float(np.median(dark))
     noise = 1.4826 * float(np.median(np.abs(dark - level))) + 1e-3
+    del vals, dark
     lo = level + sky_sigmas * noise
-    t = np.clip((lum - lo) / (sky_sigmas * noise), 0.0, 1.0)
-    w = t * t * (3.0 - 2.0 * t)
-    return np.where(mask, w, 0.0).astype(np.float32)
+    # smoothstep of (lum - lo) / (sky_sigmas noise), in lum's buffer
+    t = lum
+    t -= lo
+    t /= sky_sigmas * noise
+    np.clip(t, 0.0, 1.0, out=t)
+    ramp = 2.0 * t
+    np.subtract(3.0, ramp, out=ramp)
+    np.multiply(t, t, out=t)
+    t *= ramp
+    t[~np.asarray(mask, bool)] = 0.0
+    return t.astype(np.float32, copy=False)
 
 
 def band_coverage(

@@ -138,25 +138,40 @@ _LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 # --------------------------------------------------------------------------- helpers
 
 
-def _as_image(img: object, name: str = "img") -> np.ndarray:
-    """Validate an (H, W) or (H, W, 3) image; return float32 with non-finite -> 0."""
+def _checked_image(img: object, name: str = "img") -> np.ndarray:
+    """``img`` as an array after checking it is a non-empty (H, W) or (H, W, 3) image."""
     a = np.asarray(img)
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
         raise ValueError(f"{name} must have shape (H, W) or (H, W, 3), got {a.shape}")
     if a.size == 0:
         raise ValueError(f"{name} is empty (shape {a.shape})")
-    a = a.astype(np.float32, copy=True)
-    if not np.isfinite(a).all():
-        a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
     return a
+
+
+def _as_image(img: object, name: str = "img") -> np.ndarray:
+    """Validate an (H, W) or (H, W, 3) image; return float32 with non-finite -> 0."""
+    a = _checked_image(img, name).astype(np.float32, copy=True)
+    if not _all_finite(a):
+        np.nan_to_num(a, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return a
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether a float array has no NaN or infinity, without a full-size mask: both
+    show in its minimum or maximum (NaN in both)."""
+    return bool(np.isfinite(np.min(a)) and np.isfinite(np.max(a)))
 
 
 def _finish(x: np.ndarray) -> np.ndarray:
     """Clip to [0, 1] as a finite float32 array, in place when ``x`` is float32 (every
     caller passes a fresh array: no full-size copy per stage)."""
     x = np.asarray(x, dtype=np.float32)
-    x = np.nan_to_num(x, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
-    return np.clip(x, 0.0, 1.0, out=x)
+    # clipping maps +inf to 1 and -inf to 0; only NaN (which shows in the minimum)
+    # needs a mask, and only when there is one
+    np.clip(x, 0.0, 1.0, out=x)
+    if x.size and np.isnan(np.min(x)):
+        np.copyto(x, np.float32(0.0), where=np.isnan(x))
+    return x
 
 
 #: Rows converted at a time by the pixel-wise colour conversions: skimage makes
@@ -167,6 +182,22 @@ _CHUNK_ROWS = 256
 
 def _row_chunks(rows: int) -> list[slice]:
     return [slice(r, min(r + _CHUNK_ROWS, rows)) for r in range(0, rows, _CHUNK_ROWS)]
+
+
+def _masked_pixels(chans: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``chans[valid]`` of an (H, W, C) image and an (H, W) mask, as one (n, C) array.
+
+    Gathered a band of rows at a time: numpy indexes a 3-D array with a 2-D mask
+    through two int64 index arrays of the full count (16 bytes per valid pixel,
+    more than the float32 values themselves).
+    """
+    out = np.empty((int(np.count_nonzero(valid)), chans.shape[-1]), chans.dtype)
+    at = 0
+    for rs in _row_chunks(chans.shape[0]):
+        part = chans[rs][valid[rs]]
+        out[at : at + part.shape[0]] = part
+        at += part.shape[0]
+    return out
 
 
 def _valid(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -221,7 +252,12 @@ def luminance(img: np.ndarray) -> np.ndarray:
     >>> round(float(luminance(np.ones((1, 1, 3)))[0, 0]), 6)
     1.0
     """
-    a = _as_image(img)
+    src = _checked_image(img)
+    if src.ndim == 3 and src.dtype == np.float32:
+        lum = src @ _LUMA  # no copy of the image first when it is finite
+        if np.isfinite(lum).all():  # (a NaN or infinity in any channel shows here)
+            return lum
+    a = _as_image(src)
     return a if a.ndim == 2 else (a @ _LUMA).astype(np.float32)
 
 
@@ -247,7 +283,8 @@ def _masked_blur(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple
         big = (num.shape[0] * k, num.shape[1] * k)
         num = resize(num, big, order=1, mode="edge", anti_aliasing=False)[:h, :w]
         den = resize(den, big, order=1, mode="edge", anti_aliasing=False)[:h, :w]
-    return num.astype(np.float32), den.astype(np.float32)
+    # float32 in, float32 out: no copies of the full-size fields
+    return num.astype(np.float32, copy=False), den.astype(np.float32, copy=False)
 
 
 def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -334,7 +371,7 @@ def white_balance(
     if method == "fixed":
         g = fixed
     else:
-        px = a[valid]
+        px = _masked_pixels(a, valid)
         if px.shape[0] == 0:
             return _finish(a)
         if method == "grey_world":
@@ -350,7 +387,8 @@ def white_balance(
             g = g / peak
     if np.all(g == 1.0):
         return _finish(a)
-    return _finish(a * g.astype(np.float32))
+    a *= g.astype(np.float32)  # a is a fresh copy: in place, no second full-size array
+    return _finish(a)
 
 
 def band_weights(
@@ -450,29 +488,30 @@ def stretch(
     a = _as_image(img)
     valid = _valid(mask, a.shape)
     chans = a[..., None] if a.ndim == 2 else a
-    px = chans[valid]  # (n, c)
+    px = _masked_pixels(chans, valid)  # (n, c): a copy, partitioned in place below
     if px.shape[0] == 0:
         return _finish(a)
-    groups = [px.ravel()] if linked else [px[:, c] for c in range(px.shape[1])]
+    groups = [px.reshape(-1)] if linked else [px[:, c] for c in range(px.shape[1])]
 
     def points(v: np.ndarray) -> tuple[float, float]:
         if method == "percentile":
-            lo, hi = np.percentile(v, [low, high])
+            lo, hi = np.percentile(v, [low, high], overwrite_input=True)
         else:
             m, s = float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64))
             lo, hi = m - sigma * s, m + sigma * s
         return float(lo), float(hi)
 
     pts = [points(v) for v in groups]
+    del px, groups
     if linked:
         pts = pts * chans.shape[-1]
-    out = np.empty_like(chans)
+    # a is a fresh copy: mapped in place, channel by channel (no second full-size array)
     for c, (lo, hi) in enumerate(pts):  # at most three channels
-        if hi - lo <= 1e-12:
-            out[..., c] = chans[..., c]
-        else:
-            out[..., c] = (chans[..., c] - np.float32(lo)) * np.float32(1.0 / (hi - lo))
-    return _finish(out[..., 0] if a.ndim == 2 else out)
+        if hi - lo > 1e-12:
+            ch = chans[..., c]
+            ch -= np.float32(lo)
+            ch *= np.float32(1.0 / (hi - lo))
+    return _finish(a)
 
 
 def gamma(img: np.ndarray, gamma: float = 1.0) -> np.ndarray:
@@ -480,7 +519,8 @@ def gamma(img: np.ndarray, gamma: float = 1.0) -> np.ndarray:
 
     The display-encoding convention: ``gamma`` > 1 brightens the mid-tones (2.2 is
     roughly sRGB encoding of linear data), < 1 darkens them, 1 is the identity.
-    Uses :func:`skimage.exposure.adjust_gamma` with exponent ``1 / gamma``.
+    The same values as :func:`skimage.exposure.adjust_gamma` with exponent
+    ``1 / gamma`` on float data, computed in place on one float32 copy.
 
     Parameters
     ----------
@@ -500,13 +540,14 @@ def gamma(img: np.ndarray, gamma: float = 1.0) -> np.ndarray:
     >>> gamma(np.array([[0.0, 0.25, 1.0]]), 2.0).tolist()
     [[0.0, 0.5, 1.0]]
     """
-    from skimage.exposure import adjust_gamma
-
     g = _check("gamma", gamma, 0.1, 10.0)
     a = _finish(_as_image(img))
     if g == 1.0:
         return a
-    return _finish(adjust_gamma(a, 1.0 / g))
+    # what adjust_gamma computes for float data in [0, 1] (its scale is 1), in place
+    # on the fresh copy instead of in new full-size arrays
+    np.power(a, np.float32(1.0 / g), out=a)
+    return _finish(a)
 
 
 def _hable(x: np.ndarray) -> np.ndarray:
@@ -626,10 +667,10 @@ def flatten_illumination(
     strength = _check("strength", strength, 0.0, 2.0)
     _check("sky_threshold", sky_threshold, 0.0, 0.999)
     max_gain = _check("max_gain", max_gain, 1.0, 100.0)
-    a = _finish(_as_image(img))
+    a = _finish(_as_image(img))  # the fresh copy the result is computed in
     if strength == 0.0:
         return a
-    lum = luminance(a)
+    lum = a if a.ndim == 2 else a @ _LUMA  # luminance() without its copy of a
     valid = _valid(mask, a.shape) if mask is not None else lum > sky_threshold
     if not valid.any():
         return a
@@ -637,20 +678,29 @@ def flatten_illumination(
     if target <= 0.0:
         return a
     num, den = _masked_blur(lum, valid, sigma)
-    blurred = num / np.maximum(den, 1e-6)
-    gain = (np.float32(target) / np.maximum(blurred, np.float32(target / max_gain))) ** np.float32(
-        strength
-    )
-    gain = np.clip(gain, 1.0 / max_gain, max_gain)
+    del lum
+    # gain = clip((target / max(num / max(den, eps), target / max_gain)) ** strength),
+    # computed in one (H, W) float32 buffer
+    gain = np.maximum(den, np.float32(1e-6))
+    np.divide(num, gain, out=gain)
+    del num
+    np.maximum(gain, np.float32(target / max_gain), out=gain)
+    np.divide(np.float32(target), gain, out=gain)
+    np.power(gain, np.float32(strength), out=gain)
+    np.clip(gain, 1.0 / max_gain, max_gain, out=gain)
     if mask is not None:
         # pixels the caller declared invalid (no data, sky) are left as they are
-        gain = np.where(valid, gain, np.float32(1.0))
+        gain[~valid] = 1.0
     else:
         # fade to gain 1 where hardly any valid pixel is near (deep sky): no seam at
         # the automatic sky threshold
-        weight = np.clip(den / 0.25, 0.0, 1.0)
-        gain = 1.0 + (gain - 1.0) * weight
-    return _finish(a * (gain[..., None] if a.ndim == 3 else gain))
+        weight = np.divide(den, np.float32(0.25), out=den)
+        np.clip(weight, 0.0, 1.0, out=weight)
+        gain -= 1.0
+        gain *= weight
+        gain += 1.0
+    a *= gain[..., None] if a.ndim == 3 else gain
+    return _finish(a)
 
 
 def clahe(
@@ -658,13 +708,17 @@ def clahe(
     clip_limit: float = 0.01,
     kernel_size: int | None = None,
     amount: float = 1.0,
+    *,
+    grey_as_rgb: bool = False,
 ) -> np.ndarray:
     """Contrast-limited adaptive histogram equalisation of the lightness only.
 
     RGB images are converted to CIE Lab (:mod:`skimage.color`), the L channel is
     equalised with :func:`skimage.exposure.equalize_adapthist` and mapped back to its
     original range, and a and b are kept, so hues do not shift. The result is blended
-    with the input by ``amount``.
+    with the input by ``amount``. A grey (H, W) image is equalised by its values, or
+    with ``grey_as_rgb`` as the RGB picture (v, v, v) would be (by its L*), one
+    channel kept.
 
     Parameters
     ----------
@@ -676,6 +730,9 @@ def clahe(
         Tile size in pixels, 8 to 4096; default 1/8 of the image (skimage's default).
     amount : float
         Blend with the input, in [0, 1]; 0 is the identity.
+    grey_as_rgb : bool
+        For a grey image: equalise L* of its RGB picture (what the same grey as
+        three equal channels gets), not the values themselves.
 
     Returns
     -------
@@ -689,45 +746,120 @@ def clahe(
     >>> dull = (0.4 + 0.05 * rng.random((64, 64))).astype(np.float32)
     >>> bool(clahe(dull, 0.03).std() > dull.std())
     True
+    >>> as_rgb = clahe(np.repeat(dull[..., None], 3, axis=-1), 0.03)[..., 0]
+    >>> bool(np.array_equal(clahe(dull, 0.03, grey_as_rgb=True), as_rgb))
+    True
     """
-    from skimage.exposure import equalize_adapthist
-
     _check("clip_limit", clip_limit, 0.0, 1.0, lo_open=True)
     amount = _check("amount", amount, 0.0, 1.0)
     if kernel_size is not None and (
         int(kernel_size) != kernel_size or not 8 <= kernel_size <= 4096
     ):
         raise ValueError(f"kernel_size must be an integer from 8 to 4096, got {kernel_size}")
-    a = _finish(_as_image(img))
+    src = _checked_image(img)
     if amount == 0.0:
-        return a
-    if a.ndim == 3:
-        lab = np.empty(a.shape, np.float32)
-        for rs in _row_chunks(a.shape[0]):
-            lab[rs] = _rgb_to_lab(a[rs])
-        light = lab[..., 0] / 100.0
+        return _finish(_as_image(src))
+    rows = _row_chunks(src.shape[0])
+    lab_of = src.ndim == 3 or grey_as_rgb
+
+    def rgb_rows(rs: slice) -> np.ndarray:
+        a = _finish(_as_image(src[rs]))
+        return a if a.ndim == 3 or not lab_of else np.repeat(a[..., None], 3, axis=-1)
+
+    # Only the lightness is held at full size while skimage equalises it (skimage
+    # itself needs about 12 times its input): Lab is made a band of rows at a time,
+    # once to take L out and once more to put the equalised L back.
+    if lab_of:
+        light = np.empty(src.shape[:2], np.float32)
+        for rs in rows:
+            light[rs] = _rgb_to_lab(rgb_rows(rs))[..., 0]
+        light /= 100.0
     else:
-        light = a
+        light = _finish(_as_image(src))
     lo, hi = float(light.min()), float(light.max())
     if hi - lo <= 1e-9:
-        return a
-    eq = equalize_adapthist(
-        np.clip((light - lo) / (hi - lo), 0.0, 1.0),
-        kernel_size=None if kernel_size is None else int(kernel_size),
-        clip_limit=float(clip_limit),
+        return _finish(_as_image(src))
+    light -= lo
+    light /= hi - lo
+    np.clip(light, 0.0, 1.0, out=light)
+    eq = _equalize_by_bands(
+        light, None if kernel_size is None else int(kernel_size), float(clip_limit)
     )
-    eq = lo + eq * (hi - lo)
-    if a.ndim == 3:
-        lab[..., 0] = eq * 100.0
-        res = lab  # converted back in place, a band of rows at a time
-        for rs in _row_chunks(a.shape[0]):
-            res[rs] = _lab_to_rgb(lab[rs])
-    else:
-        res = eq
-    # blend in place: a becomes (1 - amount) a + amount res
-    a *= 1.0 - amount
-    a += amount * res
-    return _finish(a)
+    del light
+    eq *= hi - lo
+    eq += lo
+    out = np.empty(src.shape, np.float32)
+    for rs in rows:
+        a = rgb_rows(rs)
+        if lab_of:
+            lab = _rgb_to_lab(a)
+            lab[..., 0] = eq[rs] * 100.0
+            res = np.asarray(_lab_to_rgb(lab), np.float32)
+        else:
+            res = eq[rs]
+        # blend: (1 - amount) a + amount res
+        a *= 1.0 - amount
+        a += amount * res
+        out[rs] = a if a.ndim == src.ndim else a[..., 0]
+    return _finish(out)
+
+
+#: Output tiles of CLAHE per band of rows (each band also reads one tile above and
+#: one below): fewer is less memory, more is less repeated work.
+_CLAHE_TILES_PER_BAND = 2
+
+
+def _equalize_by_bands(light: np.ndarray, kernel_size: int | None, clip_limit: float) -> np.ndarray:
+    """``skimage.exposure.equalize_adapthist(light, kernel_size, clip_limit)`` as float32,
+    the same values computed a band of tile rows at a time.
+
+    skimage needs about 12 times its input while it equalises a whole image. Its
+    steps are: 16-bit levels rescaled to 14 bits over the image's range, CLAHE on
+    tiles whose grid starts at row 0 (each tile's mapping from its own pixels; a
+    row interpolates the mappings of the two tiles whose centres bracket it), and
+    the result rescaled to [0, 1] over its range. Here the two rescalings use the
+    whole image's range a band of rows at a time, and CLAHE runs on bands of
+    :data:`_CLAHE_TILES_PER_BAND` tile rows read with one whole tile of margin
+    above and below, so every kept row sees the tiles and interpolation it sees in
+    the whole image. ``tests/test_enhance.py`` checks the result equals
+    ``equalize_adapthist``'s; without skimage's CLAHE core (a private function)
+    the whole image goes to ``equalize_adapthist``.
+    """
+    from skimage.exposure import equalize_adapthist, rescale_intensity
+    from skimage.util import img_as_uint
+
+    try:
+        from skimage.exposure._adapthist import NR_OF_GRAY, _clahe
+    except ImportError:  # pragma: no cover - a scikit-image without that core
+        return np.asarray(
+            equalize_adapthist(light, kernel_size=kernel_size, clip_limit=clip_limit), np.float32
+        )
+    h, w = light.shape
+    ks = (max(h // 8, 1), max(w // 8, 1)) if kernel_size is None else (kernel_size, kernel_size)
+    rows = _row_chunks(h)
+    levels = np.empty((h, w), np.uint16)
+    for rs in rows:
+        levels[rs] = img_as_uint(light[rs])
+    lo, hi = float(levels.min()), float(levels.max())
+    for rs in rows:
+        levels[rs] = np.round(
+            rescale_intensity(levels[rs], in_range=(lo, hi), out_range=(0, NR_OF_GRAY - 1))
+        ).astype(np.uint16)
+    mapped = np.empty((h, w), np.uint16)
+    tile = ks[0]
+    step = tile * _CLAHE_TILES_PER_BAND
+    for r0 in range(0, h, step):
+        r1 = min(r0 + step, h)
+        a0, a1 = max(r0 - tile, 0), min(r1 + tile, h)
+        mapped[r0:r1] = _clahe(levels[a0:a1], ks, clip_limit, 256)[r0 - a0 : r1 - a0]
+    del levels
+    lo, hi = float(mapped.min()), float(mapped.max())
+    out = np.empty((h, w), np.float32)
+    for rs in rows:
+        out[rs] = rescale_intensity(
+            mapped[rs].astype(np.float32), in_range=(lo, hi), out_range=(0.0, 1.0)
+        )
+    return out
 
 
 def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.ndarray:
@@ -766,7 +898,8 @@ def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.nda
     if amount == 0.0:
         return a
     sigma = (radius, radius, 0.0) if a.ndim == 3 else radius
-    detail = a - ndimage.gaussian_filter(a, sigma, mode="reflect", truncate=4.0)
+    detail = ndimage.gaussian_filter(a, sigma, mode="reflect", truncate=4.0)
+    np.subtract(a, detail, out=detail)  # the blur's buffer becomes the detail
     detail *= np.float32(amount)
     a += detail
     return _finish(a)

@@ -46,6 +46,10 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 
 
+#: float values converted at a time by :func:`to_uint`
+_TO_UINT_VALUES = 1 << 20
+
+
 def to_uint(img: np.ndarray, bits: int) -> np.ndarray:
     """Convert an image to uint8 (``bits=8``) or uint16 (``bits=16``).
 
@@ -82,8 +86,18 @@ def to_uint(img: np.ndarray, bits: int) -> np.ndarray:
     dtype = np.uint8 if bits == 8 else np.uint16
     top = np.iinfo(dtype).max
     if np.issubdtype(a.dtype, np.floating):
-        f = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-        return np.rint(np.clip(f, 0.0, 1.0) * np.float32(top)).astype(dtype)
+        # a band of rows at a time: the float temporaries stay a few MB instead of
+        # several times the image (the same float32 steps, so the same values)
+        out = np.empty(a.shape, dtype)
+        step = max(1, _TO_UINT_VALUES // max(a[0].size, 1))
+        for r in range(0, a.shape[0], step):
+            f = np.array(a[r : r + step], dtype=np.float32)
+            np.nan_to_num(f, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+            np.clip(f, 0.0, 1.0, out=f)
+            f *= np.float32(top)
+            np.rint(f, out=f)
+            out[r : r + step] = f
+        return out
     if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
         if a.size and (a.min() < 0 or a.max() > top):
             raise OutputError(f"integer values {a.min()}..{a.max()} do not fit {bits} bits")
@@ -133,7 +147,7 @@ def encode_png(img: np.ndarray, compress_level: int = 3) -> bytes:
     filtered[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # wraps modulo 256
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    idat = zlib.compress(filtered.tobytes(), compress_level)
+    idat = zlib.compress(filtered.data, compress_level)  # its buffer: no bytes copy of it
     return (
         b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
     )

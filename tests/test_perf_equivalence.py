@@ -253,3 +253,63 @@ def test_bilinear_is_map_coordinates_order_one(h: int, w: int, seed: int):
     sample = rng.uniform(-2, w + 1, 200)
     want = ndimage.map_coordinates(img, np.stack([line, sample]), order=1, mode="nearest")
     np.testing.assert_allclose(bilinear(img, line, sample), want, rtol=2e-6, atol=1e-3)
+
+
+# ------------------------------------------------- issue 18: streaming memory
+
+
+@pytest.mark.parametrize("chunk", [1, 3000])
+def test_stack_stages_by_pieces_equal_the_whole_stack(chunk: int, monkeypatch: pytest.MonkeyPatch):
+    """hot_pixels by exposures, fixed_pattern and blemishes by lines: the same values."""
+    stack = _noisy_stack(21, (7, 40, 120)) + 400.0
+    stack[:, 10:14, 30] += 200.0  # a hot streak
+    stack[:, 20:23, 60:63] *= 0.7  # a dust shadow
+    stack[:, 30, 90] *= 0.1  # a dead pixel
+    runs = {
+        "hot": lambda: repair_hot_pixels(stack, return_mask=True),
+        "fixed5": lambda: remove_fixed_pattern(stack, return_pattern=True),
+        "fixed9": lambda: remove_fixed_pattern(stack, width=9, return_pattern=True),
+        "blemishes": lambda: correct_blemishes(stack, return_gain=True),
+        "blemishes5": lambda: correct_blemishes(stack, width=5, return_gain=True),
+    }
+    whole = {k: run() for k, run in runs.items()}
+    monkeypatch.setattr("junocam.calibrate._CHUNK_VALUES", chunk)
+    for k, run in runs.items():
+        for got, want in zip(run(), whole[k], strict=True):
+            assert np.array_equal(got, want), k
+
+
+def test_selection_networks_are_numpy_medians():
+    from junocam.calibrate import _median_over_exposures, _nanmedian_over_exposures
+
+    rng = np.random.default_rng(4)
+    for n in range(1, 10):
+        x = np.round(rng.normal(10, 3, (n, 500))).astype(np.float32)  # ties included
+        assert np.array_equal(_median_over_exposures(x), np.median(x, axis=0))
+        x[rng.random(x.shape) < 0.3] = np.nan
+        x[:, 0] = np.nan  # an empty column stays NaN
+        with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+            want = np.nanmedian(x, axis=0)
+        assert np.array_equal(_nanmedian_over_exposures(x), want, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel"), [((150, 90), None), ((150, 90), 16), ((37, 200), 8), ((64, 64), 9)]
+)
+@pytest.mark.parametrize("tiles", [1, 2])
+def test_clahe_by_bands_is_equalize_adapthist(
+    shape: tuple[int, int], kernel: int | None, tiles: int, monkeypatch: pytest.MonkeyPatch
+):
+    from skimage.exposure import equalize_adapthist
+
+    from junocam import enhance
+
+    rng = np.random.default_rng(shape[0] + tiles)
+    light = ndimage.gaussian_filter(rng.random(shape), 2).astype(np.float32)
+    light = (light - light.min()) / (light.max() - light.min())
+    light[: shape[0] // 4] *= 0.2
+    want = equalize_adapthist(light, kernel_size=kernel, clip_limit=0.02)
+    monkeypatch.setattr(enhance, "_CLAHE_TILES_PER_BAND", tiles)
+    got = enhance._equalize_by_bands(light, kernel, 0.02)
+    assert got.dtype == np.float32
+    assert np.array_equal(got, want)

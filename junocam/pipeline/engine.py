@@ -478,13 +478,23 @@ def final_image(state: State) -> np.ndarray:
 
 
 def _faded(state: State) -> tuple[np.ndarray, np.ndarray | None]:
-    """The composite faded into the sky outside the coverage, and the sky's level."""
+    """The composite faded into the sky outside the coverage, and the sky's level.
+
+    Always (H, W, 3): a grey composite, one channel until here, is repeated.
+    """
     assert state.rgb is not None and state.mask is not None
+    rgb = state.rgb if state.rgb.ndim == 3 else state.rgb[..., None]
     if state.alpha is None:
-        return state.rgb, None
+        return _three(rgb), None
     # outside every band's coverage the picture is the sky, not one band's colour
-    sky = sky_level(state.rgb, state.mask & (state.alpha >= 1.0), state.target)
-    return over_sky(state.rgb, state.alpha, sky), sky
+    sky = sky_level(rgb, state.mask & (state.alpha >= 1.0), state.target)
+    out = over_sky(rgb, state.alpha, sky)  # over_sky returns a new array
+    return _three(out), np.resize(sky, 3).astype(np.float32)
+
+
+def _three(rgb: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) picture from an (H, W, 3) or (H, W, 1) one."""
+    return rgb if rgb.shape[-1] == 3 else np.repeat(rgb, 3, axis=-1)
 
 
 def _preview(state: State) -> np.ndarray:

@@ -53,7 +53,8 @@ class State:
     bands, masks : dict of Filter -> numpy.ndarray, or None
         Band images on one grid (linear) and where each band has data.
     rgb : numpy.ndarray or None
-        float32 (H, W, 3) in [0, 1] from the compose stage on.
+        float32 (H, W, 3) in [0, 1] from the compose stage on; (H, W) for a grey
+        composite (``mono``), made RGB only in the pipeline's result.
     mask : numpy.ndarray or None
         Where the composite is shown (every band's data, or any with partial coverage).
     alpha : numpy.ndarray or None

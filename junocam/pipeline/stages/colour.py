@@ -1,4 +1,5 @@
-"""Colour stages: thin adapters over :mod:`junocam.enhance` on the RGB picture in [0, 1].
+"""Colour stages: thin adapters over :mod:`junocam.enhance` on the RGB picture in [0, 1]
+(one (H, W) channel for a grey composite).
 
 Examples
 --------
@@ -53,7 +54,7 @@ def _color(
         if local and state.target is not None:
             # w rgb + (1 - w) old, as old + w (rgb - old): no full-size temporaries
             rgb -= state.rgb
-            rgb *= state.target[..., None]
+            rgb *= state.target if rgb.ndim == 2 else state.target[..., None]
             rgb += state.rgb
         if state.mask is not None:
             rgb[~state.mask] = 0.0
@@ -67,7 +68,8 @@ def _flatten(img: np.ndarray, sigma: float, strength: float, max_gain: float) ->
 
 
 def _clahe(img: np.ndarray, clip_limit: float, kernel_size: int, amount: float) -> np.ndarray:
-    return enhance.clahe(img, clip_limit, kernel_size or None, amount)
+    # a grey composite (one channel) is equalised as its RGB picture would be (L*)
+    return enhance.clahe(img, clip_limit, kernel_size or None, amount, grey_as_rgb=True)
 
 
 def _by_epoch(

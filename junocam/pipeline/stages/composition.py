@@ -16,6 +16,12 @@ The ``compose`` stage with its default parameters on two 2 x 2 band images:
 >>> out = COMPOSE.run(State(bands=bands, masks=masks), defaults, ctx)
 >>> out.rgb.shape, out.rgb.dtype, out.mono
 ((2, 2, 3), dtype('float32'), False)
+
+One band makes a grey composite, kept as one channel:
+
+>>> grey = COMPOSE.run(State(bands={Filter.RED: bands[Filter.RED]}, masks=masks), defaults, ctx)
+>>> grey.rgb.shape, grey.mono
+((2, 2), True)
 """
 
 from __future__ import annotations
@@ -65,7 +71,13 @@ def _without_bleed(
 def _composed(
     state: State, rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray, mono: bool
 ) -> State:
-    """The state after a compose stage: black outside the coverage, the target weighed."""
+    """The state after a compose stage: black outside the coverage, the target weighed.
+
+    A grey composite (``mono``: its three channels are one band) is kept as one
+    (H, W) channel through the colour stages; the result is made RGB at the end.
+    """
+    if mono and rgb.ndim == 3:
+        rgb = np.ascontiguousarray(rgb[..., 0])
     rgb[~mask] = 0.0
     return State(
         bands=state.bands,
@@ -155,8 +167,7 @@ def _methane_composite(state: State, p: Mapping[str, Any], ctx: Context) -> Stat
         )
     else:
         ctx.notes.append("methane_composite: no RED/BLUE bands, methane shown as grey")
-        m = enhance.stretch(_unit(b[Filter.METHANE]), p["low"], p["high"], mask=mask)
-        rgb = np.repeat(m[..., None], 3, axis=-1)
+        rgb = enhance.stretch(_unit(b[Filter.METHANE]), p["low"], p["high"], mask=mask)
     return _composed(state, rgb, mask, alpha, mono=not (Filter.RED in b and Filter.BLUE in b))
 
 
