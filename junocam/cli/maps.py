@@ -41,6 +41,21 @@ from .options import (
     resolution_option,
 )
 
+#: ``--no-cache``: navigate every frame afresh instead of reusing the geometry cache
+no_cache_option = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Do not reuse or store frame geometry (spin fit, navigation) in the user cache "
+    "($JUNOCAM_CACHE_DIR or the platform's cache folder).",
+)
+
+
+def _geometry_cache(no_cache: bool) -> Any:
+    from ..maps.cache import GeometryCache
+
+    return None if no_cache else GeometryCache()
+
+
 __all__ = [
     "map_cmd",
     "mosaic_cmd",
@@ -68,6 +83,7 @@ __all__ = [
 @format_option
 @alpha_option
 @metadata_option
+@no_cache_option
 @click.pass_context
 def map_cmd(
     ctx: click.Context,
@@ -86,6 +102,7 @@ def map_cmd(
     fmt: str,
     alpha: bool,
     metadata: str | None,
+    no_cache: bool,
 ) -> None:
     """Project FRAMES onto a map of Jupiter and write it with a JSON sidecar.
 
@@ -124,6 +141,7 @@ def map_cmd(
             backplanes=backplanes,
             mode=mode,
             time_offset=time_offset,
+            cache=_geometry_cache(no_cache),
         )
         rec = map_file(
             path,
@@ -164,6 +182,7 @@ def map_cmd(
 @calibration_option
 @format_option
 @alpha_option
+@no_cache_option
 @click.pass_context
 def mosaic_cmd(
     ctx: click.Context,
@@ -180,6 +199,7 @@ def mosaic_cmd(
     calibration: str | None,
     fmt: str,
     alpha: bool,
+    no_cache: bool,
 ) -> None:
     """Blend several FRAMES of a pass into one map.
 
@@ -212,6 +232,7 @@ def mosaic_cmd(
             fmt=fmt,
             alpha=alpha,
             mode=mode,
+            cache=_geometry_cache(no_cache),
         )
         rec = mosaic_files(
             list(frames),
@@ -382,6 +403,7 @@ def globe_cmd(
 @click.option("--stars", is_flag=True, help="A starry background.")
 @navigate_option
 @recipe_options
+@no_cache_option
 @click.pass_context
 def animate_cmd(
     ctx: click.Context,
@@ -397,6 +419,7 @@ def animate_cmd(
     mode: str,
     pipeline_name: str,
     overrides: Sequence[str],
+    no_cache: bool,
 ) -> None:
     """Fly past Jupiter along the spacecraft's path, the FRAMES projected on the globe.
 
@@ -424,6 +447,7 @@ def animate_cmd(
             projection="equirectangular",
             resolution=resolution,
             mode=mode,
+            cache=_geometry_cache(no_cache),
         )
         mosaic, result, records, _ = mosaic_frames(
             list(frames),

@@ -32,6 +32,7 @@ from ..planet.projection import MapGrid, MapResult, map_grid_for
 from ..planet.spice import KernelSet
 from ..process import FORMATS, ProcessOptions, write_image
 from .blend import Mosaic
+from .cache import GeometryCache
 from .frame import (
     FrameGeometry,
     crop_array,
@@ -71,6 +72,11 @@ class MosaicOptions:
         Write the colour mosaic as RGBA, transparent where not every band has data.
     mode : str
         Navigation mode (see :func:`frame_geometry`).
+    protect : tuple of Path
+        Files never to overwrite.
+    cache : GeometryCache, optional
+        Where to reuse and keep each frame's spin fit and navigation (None: always
+        computed).
     """
 
     out_dir: Path
@@ -83,6 +89,7 @@ class MosaicOptions:
     alpha: bool = False
     mode: str = "auto"
     protect: tuple[Path, ...] = field(default=())
+    cache: GeometryCache | None = None
 
 
 def _project_calibrated(
@@ -151,7 +158,7 @@ def mosaic_frames(
     for p in paths:
         try:
             frame = read_frame(p, max_pixels=max_pixels)
-            geo = frame_geometry(frame, kernels, mode=mopts.mode)
+            geo = frame_geometry(frame, kernels, mode=mopts.mode, cache=mopts.cache)
         except JunoCamError as err:
             # one frame that cannot be read or navigated must not sink the mosaic
             skipped.append({"input": str(p), "error": str(err)})
