@@ -175,3 +175,18 @@ def test_map_command_reuses_the_geometry_and_no_cache_bypasses_it(
     )
     assert res.exit_code != 0
     assert len(list((cache_dir / "geometry").glob("*.npz"))) == 1
+
+
+def test_benchmark_runner_times_a_cold_and_a_warm_map(sim_pass, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.runner import bench_map
+
+    truth, png = sim_pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = bench_map(png, truth.kernels, tmp_path, projection="polar", resolution=1.0)
+    assert "error" not in m, m
+    assert m["cold_s"] > 0 and m["warm_s"] > 0 and m["grid"][0] > 10
+    assert len(list((tmp_path / "geometry-cache" / "geometry").glob("*.npz"))) == 1
+    assert list((tmp_path / "map-out").iterdir()) == []  # outputs cleaned up
+    bad = bench_map(tmp_path / "missing-raw.png", truth.kernels, tmp_path)
+    assert "does not exist" in bad["error"]
