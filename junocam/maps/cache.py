@@ -205,11 +205,29 @@ class GeometryCache:
         self.folder = Path(root if root is not None else default_cache_root()) / "geometry"
 
     def path(self, key: str) -> Path:
-        """The entry file of ``key``."""
+        """The entry file of ``key``.
+
+        Examples
+        --------
+        >>> GeometryCache("/tmp/c").path("ab").as_posix()
+        '/tmp/c/geometry/ab.npz'
+        """
         return self.folder / f"{key}.npz"
 
     def load(self, key: str) -> Any:
-        """The stored value of ``key``, or None when absent or unreadable (warned)."""
+        """The stored value of ``key``, or None when absent or unreadable (warned).
+
+        Examples
+        --------
+        >>> import tempfile, warnings
+        >>> cache = GeometryCache(tempfile.mkdtemp())
+        >>> cache.store("01" * 32, SpinModel(0.078))
+        >>> _ = cache.path("01" * 32).write_bytes(b"garbage")
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     print(cache.load("01" * 32), "unreadable" in str(caught[0].message))
+        None True
+        """
         p = self.path(key)
         if not p.is_file():
             return None
@@ -230,7 +248,16 @@ class GeometryCache:
             return None
 
     def store(self, key: str, value: Any) -> None:
-        """Write ``value`` under ``key`` (atomically; a failure to write only warns)."""
+        """Write ``value`` under ``key`` (atomically; a failure to write only warns).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> cache = GeometryCache(tempfile.mkdtemp())
+        >>> cache.store("02" * 32, (SpinModel(0.078), None, 1.5))
+        >>> cache.load("02" * 32)[1:]
+        (None, 1.5)
+        """
         arrays: dict[str, np.ndarray] = {}
         meta = {"format": CACHE_FORMAT, "key": key, "value": _encode(value, arrays)}
         buf = io.BytesIO()
