@@ -491,12 +491,29 @@ def initial_pointing(
     # turn the observed bright centroid onto the predicted lit centroid; rolling about
     # that direction then turns the lit shape about its own centre
     base = _align(c_sky, lit_dir)
-    lit_of = _LitTest(sky, ephemeris, ex)
+    # Every candidate below is ``base`` rolled about ``lit_dir`` (which keeps each ray's
+    # angle to lit_dir), then turned by at most PAN + ROLL: a ray further from lit_dir
+    # than the planet's reach plus that can never be lit, so it is left out of the
+    # search (exact: the score counts it the same either way).
+    pan, roll = 0.25 * math.sqrt(2.0) * radius, math.radians(4.0)
+    centres = np.einsum("nji,nj->ni", ephemeris.j2000_to_body, -ephemeris.observer)
+    c_dist = np.linalg.norm(centres, axis=1)
+    reach = np.arcsin(np.minimum(1.0, float(ephemeris.body.radii.max()) / c_dist)) + np.arccos(
+        np.clip(np.einsum("ni,i->n", centres / c_dist[:, None], lit_dir), -1.0, 1.0)
+    )
+    limit = float(reach.max()) + pan + roll + math.radians(0.5)
+    base_sky = np.einsum("nj,kj->nk", sky, base)
+    keep = np.arccos(np.clip(np.einsum("ni,i->n", base_sky, lit_dir), -1.0, 1.0)) <= limit
+    lit_of = _LitTest(sky[keep], ephemeris, ex[keep])
+    bright_kept = bright[keep]
+    n_bright = int(bright.sum())
 
     def agreement(r: np.ndarray) -> float:
         lit = lit_of(r)
         # intersection over union: the sky, dark in both, must not dominate the score
-        return float(np.sum(lit & bright) / max(int(np.sum(lit | bright)), 1))
+        inter = int(np.sum(lit & bright_kept))
+        union = n_bright + int(np.sum(lit & ~bright_kept))
+        return float(inter / max(union, 1))
 
     def best_roll(r0: np.ndarray, axis: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, float]:
         cands = [rotation_matrix(axis, a) @ r0 for a in angles]
@@ -509,11 +526,11 @@ def initial_pointing(
     best, score = r, agreement(r)
     for a in np.linspace(-0.25, 0.25, 7) * radius:
         for b in np.linspace(-0.25, 0.25, 7) * radius:
-            cand = small_rotation(a * east + b * north) @ r
+            cand = small_rotation(a * east + b * north) @ r  # turned by <= pan
             s = agreement(cand)
             if s > score:
                 best, score = cand, s
-    best, _ = best_roll(best, u, np.radians(np.arange(-4.0, 4.01, 0.5)))
+    best, _ = best_roll(best, u, np.radians(np.arange(-4.0, 4.01, 0.5)))  # <= roll
     return Pointing(best, spin)
 
 
