@@ -190,3 +190,20 @@ def test_benchmark_runner_times_a_cold_and_a_warm_map(sim_pass, tmp_path: Path) 
     assert list((tmp_path / "map-out").iterdir()) == []  # outputs cleaned up
     bad = bench_map(tmp_path / "missing-raw.png", truth.kernels, tmp_path)
     assert "does not exist" in bad["error"]
+
+
+def test_mosaic_reuses_the_cached_geometry(sim_pass, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from junocam.maps.mosaic import MosaicOptions, mosaic_frames
+    from junocam.pipeline import Pipeline
+
+    truth, png = sim_pass
+    cache = GeometryCache(tmp_path)
+    mopts = MosaicOptions(tmp_path, resolution=2.0, cache=cache)
+    pipe = Pipeline(["stitch", "compose"], name="plain")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = mosaic_frames([png], truth.kernels, pipe, mopts)
+    monkeypatch.setattr(frame_mod, "navigate", _no_navigation)
+    again = mosaic_frames([png], truth.kernels, pipe, mopts)
+    assert json.dumps(again[2]) == json.dumps(first[2])  # per-frame records
+    np.testing.assert_array_equal(again[1].rgb, first[1].rgb)
