@@ -570,6 +570,12 @@ class _Cells:
         cells = np.logical_or.reduce([r for r in reach if r is not None]).ravel()
         return np.flatnonzero(cells[self.cell_of])
 
+    def within(self, reach: np.ndarray | None, sub: np.ndarray) -> np.ndarray:
+        """Which of the pixels ``sub`` lie in a cell of ``reach`` (all without cells)."""
+        if self.off or reach is None:
+            return np.ones(sub.size, bool)
+        return reach.ravel()[self.cell_of[sub]]
+
     def pixels(
         self,
         view: ViewGeometry,
@@ -710,7 +716,8 @@ def project_frame(
         # which map pixels can this exposure's framelets reach at all (exactly as the
         # per-pixel test below would find them, decided per coarse cell)
         nodes = {b: cells.node_pixels(view, i, b) for b in use}
-        cand = cells.candidates([cells.reach(nodes[b], lines, s_lo, s_hi) for b in use])
+        reach = {b: cells.reach(nodes[b], lines, s_lo, s_hi) for b in use}
+        cand = cells.candidates(list(reach.values()))
         if not cand.size:
             continue
         to_obs = view.observer[i] - pts[cand]
@@ -725,11 +732,14 @@ def project_frame(
         facing, cam = facing[front], cam[front]
         w_exp = np.zeros(cand.size)
         for b in use:
-            s, line = cells.pixels(view, i, b, nodes[b], cand[facing], cam, min_mu)
+            mine = cells.within(reach[b], cand[facing])  # this band's cells only
+            if not mine.any():
+                continue
+            s, line = cells.pixels(view, i, b, nodes[b], cand[facing[mine]], cam[mine], min_mu)
             inside = (line >= 0) & (line <= lines - 1) & (s >= s_lo) & (s <= s_hi)
             if not inside.any():
                 continue
-            local = facing[inside]
+            local = facing[mine][inside]
             sel = cand[local]
             data = np.asarray(framelets.band(b)[i], dtype=np.float32)
             val = ndimage.map_coordinates(
