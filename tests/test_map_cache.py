@@ -207,3 +207,11 @@ def test_mosaic_reuses_the_cached_geometry(sim_pass, tmp_path: Path, monkeypatch
     again = mosaic_frames([png], truth.kernels, pipe, mopts)
     assert json.dumps(again[2]) == json.dumps(first[2])  # per-frame records
     np.testing.assert_array_equal(again[1].rgb, first[1].rgb)
+
+
+def test_a_value_that_cannot_be_stored_only_warns(tmp_path: Path) -> None:
+    cache = GeometryCache(tmp_path)
+    with pytest.warns(RuntimeWarning, match="could not write"):
+        value, hit = cache.get_or_compute("aa" * 32, lambda: (object(),))
+    assert not hit and len(value) == 1
+    assert not cache.path("aa" * 32).exists()

@@ -258,11 +258,11 @@ class GeometryCache:
         >>> cache.load("02" * 32)[1:]
         (None, 1.5)
         """
-        arrays: dict[str, np.ndarray] = {}
-        meta = {"format": CACHE_FORMAT, "key": key, "value": _encode(value, arrays)}
-        buf = io.BytesIO()
-        np.savez(buf, __meta__=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
         try:
+            arrays: dict[str, np.ndarray] = {}
+            meta = {"format": CACHE_FORMAT, "key": key, "value": _encode(value, arrays)}
+            buf = io.BytesIO()
+            np.savez(buf, __meta__=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
             self.folder.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path(key), lambda fh: fh.write(buf.getvalue()))
         except Exception as err:  # noqa: BLE001 - the cache is an optimisation only
