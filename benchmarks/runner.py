@@ -15,7 +15,12 @@ is ``1 + work / floor``):
 (c) decode + the ``enhanced`` recipe + encode;
 (d) peak traced memory of one frame (decode, ``enhanced``, encode) over the size of
     its decoded 8-bit raw array;
-(e) batch throughput with two workers over one worker (``junocam batch``).
+(e) batch throughput with two workers over one worker (``junocam batch``);
+(f) the whole ``junocam map`` work of a real frame (decode, spin fit, navigation,
+    the ``map`` recipe projected orthographically, PNG and sidecar written) over the
+    same floor, when the README's kernels (``../shared/junocam/kernels``) cover it:
+    once with an empty geometry cache (``f_map``) and once more with the cache the
+    first run filled (``f_map_warm``).
 
 Frames: ``sim30`` (simulated 30-exposure RGB, 1648 x 11520), ``worst`` (simulated
 82 exposures, 1648 x 31488), ``real`` (every raw PNG in ``../shared/junocam/raw``),
@@ -64,6 +69,16 @@ from .batch_throughput import _git_commit, run_once
 SCHEMA = "junocam-benchmarks/1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_RAW = REPO_ROOT.parent / "shared" / "junocam" / "raw"
+#: the kernels of the README's map examples (PJ43/PJ44 SPK and the PCK)
+SHARED_KERNELS = (
+    REPO_ROOT.parent / "shared" / "junocam" / "kernels" / "kmgill_spk_2022_pj43_pj44",
+    REPO_ROOT.parent
+    / "shared"
+    / "junocam"
+    / "kernels"
+    / "ale_JNCR_2016240_01M06152_V01"
+    / "pck00010.tpc",
+)
 #: targets of issue 6: ratio name -> (limit, "max" or "min")
 TARGETS = {
     "a_naive": (1.5, "max"),
@@ -71,6 +86,8 @@ TARGETS = {
     "c_enhanced": (6.0, "max"),
     "d_memory": (8.0, "max"),
     "e_batch_speedup": (1.8, "min"),
+    "f_map": (10.0, "max"),
+    "f_map_warm": (10.0, "max"),
 }
 #: stages in the order of the table; ``recipe:*`` rows are whole pipeline runs
 CHAIN = ("decode", "decompand", "split", "naive_composite", "encode")
@@ -183,8 +200,11 @@ def bench_frame(
     scratch: Path,
     memory: bool = True,
     recipes: tuple[str, ...] = RECIPES,
+    kernels: Any = None,
 ) -> dict[str, Any]:
     """All stages of one frame: times, peak memory, output sizes and the ratios.
+
+    With ``kernels`` (a real frame they cover) the ``junocam map`` work is measured too.
 
     ``recipes`` is a subset of :data:`RECIPES` (the worst-case frame takes minutes per
     recipe); ratios whose stages were not run are None. The output image of the I/O
@@ -250,7 +270,11 @@ def bench_frame(
             return None
         return (floor + sum(t[w] for w in work)) / floor
 
+    mapped = bench_map(fi.path, kernels, scratch) if kernels is not None else None
+    map_ok = mapped is not None and "error" not in mapped
     ratios = {
+        "f_map": mapped["cold_s"] / floor if map_ok else None,  # type: ignore[index]
+        "f_map_warm": mapped["warm_s"] / floor if map_ok else None,  # type: ignore[index]
         "a_naive": over_floor("decompand", "split", "naive_composite"),
         "b_raw": over_floor("recipe:raw"),
         "c_enhanced": over_floor("recipe:enhanced"),
@@ -279,6 +303,62 @@ def bench_frame(
         "recipe_stages": recipe_stages,
         "ratios": {k: (round(v, 3) if v is not None else None) for k, v in ratios.items()},
         "spin_fit": fit_info,
+        "map": mapped,
+    }
+
+
+def map_kernels(paths: tuple[Path, ...] = SHARED_KERNELS) -> Any:
+    """The README's kernel set, or None when it (or spiceypy) is absent."""
+    try:
+        import spiceypy  # noqa: F401
+
+        from junocam.planet.spice import KernelSet
+    except ImportError:
+        return None
+    if not all(p.exists() for p in paths):
+        return None
+    return KernelSet.from_path([str(p) for p in paths])
+
+
+def bench_map(
+    path: Path,
+    kernels: Any,
+    scratch: Path,
+    projection: str = "orthographic",
+    resolution: float | None = None,
+) -> dict:
+    """The whole ``junocam map`` work on one file, cold and warm geometry cache.
+
+    Returns the wall times (s) of both runs, or the error of a frame that cannot be
+    mapped (e.g. navigation refused).
+    """
+    from junocam.errors import JunoCamError
+    from junocam.maps.cache import GeometryCache
+    from junocam.maps.frame import MapOptions, map_file
+
+    cache = GeometryCache(scratch / "geometry-cache")
+    out = scratch / "map-out"
+    out.mkdir(exist_ok=True)
+    pipe = Pipeline.named("map")
+    times = []
+    try:
+        for _ in range(2):
+            t0 = time.perf_counter()
+            mopts = MapOptions(out, projection, resolution, cache=cache)
+            rec = map_file(path, kernels, pipe, mopts)
+            times.append(time.perf_counter() - t0)
+    except Exception as err:  # noqa: BLE001 - one frame's failure is reported, not fatal
+        kind = "" if isinstance(err, JunoCamError) else f"{type(err).__name__}: "
+        return {"error": f"{kind}{err}"}
+    finally:
+        for f in out.iterdir():
+            f.unlink()
+    return {
+        "projection": projection,
+        "cold_s": round(times[0], 4),
+        "warm_s": round(times[1], 4),
+        "grid": [rec["grid"]["cols"], rec["grid"]["rows"]],
+        "timings_s": rec["timings_s"],
     }
 
 
@@ -349,18 +429,18 @@ def markdown(report: dict[str, Any]) -> str:
         f"{m['note']}".strip(),
         "",
         "| frame | size (samples x lines) | I/O floor s | (a) naive | (b) raw | (c) enhanced "
-        "| (d) memory | fast preview |",
-        "|---|---|---|---|---|---|---|---|",
+        "| (d) memory | fast preview | (f) map | map, warm cache |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in report["frames"]:
         r = {k: (f"{v:.2f}x" if v is not None else "-") for k, v in f["ratios"].items()}
         lines.append(
             f"| {f['name']} | {f['shape'][1]} x {f['shape'][0]} | {f['io_floor_s']:.2f} "
             f"| {r['a_naive']} | {r['b_raw']} | {r['c_enhanced']} | {r['d_memory']} "
-            f"| {r['fast_preview']} |"
+            f"| {r['fast_preview']} | {r.get('f_map', '-')} | {r.get('f_map_warm', '-')} |"
         )
     for e in report.get("errors", []):
-        lines.append(f"| {e['name']} | failed: {e['error']} | | | | | | |")
+        lines.append(f"| {e['name']} | failed: {e['error']} | | | | | | | | |")
     b = report.get("batch")
     if b:
         lines += [
@@ -380,6 +460,20 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {name} | {sign} {limit}x | {v['frame'] or '-'} | {val} "
             f"| {_verdict(name, v['value'])} |"
         )
+    maps = [(f["name"], f["map"]) for f in report["frames"] if f.get("map")]
+    if maps:
+        lines += ["", "(f) `junocam map` (orthographic, `map` recipe), seconds:", ""]
+        lines += ["| frame | grid | cold cache | warm cache | inside the warm run |"]
+        lines += ["|---|---|---|---|---|"]
+        for name, m in maps:
+            if "error" in m:
+                lines.append(f"| {name} | not mapped: {m['error']} | | | |")
+                continue
+            inside = ", ".join(f"{k} {v:.2f}" for k, v in m["timings_s"].items() if v >= 0.1)
+            lines.append(
+                f"| {name} | {m['grid'][0]} x {m['grid'][1]} | {m['cold_s']:.2f} "
+                f"| {m['warm_s']:.2f} | {inside} |"
+            )
     lines += ["", "Per stage, median seconds (peak traced MiB):", ""]
     names = [f["name"] for f in report["frames"]]
     lines += ["| stage | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -415,8 +509,10 @@ def markdown(report: dict[str, Any]) -> str:
 def summarise(frames: list[dict[str, Any]], batch: dict[str, Any] | None) -> dict[str, Any]:
     """The worst value of each ratio over the frames (and the batch speed-up)."""
     out: dict[str, Any] = {}
-    for name in ("a_naive", "b_raw", "c_enhanced", "d_memory"):
-        vals = [(f["ratios"][name], f["name"]) for f in frames if f["ratios"][name] is not None]
+    for name in ("a_naive", "b_raw", "c_enhanced", "d_memory", "f_map", "f_map_warm"):
+        vals = [
+            (f["ratios"].get(name), f["name"]) for f in frames if f["ratios"].get(name) is not None
+        ]
         v, who = max(vals) if vals else (None, None)
         out[name] = {"value": v, "frame": who, "verdict": _verdict(name, v)}
     sp = batch["speedup"] if batch else None
@@ -442,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-exposures", type=int, default=12)
     ap.add_argument("--batch-recipe", default="enhanced")
     ap.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
+    ap.add_argument("--no-map", action="store_true", help="skip the junocam map runs (f)")
     ap.add_argument(
         "--recipes", default=",".join(RECIPES), help=f"comma list, a subset of {RECIPES}"
     )
@@ -475,12 +572,19 @@ def main(argv: list[str] | None = None) -> int:
                     inputs += [f for f in real_inputs() if name[5:] in f.name]
                 else:
                     ap.error(f"unknown frame set {name!r}")
+        kernels = None if args.no_map else map_kernels()
         for fi in inputs:
             print(f"benchmarking {fi.name} ...", file=sys.stderr, flush=True)
             try:
                 frames.append(
                     bench_frame(
-                        fi, args.repeats, args.recipe_repeats, scratch, not args.no_memory, recipes
+                        fi,
+                        args.repeats,
+                        args.recipe_repeats,
+                        scratch,
+                        not args.no_memory,
+                        recipes,
+                        kernels if fi.kind == "real" else None,
                     )
                 )
             except Exception as err:  # one bad frame must not lose the others' numbers

@@ -127,3 +127,9 @@ def _isolated_user_recipes(
 ):
     """Every test sees an empty user recipe folder, whatever the machine's user has."""
     monkeypatch.setenv("JUNOCAM_RECIPE_DIR", str(tmp_path_factory.mktemp("user-recipes")))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test sees an empty user cache folder (downloads, frame geometry)."""
+    monkeypatch.setenv("JUNOCAM_CACHE_DIR", str(tmp_path_factory.mktemp("user-cache")))

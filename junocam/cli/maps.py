@@ -41,6 +41,21 @@ from .options import (
     resolution_option,
 )
 
+#: ``--no-cache``: navigate every frame afresh instead of reusing the geometry cache
+no_cache_option = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Do not reuse or store frame geometry (spin fit, navigation) in the user cache "
+    "($JUNOCAM_CACHE_DIR or the platform's cache folder).",
+)
+
+
+def _geometry_cache(no_cache: bool) -> Any:
+    from ..maps.cache import GeometryCache
+
+    return None if no_cache else GeometryCache()
+
+
 __all__ = [
     "map_cmd",
     "mosaic_cmd",
@@ -85,6 +100,7 @@ def gis_check(ctx: click.Context, fmt: str, opts: GlobalOptions) -> None:
 @map_format_option
 @alpha_option
 @metadata_option
+@no_cache_option
 @click.pass_context
 def map_cmd(
     ctx: click.Context,
@@ -103,6 +119,7 @@ def map_cmd(
     fmt: str,
     alpha: bool,
     metadata: str | None,
+    no_cache: bool,
 ) -> None:
     """Project FRAMES onto a map of Jupiter and write it with a JSON sidecar.
 
@@ -143,6 +160,7 @@ def map_cmd(
             backplanes=backplanes,
             mode=mode,
             time_offset=time_offset,
+            cache=_geometry_cache(no_cache),
         )
         rec = map_file(
             path,
@@ -184,6 +202,7 @@ def map_cmd(
 @calibration_option
 @map_format_option
 @alpha_option
+@no_cache_option
 @click.pass_context
 def mosaic_cmd(
     ctx: click.Context,
@@ -201,6 +220,7 @@ def mosaic_cmd(
     calibration: str | None,
     fmt: str,
     alpha: bool,
+    no_cache: bool,
 ) -> None:
     """Blend several FRAMES of a pass into one map.
 
@@ -236,6 +256,7 @@ def mosaic_cmd(
             alpha=alpha,
             mode=mode,
             bands=write_bands,
+            cache=_geometry_cache(no_cache),
         )
         rec = mosaic_files(
             list(frames),
@@ -406,6 +427,7 @@ def globe_cmd(
 @click.option("--stars", is_flag=True, help="A starry background.")
 @navigate_option
 @recipe_options
+@no_cache_option
 @click.pass_context
 def animate_cmd(
     ctx: click.Context,
@@ -421,6 +443,7 @@ def animate_cmd(
     mode: str,
     pipeline_name: str,
     overrides: Sequence[str],
+    no_cache: bool,
 ) -> None:
     """Fly past Jupiter along the spacecraft's path, the FRAMES projected on the globe.
 
@@ -448,6 +471,7 @@ def animate_cmd(
             projection="equirectangular",
             resolution=resolution,
             mode=mode,
+            cache=_geometry_cache(no_cache),
         )
         mosaic, result, records, _ = mosaic_frames(
             list(frames),

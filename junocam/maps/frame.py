@@ -58,6 +58,7 @@ from ..planet.projection import MapGrid, MapResult, map_grid_for, project_frame
 from ..planet.spice import Ephemeris, KernelSet, frame_ephemeris
 from ..process import FORMATS, ProcessOptions, write_image
 from ..spinfit import SpinFit
+from .cache import GeometryCache, geometry_key
 from .geotiff import (
     BACKPLANE_UNITS,
     GEOTIFF_FORMATS,
@@ -127,6 +128,7 @@ def frame_geometry(
     mode: str = "auto",
     time_offset: float = 0.0,
     spin_fit: SpinFit | None = None,
+    cache: GeometryCache | None = None,
 ) -> FrameGeometry:
     """Positions from SPICE and the attitude from a CK or from the limb.
 
@@ -142,6 +144,10 @@ def frame_geometry(
         Start-time correction (s) applied before any fit.
     spin_fit : SpinFit, optional
         Reuse a spin self-calibration.
+    cache : GeometryCache, optional
+        Reuse (or store) the spin fit and navigation of an identical earlier call
+        (same pixels, metadata, kernels, mode and offset; see
+        :mod:`junocam.maps.cache`). Not used with ``spin_fit`` or ``mode="ck"``.
 
     Returns
     -------
@@ -175,6 +181,15 @@ def frame_geometry(
     """
     if mode not in NAVIGATION_MODES:
         raise GeometryError(f"unknown navigation mode {mode!r}; choose one of {NAVIGATION_MODES}")
+    if cache is not None and spin_fit is None and mode != "ck":
+        key = geometry_key(frame, kernels, mode=mode, time_offset=time_offset)
+        parts, _ = cache.get_or_compute(
+            key,
+            lambda: _geometry_parts(
+                frame_geometry(frame, kernels, mode=mode, time_offset=time_offset)
+            ),
+        )
+        return FrameGeometry(*parts)
     eph = frame_ephemeris(frame.meta, kernels, time_offset=time_offset, use_ck=mode != "limb")
     if mode == "ck":
         if not eph.has_attitude:
@@ -185,6 +200,10 @@ def frame_geometry(
     camera = fit.camera or CameraModel()
     nav = navigate(framelets, eph, fit.spin, camera)
     return FrameGeometry(nav.view, eph, nav, fit)
+
+
+def _geometry_parts(geo: FrameGeometry) -> tuple[Any, ...]:
+    return (geo.view, geo.ephemeris, geo.navigation, geo.fit)
 
 
 @dataclass(frozen=True)
@@ -216,6 +235,9 @@ class MapOptions:
     time_offset : float
     protect : tuple of Path
         Files never to overwrite (the inputs).
+    cache : GeometryCache, optional
+        Where to reuse and keep the frame's spin fit and navigation (None: always
+        computed).
     """
 
     out_dir: Path
@@ -228,6 +250,7 @@ class MapOptions:
     mode: str = "auto"
     time_offset: float = 0.0
     protect: tuple[Path, ...] = field(default=())
+    cache: GeometryCache | None = None
 
 
 def map_frame(
@@ -384,7 +407,9 @@ def map_file(
     t0 = time.perf_counter()
     frame = read_frame(path, metadata, max_pixels=max_pixels)
     protect = (*mopts.protect, *(Path(p) for p in (frame.path, frame.meta.source) if p))
-    geo = frame_geometry(frame, kernels, mode=mopts.mode, time_offset=mopts.time_offset)
+    geo = frame_geometry(
+        frame, kernels, mode=mopts.mode, time_offset=mopts.time_offset, cache=mopts.cache
+    )
     t_geo = time.perf_counter() - t0
     result, projected = map_frame(
         frame, geo, pipeline, mopts.projection, mopts.resolution, calibration=calibration

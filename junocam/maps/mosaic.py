@@ -33,6 +33,7 @@ from ..planet.projection import MapGrid, MapResult, map_grid_for
 from ..planet.spice import KernelSet
 from ..process import FORMATS, ProcessOptions, write_image
 from .blend import Mosaic
+from .cache import GeometryCache
 from .frame import (
     FrameGeometry,
     crop_array,
@@ -87,6 +88,11 @@ class MosaicOptions:
         Also write each band's blended, gain-matched linear mosaic
         (``<name>-<projection>-<band>.tif``): a 16-bit TIFF scaled by ``band_scale``
         (in the sidecar), or with GeoTIFF a float32 map in linear DN, NaN = nodata.
+    protect : tuple of Path
+        Files never to overwrite.
+    cache : GeometryCache, optional
+        Where to reuse and keep each frame's spin fit and navigation (None: always
+        computed).
     """
 
     out_dir: Path
@@ -100,6 +106,7 @@ class MosaicOptions:
     mode: str = "auto"
     protect: tuple[Path, ...] = field(default=())
     bands: bool = False
+    cache: GeometryCache | None = None
 
 
 def _project_calibrated(
@@ -168,7 +175,7 @@ def mosaic_frames(
     for p in paths:
         try:
             frame = read_frame(p, max_pixels=max_pixels)
-            geo = frame_geometry(frame, kernels, mode=mopts.mode)
+            geo = frame_geometry(frame, kernels, mode=mopts.mode, cache=mopts.cache)
         except JunoCamError as err:
             # one frame that cannot be read or navigated must not sink the mosaic
             skipped.append({"input": str(p), "error": str(err)})

@@ -491,16 +491,29 @@ def initial_pointing(
     # turn the observed bright centroid onto the predicted lit centroid; rolling about
     # that direction then turns the lit shape about its own centre
     base = _align(c_sky, lit_dir)
-    t_body = ephemeris.j2000_to_body[ex]
-    o = ephemeris.observer[ex]
-    sun = ephemeris.sun[ex]
+    # Every candidate below is ``base`` rolled about ``lit_dir`` (which keeps each ray's
+    # angle to lit_dir), then turned by at most PAN + ROLL: a ray further from lit_dir
+    # than the planet's reach plus that can never be lit, so it is left out of the
+    # search (exact: the score counts it the same either way).
+    pan, roll = 0.25 * math.sqrt(2.0) * radius, math.radians(4.0)
+    centres = np.einsum("nji,nj->ni", ephemeris.j2000_to_body, -ephemeris.observer)
+    c_dist = np.linalg.norm(centres, axis=1)
+    reach = np.arcsin(np.minimum(1.0, float(ephemeris.body.radii.max()) / c_dist)) + np.arccos(
+        np.clip(np.einsum("ni,i->n", centres / c_dist[:, None], lit_dir), -1.0, 1.0)
+    )
+    limit = float(reach.max()) + pan + roll + math.radians(0.5)
+    base_sky = np.einsum("nj,kj->nk", sky, base)
+    keep = np.arccos(np.clip(np.einsum("ni,i->n", base_sky, lit_dir), -1.0, 1.0)) <= limit
+    lit_of = _LitTest(sky[keep], ephemeris, ex[keep])
+    bright_kept = bright[keep]
+    n_bright = int(bright.sum())
 
     def agreement(r: np.ndarray) -> float:
-        d = np.einsum("nij,nj->ni", t_body, sky @ r.T)
-        mu0, hit = _mu0(o, d, sun, ephemeris.body)
-        lit = hit & (mu0 > 0.03)
+        lit = lit_of(r)
         # intersection over union: the sky, dark in both, must not dominate the score
-        return float(np.sum(lit & bright) / max(int(np.sum(lit | bright)), 1))
+        inter = int(np.sum(lit & bright_kept))
+        union = n_bright + int(np.sum(lit & ~bright_kept))
+        return float(inter / max(union, 1))
 
     def best_roll(r0: np.ndarray, axis: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, float]:
         cands = [rotation_matrix(axis, a) @ r0 for a in angles]
@@ -513,12 +526,57 @@ def initial_pointing(
     best, score = r, agreement(r)
     for a in np.linspace(-0.25, 0.25, 7) * radius:
         for b in np.linspace(-0.25, 0.25, 7) * radius:
-            cand = small_rotation(a * east + b * north) @ r
+            cand = small_rotation(a * east + b * north) @ r  # turned by <= pan
             s = agreement(cand)
             if s > score:
                 best, score = cand, s
-    best, _ = best_roll(best, u, np.radians(np.arange(-4.0, 4.01, 0.5)))
+    best, _ = best_roll(best, u, np.radians(np.arange(-4.0, 4.01, 0.5)))  # <= roll
     return Pointing(best, spin)
+
+
+class _LitTest:
+    """Which sky directions, turned by a candidate attitude, see the lit planet.
+
+    The same test as :func:`_mu0` (ray/spheroid intersection, cosine of incidence
+    above 0.03) for one fixed set of rays and many attitudes: everything that does
+    not depend on the attitude is prepared once, and the arithmetic runs on
+    contiguous per-component arrays (several times faster than on (n, 3) arrays,
+    which the grid search of :func:`initial_pointing` calls about 190 times).
+    """
+
+    def __init__(self, sky: np.ndarray, ephemeris: Ephemeris, exposure: np.ndarray) -> None:
+        r = ephemeris.body.radii
+        self.radii = [float(v) for v in r]
+        self.sky = [np.ascontiguousarray(sky[:, k]) for k in range(3)]
+        # body-fixed and scaled so that the spheroid is the unit sphere
+        t = ephemeris.j2000_to_body[exposure] / r[None, :, None]
+        self.t = [[np.ascontiguousarray(t[:, j, k]) for k in range(3)] for j in range(3)]
+        o = ephemeris.observer[exposure] / r
+        self.o = [np.ascontiguousarray(o[:, k]) for k in range(3)]
+        self.c = self.o[0] ** 2 + self.o[1] ** 2 + self.o[2] ** 2 - 1.0
+        sun = ephemeris.sun[exposure]
+        self.sun_over_r = [np.ascontiguousarray(sun[:, k]) / r[k] for k in range(3)]
+
+    def __call__(self, rot: np.ndarray) -> np.ndarray:
+        sx, sy, sz = self.sky
+        u = [rot[k, 0] * sx + rot[k, 1] * sy + rot[k, 2] * sz for k in range(3)]
+        t = self.t
+        d = [t[j][0] * u[0] + t[j][1] * u[1] + t[j][2] * u[2] for j in range(3)]
+        ox, oy, oz = self.o
+        a = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
+        b = ox * d[0] + oy * d[1] + oz * d[2]
+        disc = b * b - a * self.c
+        hit = (disc >= 0) & (a > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dist = (-b - np.sqrt(np.where(hit, disc, 0.0))) / a
+            hit &= dist > 0
+            # the outward normal at p (body-fixed) is along p / r^2 = p' / r
+            p = [o + dist * dk for o, dk in zip(self.o, d, strict=True)]
+            sr = self.sun_over_r
+            dot = p[0] * sr[0] + p[1] * sr[1] + p[2] * sr[2]
+            norm = np.sqrt(sum((pk / rk) ** 2 for pk, rk in zip(p, self.radii, strict=True)))
+            mu0 = dot / norm
+        return hit & (mu0 > 0.03)
 
 
 def _tangent_axes(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
