@@ -120,6 +120,7 @@ def frame_geometry(
     mode: str = "auto",
     time_offset: float = 0.0,
     spin_fit: SpinFit | None = None,
+    target: str | None = None,
 ) -> FrameGeometry:
     """Positions from SPICE and the attitude from a CK or from the limb.
 
@@ -135,6 +136,9 @@ def frame_geometry(
         Start-time correction (s) applied before any fit.
     spin_fit : SpinFit, optional
         Reuse a spin self-calibration.
+    target : str, optional
+        Target body name (default: the frame's TARGET_NAME, see
+        :func:`junocam.planet.spice.resolve_target`).
 
     Returns
     -------
@@ -168,7 +172,9 @@ def frame_geometry(
     """
     if mode not in NAVIGATION_MODES:
         raise GeometryError(f"unknown navigation mode {mode!r}; choose one of {NAVIGATION_MODES}")
-    eph = frame_ephemeris(frame.meta, kernels, time_offset=time_offset, use_ck=mode != "limb")
+    eph = frame_ephemeris(
+        frame.meta, kernels, time_offset=time_offset, use_ck=mode != "limb", target=target
+    )
     if mode == "ck":
         if not eph.has_attitude:
             raise GeometryError("--navigate ck needs a CK (and the Juno frames kernel)")
@@ -206,6 +212,8 @@ class MapOptions:
     time_offset : float
     protect : tuple of Path
         Files never to overwrite (the inputs).
+    target : str, optional
+        Target body (default: the frame's TARGET_NAME).
     """
 
     out_dir: Path
@@ -218,6 +226,7 @@ class MapOptions:
     mode: str = "auto"
     time_offset: float = 0.0
     protect: tuple[Path, ...] = field(default=())
+    target: str | None = None
 
 
 def map_frame(
@@ -371,7 +380,9 @@ def map_file(
     t0 = time.perf_counter()
     frame = read_frame(path, metadata, max_pixels=max_pixels)
     protect = (*mopts.protect, *(Path(p) for p in (frame.path, frame.meta.source) if p))
-    geo = frame_geometry(frame, kernels, mode=mopts.mode, time_offset=mopts.time_offset)
+    geo = frame_geometry(
+        frame, kernels, mode=mopts.mode, time_offset=mopts.time_offset, target=mopts.target
+    )
     t_geo = time.perf_counter() - t0
     result, projected = map_frame(
         frame, geo, pipeline, mopts.projection, mopts.resolution, calibration=calibration
@@ -403,6 +414,7 @@ def map_file(
         "product_id": frame.meta.product_id,
         "input": frame.path,
         "grid": projected.grid.to_dict(),
+        "target": geo.ephemeris.target.as_dict(),
         "geometry": geo.as_dict(),
         "kernels": list(kernels.paths),
         "pipeline": pipeline.name,

@@ -30,6 +30,7 @@ from ..metadata import Filter
 from ..pipeline.engine import Pipeline, PipelineResult
 from ..planet.projection import MapGrid, MapResult, map_grid_for
 from ..planet.spice import KernelSet
+from ..planet.targets import target_named
 from ..process import FORMATS, ProcessOptions, write_image
 from .blend import Mosaic
 from .frame import (
@@ -71,6 +72,8 @@ class MosaicOptions:
         Write the colour mosaic as RGBA, transparent where not every band has data.
     mode : str
         Navigation mode (see :func:`frame_geometry`).
+    target : str, optional
+        Target body (default: each frame's TARGET_NAME; all must agree).
     """
 
     out_dir: Path
@@ -83,6 +86,7 @@ class MosaicOptions:
     alpha: bool = False
     mode: str = "auto"
     protect: tuple[Path, ...] = field(default=())
+    target: str | None = None
 
 
 def _project_calibrated(
@@ -151,7 +155,7 @@ def mosaic_frames(
     for p in paths:
         try:
             frame = read_frame(p, max_pixels=max_pixels)
-            geo = frame_geometry(frame, kernels, mode=mopts.mode)
+            geo = frame_geometry(frame, kernels, mode=mopts.mode, target=mopts.target)
         except JunoCamError as err:
             # one frame that cannot be read or navigated must not sink the mosaic
             skipped.append({"input": str(p), "error": str(err)})
@@ -165,6 +169,7 @@ def mosaic_frames(
             {
                 "input": str(p),
                 "product_id": frame.meta.product_id,
+                "target": geo.ephemeris.target.name,
                 "observer_mid_km": [round(float(v), 3) for v in mid],
                 **geo.as_dict(),
             }
@@ -174,6 +179,12 @@ def mosaic_frames(
     if not geos:
         raise GeometryError(
             "no frame could be navigated: " + "; ".join(x["error"] for x in skipped)
+        )
+    names = sorted({g.ephemeris.target.name for _, g in geos})
+    if len(names) > 1:
+        raise GeometryError(
+            f"the frames show different targets ({', '.join(names)}): mosaic one body at a "
+            "time or choose it with --target"
         )
     paths = [p for p, _ in geos]
     views = [g.view for _, g in geos]
@@ -303,8 +314,12 @@ def mosaic_files(
         source=mosaic.source,
         **mosaic.backplanes.as_dict(),
     )
+    named = [r["target"] for r in records if "target" in r]
     record: dict[str, Any] = {
         "grid": mosaic.grid.to_dict(),
+        "target": target_named(named[0]).with_radii(mosaic.grid.body.radii).as_dict()
+        if named
+        else None,
         "frames": records,
         "kernels": list(kernels.paths),
         "pipeline": pipeline.name,
