@@ -206,10 +206,12 @@ def stitch_frame(
         )
         spin = fit.spin
         camera = fit.camera or camera
-        if interframe_delay is not None:
-            warn_unusual_turn(fit, interframe_delay)
     else:
         fit = _nominal_fit(spin, "spin fit disabled: nominal/explicit spin used")
+    if options.turn_per_exposure is None and interframe_delay is not None:
+        # the plain stitch has no spacecraft positions: a close flyby's parallax in the
+        # fitted turn distorts the body; say so
+        warn_unusual_turn(fit, interframe_delay)
     scale = camera.focal_px * options.scale
     cyl = CylinderGrid.covering(framelets, camera, spin, scale=scale)
     grid: CylinderGrid | PerspectiveGrid = cyl
