@@ -975,7 +975,7 @@ def parallax_turn_bound(ephemeris: Ephemeris, spin: SpinModel) -> float:
     ...                 np.array([[0, 30.0, 0], [0, 30.0, 0]]), np.array([[1.0, 0, 0]] * 2),
     ...                 np.stack([np.eye(3)] * 2), None, None, Ellipsoid(1829.4, 1819.4, 1815.7))
     >>> round(parallax_turn_bound(eph, SpinModel.nominal(0.372)), 3)
-    0.06
+    0.061
     """
     if ephemeris.n_exposures < 2:
         return 0.0
