@@ -253,12 +253,13 @@ IO_FLYBY = SyntheticPass(
     target="IO",
 )
 
-#: A PJ34-like Ganymede flyby (2021-06-07, closest approach about 1,046 km, 18.5 km/s
-#: relative), seen as JunoCam imaged it, a little after closest approach.
+#: A PJ34-like Ganymede flyby (2021-06-07, closest approach about 1,046 km at 18.5 km/s
+#: relative): the frame is taken a few minutes after closest approach, 3,500 km up,
+#: where Ganymede's disc (51 degrees) fits JunoCam's 58-degree swath.
 GANYMEDE_FLYBY = SyntheticPass(
     sub_lat_deg=20.0,
     sub_lon_west_deg=150.0,
-    altitude_km=1050.0,
+    altitude_km=3500.0,
     speed_km_s=18.5,
     axis_tilt_deg=0.0,
     phase_deg=50.0,
