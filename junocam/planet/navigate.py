@@ -851,8 +851,9 @@ def navigate(
     exposures and its spin fitted from their overlaps
     (:func:`junocam.geometry.fit_frame_spin`).
 
-    On a close flyby (a moon a few thousand km away, :func:`parallax_turn_bound`
-    above :data:`CLOSE_FLYBY_PARALLAX`) the overlap-fitted spin carries the parallax:
+    On a close flyby of a moon (a few thousand km away, :func:`parallax_turn_bound`
+    above :data:`CLOSE_FLYBY_PARALLAX`; Jupiter frames keep the plain fit) the
+    overlap-fitted spin carries the parallax:
     the turn correction may then reach that bound, the spin axis' two tilts are fitted
     too, and the lit disc's shading (log brightness against log cos(incidence), one
     albedo offset per band) joins the limb and terminator to pin the roll about the
@@ -867,7 +868,8 @@ def navigate(
     term_pts = detect_terminator(framelets, use)
     base = None if ck else (initial or initial_pointing(framelets, ephemeris, spin, camera))
     parallax = parallax_turn_bound(ephemeris, spin)
-    close = parallax > CLOSE_FLYBY_PARALLAX
+    # moons only: Jupiter's own perijove frames keep the proven limb-only fit and guard
+    close = parallax > CLOSE_FLYBY_PARALLAX and ephemeris.target.naif_id != 599
     shade = None
     if close and base is not None:
         ex, bi, ss, ll, val = _sample_pixels(framelets, use, SHADE_STEP)
@@ -915,7 +917,7 @@ def navigate(
         int(limb.sum()),
         float(p[model.i_off]),
         float(p[3]) if base else 0.0,
-        MAX_TURN_CORRECTION + parallax,
+        MAX_TURN_CORRECTION + (parallax if close else 0.0),
     )
     if problems:
         raise GeometryError(
