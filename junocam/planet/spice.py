@@ -428,8 +428,8 @@ def _loaded_spks(sp: Any, kernels: KernelSet) -> list[str]:
     return files
 
 
-def _covered(sp: Any, kernels: KernelSet, naif_id: int, et: float) -> bool:
-    """Whether a loaded SPK has data for ``naif_id`` at ``et``."""
+def _covered(sp: Any, kernels: KernelSet, naif_id: int, et: float | None) -> bool:
+    """Whether a loaded SPK has data for ``naif_id`` at ``et`` (None: at any time)."""
     for path in _loaded_spks(sp, kernels):
         try:
             cover = sp.spkcov(path, naif_id)
@@ -437,7 +437,7 @@ def _covered(sp: Any, kernels: KernelSet, naif_id: int, et: float) -> bool:
             continue
         for k in range(sp.wncard(cover)):
             a, b = sp.wnfetd(cover, k)
-            if a <= et <= b:
+            if et is None or a <= et <= b:
                 return True
     return False
 
@@ -448,8 +448,8 @@ def _require_target_ephemeris(sp: Any, kernels: KernelSet, target: Target, et: f
     Checked before any SPICE call so the message names what is missing instead of
     SPICE's generic "insufficient ephemeris data".
     """
-    if _covered(sp, kernels, target.naif_id, et):
-        return
+    if _covered(sp, kernels, target.naif_id, et) or _covered(sp, kernels, target.naif_id, None):
+        return  # present at another epoch: SPICE's failure then names the coverage
     raise MissingEphemerisError(
         f"no ephemeris for {target.name} (NAIF {target.naif_id}) at "
         f"{sp.et2utc(et, 'ISOC', 3)} UTC in the loaded kernels: load {target.spk_kind}",
