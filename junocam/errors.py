@@ -88,6 +88,10 @@ class KernelError(JunoCamError):
     """A SPICE kernel is missing, unreadable or does not cover the request."""
 
 
+class MissingEphemerisError(KernelError):
+    """The loaded kernels lack a body's position (e.g. a moon without a satellite SPK)."""
+
+
 class OutputError(JunoCamError):
     """An output cannot be written (directory not writable, would overwrite an input)."""
 

@@ -208,6 +208,10 @@ def stitch_frame(
         camera = fit.camera or camera
     else:
         fit = _nominal_fit(spin, "spin fit disabled: nominal/explicit spin used")
+    if options.turn_per_exposure is None and interframe_delay is not None:
+        # the plain stitch has no spacecraft positions: a close flyby's parallax in the
+        # fitted turn distorts the body; say so
+        warn_unusual_turn(fit, interframe_delay)
     scale = camera.focal_px * options.scale
     cyl = CylinderGrid.covering(framelets, camera, spin, scale=scale)
     grid: CylinderGrid | PerspectiveGrid = cyl
@@ -304,6 +308,56 @@ def fit_frame_spin(
     for w in caught:
         warnings.warn(w.message, JunoCamWarning, stacklevel=2)
     return fit
+
+
+#: Juno's spin as the real frames fit it: 1.9836-1.9909 rpm (-0.82% to -0.46% from
+#: the nominal 2 rpm, docs/real_frames.md); the middle of that range, rad/s.
+USUAL_SPIN_RATE = 1.9872 * 2.0 * math.pi / 60.0
+#: Relative departure of a fitted turn from :data:`USUAL_SPIN_RATE` that is warned about.
+UNUSUAL_TURN = 0.005
+
+
+def warn_unusual_turn(fit: SpinFit, interframe_delay: float) -> float | None:
+    """Warn when a fitted turn departs from Juno's usual spin by more than 0.5 %.
+
+    Stitched from the spin alone, a frame taken close to a body (a moon flyby) reads
+    the parallax of the moving spacecraft as extra turn: on a simulated PJ57-like Io
+    pass at 2,340 km and 30 km/s the fit reads +4 % and Io comes out stretched along
+    the spin. With kernels, ``junocam map`` uses the spacecraft's positions instead.
+
+    Returns
+    -------
+    float or None
+        The relative departure when a warning was issued.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from junocam.spin import SpinModel
+    >>> fast = SpinModel.nominal(0.372, USUAL_SPIN_RATE * 1.04)
+    >>> fit = SpinFit(fast, fast, 10, 10, 0.1, 0.1, 0.1, False, "")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     round(warn_unusual_turn(fit, 0.372), 3)
+    0.04
+    >>> "parallax" in str(caught[0].message)
+    True
+    """
+    if fit.fallback or not interframe_delay:
+        return None
+    usual = SpinModel.nominal(interframe_delay, USUAL_SPIN_RATE).turn_per_exposure
+    off = abs(fit.spin.turn_per_exposure) / abs(usual) - 1.0
+    if abs(off) <= UNUSUAL_TURN:
+        return None
+    warnings.warn(
+        f"the fitted spin turn is {off * 100:+.1f} % off Juno's usual spin (1.987 rpm): "
+        "close to a body the spacecraft's motion (parallax) enters the fit and the body "
+        "is stretched or squeezed along the spin; give the frame's SPICE kernels "
+        "(junocam map --kernels) to use the spacecraft positions",
+        JunoCamWarning,
+        stacklevel=2,
+    )
+    return off
 
 
 def _fov_of(grid: PerspectiveGrid) -> float:

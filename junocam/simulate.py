@@ -287,6 +287,8 @@ class SimulationSpec:
         START_TIME written to the metadata.
     product_id : str
         PRODUCT_ID written to the metadata.
+    target_name : str
+        TARGET_NAME written to the metadata (the body the frame shows).
     """
 
     filters: tuple[Filter, ...] = (Filter.BLUE, Filter.GREEN, Filter.RED)
@@ -306,6 +308,7 @@ class SimulationSpec:
     seed: int = 0
     start_time: datetime = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
     product_id: str = "JNCS_2026329_00C00001_V01"
+    target_name: str = "JUPITER"
 
     def true_spin(self) -> SpinModel:
         """The spin model the frame is rendered with (reference: middle exposure)."""
@@ -444,7 +447,7 @@ def website_metadata(spec: SimulationSpec, spin: SpinModel) -> dict[str, Any]:
         "PRODUCT_ID": spec.product_id,
         "FILE_NAME": f"{spec.product_id}-raw.png",
         "INSTRUMENT_ID": "JNC",
-        "TARGET_NAME": "JUPITER",
+        "TARGET_NAME": spec.target_name,
         "TITLE": "Simulated frame (junocam simulate)",
         "PJ": "0",
         "START_TIME": spec.start_time.strftime(fmt)[:-3],
@@ -602,13 +605,68 @@ class PlanetTexture:
             features.append((f_lat, f_lon))
         return cls(np.clip(rgb, 0.0, 1.0).astype(np.float32), features=tuple(features))
 
+    @classmethod
+    def volcanic(
+        cls, shape: tuple[int, int] = (360, 720), seed: int = 0, n_spots: int = 24
+    ) -> PlanetTexture:
+        """An Io-like map: sulphur-yellow plains, mottling, dark paterae and pale frost.
+
+        Not Io's real surface: a texture with Io's colours and distinct, randomly
+        placed dark and bright spots (``features``) for closed-loop position checks.
+
+        Examples
+        --------
+        >>> t = PlanetTexture.volcanic((90, 180), n_spots=4)
+        >>> t.rgb.shape, len(t.features), bool(t.rgb[..., 0].mean() > t.rgb[..., 2].mean())
+        ((90, 180, 3), 4, True)
+        """
+        from scipy import ndimage
+
+        rng = np.random.default_rng(seed)
+        rows, cols = shape
+        lat = 90.0 - (np.arange(rows) + 0.5) * 180.0 / rows
+        lon = 360.0 - (np.arange(cols) + 0.5) * 360.0 / cols
+        la, lo = np.meshgrid(lat, lon, indexing="ij")
+        coarse = ndimage.gaussian_filter(rng.standard_normal(shape), (6.0, 12.0), mode="wrap")
+        fine = ndimage.gaussian_filter(rng.standard_normal(shape), (1.2, 2.4), mode="wrap")
+        coarse /= coarse.std() + 1e-12
+        fine /= fine.std() + 1e-12
+        grey = 0.62 + 0.08 * coarse + 0.04 * fine
+        # reddish polar regions, yellow-white equatorial plains
+        red_poles = np.clip((np.abs(la) - 40.0) / 40.0, 0.0, 1.0)
+        rgb = np.stack(
+            [grey * (1.0 - 0.15 * red_poles), grey * (0.88 - 0.25 * red_poles), grey * 0.45],
+            axis=-1,
+        )
+        features = []
+        for k in range(n_spots):
+            f_lat = float(rng.uniform(-60, 60))
+            f_lon = float(rng.uniform(0, 360))
+            size = float(rng.uniform(1.5, 3.0))  # degrees
+            d_lon = (lo - f_lon + 180.0) % 360.0 - 180.0
+            d = np.hypot((la - f_lat) / size, d_lon * np.cos(np.radians(f_lat)) / size)
+            bump = np.exp(-0.5 * d**2)
+            if k % 3 == 2:  # pale SO2 frost
+                colour = np.array([0.92, 0.9, 0.8])
+            else:  # dark patera floor, with a reddish halo
+                colour = np.array([0.12, 0.08, 0.06])
+                halo = np.exp(-0.5 * (d / 2.5) ** 2) * (1 - bump)
+                rgb = rgb * (1 - 0.35 * halo[..., None]) + 0.35 * halo[..., None] * np.array(
+                    [0.65, 0.3, 0.15]
+                )
+            rgb = rgb * (1 - bump[..., None]) + bump[..., None] * colour
+            features.append((f_lat, f_lon))
+        return cls(np.clip(rgb, 0.0, 1.0).astype(np.float32), features=tuple(features))
+
 
 def simulate_planet_frame(
     texture: PlanetTexture,
     view: Any,
     spec: SimulationSpec = SimulationSpec(),
 ) -> SimulatedFrame:
-    """Render a raw frame of an oblate, textured, sunlit Jupiter seen through ``view``.
+    """Render a raw frame of a textured, sunlit body seen through ``view``.
+
+    The body is ``view.body`` (Jupiter's oblate spheroid, or a moon's ellipsoid).
 
     Every framelet pixel's ray (``spec.oversample``^2 sub-samples) is intersected with
     the spheroid at its exposure's position and attitude; the albedo is lit by the
@@ -678,7 +736,9 @@ def simulate_pass_frames(
     """Write a synthetic pass: kernels in ``out_dir/kernels``, raw frames in ``out_dir``.
 
     Each frame is centred ``offsets_s`` seconds after ``spec.mid_utc`` (a multiple of
-    the spin period plus a little sweeps Jupiter again, further along), rendered
+    the spin period plus a little sweeps Jupiter again, further along); the body is
+    ``spec.target`` (e.g. Io for :data:`~junocam.planet.simkernels.IO_FLYBY`), written
+    as the frames' TARGET_NAME. They are rendered
     with :func:`junocam.simulate.simulate_planet_frame` through the CK attitude and
     written as a website-style ``-raw.png`` with its JSON metadata.
 
@@ -744,6 +804,7 @@ def simulate_pass_frames(
             full_well_dn=base.full_well_dn * g,
             product_id=f"JNCS_2026329_99C{k + 1:05d}_V01",
             seed=base.seed + k,
+            target_name=spec.target,
         )
         meta = from_website_json(website_metadata(one, one.true_spin()))
         view = view_from_ck(frame_ephemeris(meta, truth.kernels, time_offset=time_error_s))

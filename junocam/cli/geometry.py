@@ -26,6 +26,7 @@ from .options import (
     kernels_option,
     load_frame,
     metadata_option,
+    target_option,
 )
 
 
@@ -34,6 +35,7 @@ from .options import (
 @kernels_option()
 @metadata_option
 @filters_option
+@target_option
 @click.option(
     "--time-offset",
     type=float,
@@ -48,19 +50,26 @@ def geometry_cmd(
     kernel_paths: Sequence[str],
     metadata: str | None,
     filters: Sequence[Filter] | None,
+    target: str | None,
     time_offset: float,
 ) -> None:
     """Print the sub-spacecraft point of every exposure of FRAMES as JSON.
 
-    Latitude is planetographic, longitude System III west, altitude above the
-    reference ellipsoid; each exposure is evaluated at mid-exposure with light-time
-    and aberration correction. When the frame's metadata gives the sub-spacecraft
-    point, "metadata_match" names the best-matching exposure and the differences.
+    The target is the frame's TARGET_NAME or --target (Jupiter, Io, Europa,
+    Ganymede, Callisto); "target" gives its NAIF id, frame, radii and convention.
+    Latitude is planetographic, longitude west-positive (System III for Jupiter, the
+    IAU prime meridian for a moon), altitude above the reference ellipsoid; each
+    exposure is evaluated at mid-exposure with light-time and aberration
+    correction. When the frame's metadata gives the sub-spacecraft point,
+    "metadata_match" names the best-matching exposure and the differences.
+    "bodies" lists the other moons the kernels have and, with a CK, whether the
+    frame sees them.
 
     \b
     Examples:
       junocam geometry frame-raw.png --kernels kernels/
       junocam geometry a.png b.png --kernels juno.tm
+      junocam geometry io-raw.png --kernels kernels/ --target IO
     """
     from ..planet.spice import KernelSet, geometry_report
 
@@ -73,6 +82,6 @@ def geometry_cmd(
         if kernels is None:
             kernels = KernelSet.from_path(list(kernel_paths))
         frame = load_frame(path, metadata, filters, opts)
-        click.echo(json.dumps(geometry_report(frame.meta, kernels, time_offset), indent=2))
+        click.echo(json.dumps(geometry_report(frame.meta, kernels, time_offset, target), indent=2))
 
     for_each(ctx, frames, one)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from .options import (
     recipe_options,
     report,
     resolution_option,
+    target_option,
 )
 
 #: ``--no-cache``: navigate every frame afresh instead of reusing the geometry cache
@@ -95,6 +97,7 @@ def gis_check(ctx: click.Context, fmt: str, opts: GlobalOptions) -> None:
 @click.option(
     "--time-offset", type=float, default=0.0, show_default=True, help="Start-time correction, s."
 )
+@target_option
 @recipe_options
 @calibration_option
 @map_format_option
@@ -113,6 +116,7 @@ def map_cmd(
     write_bands: bool,
     backplanes: bool,
     time_offset: float,
+    target: str | None,
     pipeline_name: str,
     overrides: Sequence[str],
     calibration: str | None,
@@ -121,7 +125,10 @@ def map_cmd(
     metadata: str | None,
     no_cache: bool,
 ) -> None:
-    """Project FRAMES onto a map of Jupiter and write it with a JSON sidecar.
+    """Project FRAMES onto a map of their target and write it with a JSON sidecar.
+
+    The target is the frame's TARGET_NAME or --target (Jupiter, Io, Europa,
+    Ganymede, Callisto: the kernels must hold its ephemeris and radii).
 
     Positions come from the SPK in --kernels; the camera attitude from a CK when
     one is given, otherwise it is navigated from the planet's limb and terminator
@@ -161,6 +168,7 @@ def map_cmd(
             mode=mode,
             time_offset=time_offset,
             cache=_geometry_cache(no_cache),
+            target=target,
         )
         rec = map_file(
             path,
@@ -198,6 +206,7 @@ def map_cmd(
 @click.option("--no-gains", is_flag=True, help="Do not match the frames' brightness.")
 @click.option("--bands", "write_bands", is_flag=True, help="Also write each band's linear mosaic.")
 @navigate_option
+@target_option
 @recipe_options
 @calibration_option
 @map_format_option
@@ -215,6 +224,7 @@ def mosaic_cmd(
     no_gains: bool,
     write_bands: bool,
     mode: str,
+    target: str | None,
     pipeline_name: str,
     overrides: Sequence[str],
     calibration: str | None,
@@ -257,6 +267,7 @@ def mosaic_cmd(
             mode=mode,
             bands=write_bands,
             cache=_geometry_cache(no_cache),
+            target=target,
         )
         rec = mosaic_files(
             list(frames),
@@ -355,6 +366,7 @@ def _parse_latlon(ctx: click.Context, param: click.Parameter, value: str | None)
     type=click.Path(dir_okay=False, path_type=Path),
     help="Output image (.png).",
 )
+@target_option
 @click.pass_context
 def globe_cmd(
     ctx: click.Context,
@@ -367,9 +379,10 @@ def globe_cmd(
     sun: tuple[float, float] | None,
     stars: bool,
     out_path: Path,
+    target: str | None,
 ) -> None:
     """Render MAP_IMAGE (from `junocam map` or `mosaic`, with its JSON sidecar) on
-    Jupiter's oblate spheroid seen from a virtual camera.
+    the target's ellipsoid (from the sidecar, or --target) seen from a virtual camera.
 
     \b
     Examples:
@@ -379,12 +392,15 @@ def globe_cmd(
     from ..maps.globe import GlobeView, render_globe
     from ..maps.store import load_map
     from ..output import write_png
+    from ..planet.targets import target_named
 
     opts: GlobalOptions = ctx.obj
     if out_path.suffix.lower() != ".png":
         raise click.BadParameter("the globe is written as a .png", param_hint="-o")
     try:
         img, grid, mask = load_map(map_image)
+        if target is not None:
+            grid = replace(grid, body=target_named(target).ellipsoid)
         view = GlobeView(view_at[0], view_at[1], distance, fov, size, roll)
         rgb, _ = render_globe(
             img, grid, view, mask=mask, sun=sun, background="stars" if stars else "black"
@@ -426,6 +442,7 @@ def globe_cmd(
 @resolution_option
 @click.option("--stars", is_flag=True, help="A starry background.")
 @navigate_option
+@target_option
 @recipe_options
 @no_cache_option
 @click.pass_context
@@ -441,11 +458,14 @@ def animate_cmd(
     resolution: float | None,
     stars: bool,
     mode: str,
+    target: str | None,
     pipeline_name: str,
     overrides: Sequence[str],
     no_cache: bool,
 ) -> None:
-    """Fly past Jupiter along the spacecraft's path, the FRAMES projected on the globe.
+    """Fly past the target along the spacecraft's path, the FRAMES projected on the globe.
+
+    The target is the frames' TARGET_NAME or --target.
 
     The frames are mosaicked onto a cylindrical map, then the globe is rendered from
     the spacecraft's position at every frame and ``--steps`` views between them.
@@ -472,6 +492,7 @@ def animate_cmd(
             resolution=resolution,
             mode=mode,
             cache=_geometry_cache(no_cache),
+            target=target,
         )
         mosaic, result, records, _ = mosaic_frames(
             list(frames),
@@ -482,7 +503,7 @@ def animate_cmd(
             progress=lambda msg: click.echo(msg, err=True),
         )
         positions = [np.array(r["observer_mid_km"]) for r in records if "error" not in r]
-        views = flyby_views(positions, steps, fov_deg=fov, size=size)
+        views = flyby_views(positions, steps, fov_deg=fov, size=size, body=mosaic.grid.body)
         from rich.progress import Progress
 
         rendered = []

@@ -260,8 +260,17 @@ def projection_option(default: str) -> Any:
         type=click.Choice(["equirectangular", "polar", "orthographic"]),
         default=default,
         show_default=True,
-        help="Map projection (latitude planetographic, longitude System III west).",
+        help="Map projection (latitude planetographic, longitude west-positive: System "
+        "III for Jupiter, the IAU prime meridian for a moon).",
     )
+
+
+target_option = click.option(
+    "--target",
+    type=click.Choice(["JUPITER", "IO", "EUROPA", "GANYMEDE", "CALLISTO"], case_sensitive=False),
+    default=None,
+    help="Target body [default: the frame's TARGET_NAME, Jupiter when it names no body].",
+)
 
 
 resolution_option = click.option(

@@ -50,6 +50,7 @@ from ..planet.navigate import Navigation
 from ..planet.pointing import Pointing, ViewGeometry
 from ..planet.spheroid import Ellipsoid
 from ..planet.spice import Ephemeris, KernelSet
+from ..planet.targets import Target
 from ..spin import SpinModel
 from ..spinfit import SpinFit
 
@@ -71,6 +72,7 @@ _TYPES: dict[str, type] = {
         Pointing,
         SpinFit,
         SpinModel,
+        Target,
         ViewGeometry,
     )
 }
@@ -108,7 +110,12 @@ def _kernel_stamp(path: str) -> list[Any]:
 
 
 def geometry_key(
-    frame: RawFrame, kernels: KernelSet, *, mode: str = "auto", time_offset: float = 0.0
+    frame: RawFrame,
+    kernels: KernelSet,
+    *,
+    mode: str = "auto",
+    time_offset: float = 0.0,
+    target: str | None = None,
 ) -> str:
     """The cache key of a frame's geometry (SHA-256, hex).
 
@@ -134,6 +141,7 @@ def geometry_key(
         "kernels": [_kernel_stamp(p) for p in kernels.paths],
         "mode": mode,
         "time_offset": float(time_offset),
+        "target": None if target is None else target.upper(),
     }
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

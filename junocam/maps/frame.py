@@ -129,6 +129,7 @@ def frame_geometry(
     time_offset: float = 0.0,
     spin_fit: SpinFit | None = None,
     cache: GeometryCache | None = None,
+    target: str | None = None,
 ) -> FrameGeometry:
     """Positions from SPICE and the attitude from a CK or from the limb.
 
@@ -148,6 +149,9 @@ def frame_geometry(
         Reuse (or store) the spin fit and navigation of an identical earlier call
         (same pixels, metadata, kernels, mode and offset; see
         :mod:`junocam.maps.cache`). Not used with ``spin_fit`` or ``mode="ck"``.
+    target : str, optional
+        Target body name (default: the frame's TARGET_NAME, see
+        :func:`junocam.planet.spice.resolve_target`).
 
     Returns
     -------
@@ -182,15 +186,17 @@ def frame_geometry(
     if mode not in NAVIGATION_MODES:
         raise GeometryError(f"unknown navigation mode {mode!r}; choose one of {NAVIGATION_MODES}")
     if cache is not None and spin_fit is None and mode != "ck":
-        key = geometry_key(frame, kernels, mode=mode, time_offset=time_offset)
+        key = geometry_key(frame, kernels, mode=mode, time_offset=time_offset, target=target)
         parts, _ = cache.get_or_compute(
             key,
             lambda: _geometry_parts(
-                frame_geometry(frame, kernels, mode=mode, time_offset=time_offset)
+                frame_geometry(frame, kernels, mode=mode, time_offset=time_offset, target=target)
             ),
         )
         return FrameGeometry(*parts)
-    eph = frame_ephemeris(frame.meta, kernels, time_offset=time_offset, use_ck=mode != "limb")
+    eph = frame_ephemeris(
+        frame.meta, kernels, time_offset=time_offset, use_ck=mode != "limb", target=target
+    )
     if mode == "ck":
         if not eph.has_attitude:
             raise GeometryError("--navigate ck needs a CK (and the Juno frames kernel)")
@@ -238,6 +244,8 @@ class MapOptions:
     cache : GeometryCache, optional
         Where to reuse and keep the frame's spin fit and navigation (None: always
         computed).
+    target : str, optional
+        Target body (default: the frame's TARGET_NAME).
     """
 
     out_dir: Path
@@ -251,6 +259,7 @@ class MapOptions:
     time_offset: float = 0.0
     protect: tuple[Path, ...] = field(default=())
     cache: GeometryCache | None = None
+    target: str | None = None
 
 
 def map_frame(
@@ -408,7 +417,12 @@ def map_file(
     frame = read_frame(path, metadata, max_pixels=max_pixels)
     protect = (*mopts.protect, *(Path(p) for p in (frame.path, frame.meta.source) if p))
     geo = frame_geometry(
-        frame, kernels, mode=mopts.mode, time_offset=mopts.time_offset, cache=mopts.cache
+        frame,
+        kernels,
+        mode=mopts.mode,
+        time_offset=mopts.time_offset,
+        cache=mopts.cache,
+        target=mopts.target,
     )
     t_geo = time.perf_counter() - t0
     result, projected = map_frame(
@@ -472,6 +486,7 @@ def map_record(
         "product_id": frame.meta.product_id,
         "input": frame.path,
         "grid": projected.grid.to_dict(),
+        "target": geo.ephemeris.target.as_dict(),
         "geometry": geo.as_dict(),
         "kernels": kernel_paths,
         "pipeline": pipeline.name,

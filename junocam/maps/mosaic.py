@@ -31,6 +31,7 @@ from ..output import write_png, write_tiff16
 from ..pipeline.engine import Pipeline, PipelineResult
 from ..planet.projection import MapGrid, MapResult, map_grid_for
 from ..planet.spice import KernelSet
+from ..planet.targets import target_named
 from ..process import FORMATS, ProcessOptions, write_image
 from .blend import Mosaic
 from .cache import GeometryCache
@@ -93,6 +94,8 @@ class MosaicOptions:
     cache : GeometryCache, optional
         Where to reuse and keep each frame's spin fit and navigation (None: always
         computed).
+    target : str, optional
+        Target body (default: each frame's TARGET_NAME; all must agree).
     """
 
     out_dir: Path
@@ -107,6 +110,7 @@ class MosaicOptions:
     protect: tuple[Path, ...] = field(default=())
     bands: bool = False
     cache: GeometryCache | None = None
+    target: str | None = None
 
 
 def _project_calibrated(
@@ -175,7 +179,9 @@ def mosaic_frames(
     for p in paths:
         try:
             frame = read_frame(p, max_pixels=max_pixels)
-            geo = frame_geometry(frame, kernels, mode=mopts.mode, cache=mopts.cache)
+            geo = frame_geometry(
+                frame, kernels, mode=mopts.mode, cache=mopts.cache, target=mopts.target
+            )
         except JunoCamError as err:
             # one frame that cannot be read or navigated must not sink the mosaic
             skipped.append({"input": str(p), "error": str(err)})
@@ -189,6 +195,7 @@ def mosaic_frames(
             {
                 "input": str(p),
                 "product_id": frame.meta.product_id,
+                "target": geo.ephemeris.target.name,
                 "observer_mid_km": [round(float(v), 3) for v in mid],
                 **geo.as_dict(),
             }
@@ -198,6 +205,12 @@ def mosaic_frames(
     if not geos:
         raise GeometryError(
             "no frame could be navigated: " + "; ".join(x["error"] for x in skipped)
+        )
+    names = sorted({g.ephemeris.target.name for _, g in geos})
+    if len(names) > 1:
+        raise GeometryError(
+            f"the frames show different targets ({', '.join(names)}): mosaic one body at a "
+            "time or choose it with --target"
         )
     paths = [p for p, _ in geos]
     views = [g.view for _, g in geos]
@@ -377,8 +390,12 @@ def mosaic_files(
                 assert band_scale is not None
                 write_tiff16(p, np.clip(v / band_scale, 0, 1), protect=protect)
             band_files.append(str(p))
+    named = [r["target"] for r in records if "target" in r]
     record: dict[str, Any] = {
         "grid": mosaic.grid.to_dict(),
+        "target": target_named(named[0]).with_radii(mosaic.grid.body.radii).as_dict()
+        if named
+        else None,
         "frames": records,
         "kernels": list(kernels.paths),
         "pipeline": pipeline.name,

@@ -51,6 +51,7 @@ from .spheroid import (
     surface_normal,
     surface_point,
 )
+from .targets import JUPITER_TARGET, TARGETS, Target, target_named, target_of
 
 __all__ = [
     "Ellipsoid",
@@ -65,4 +66,9 @@ __all__ = [
     "backplanes",
     "photometric_factor",
     "PHOTOMETRIC_MODELS",
+    "Target",
+    "TARGETS",
+    "JUPITER_TARGET",
+    "target_named",
+    "target_of",
 ]

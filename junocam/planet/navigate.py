@@ -702,6 +702,8 @@ class _Model:
         camera: CameraModel,
         base: Pointing | None,
         fit_time: bool,
+        fit_axis: bool = False,
+        shade: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.limb_pts = limb
         self.term_pts = term
@@ -721,13 +723,35 @@ class _Model:
         # three attitude angles and a relative correction of the turn per exposure:
         # the spin fitted from overlaps takes the planet's parallax (the spacecraft
         # moves 200 km in a frame) for rotation, which the ephemeris here separates
-        self.n_att = 0 if base is None else 4
+        # on a close flyby the parallax corrupts the overlap-fitted spin axis too:
+        # then its two tilts are fitted as well (a full disc in every exposure pins them)
+        self.fit_axis = fit_axis and base is not None
+        self.n_att = 0 if base is None else (6 if self.fit_axis else 4)
         self.i_dt = self.n_att
         self.i_off = self.n_att + int(fit_time)
         self.term_weight = 1.0
+        # shading (close flybys): the lit disc's brightness over its whole face follows
+        # cos(incidence) times the albedo, which pins the roll about the line of sight
+        # that a round body's limb leaves free; one log-albedo offset per band
+        self.n_shade = 0
+        self.s_keep = np.zeros(0, bool)
+        if shade is not None:
+            ex, band, rays, value = shade
+            self.s_ex, self.s_band, self.s_rays = ex, band, rays
+            self.s_log = np.log(np.maximum(value, 1e-6))
+            self.n_shade = int(band.max()) + 1 if band.size else 0
+        self.i_shade = self.i_off + 2
 
     def initial(self) -> np.ndarray:
-        return np.zeros(self.i_off + 2)
+        return np.zeros(self.i_off + 2 + self.n_shade)
+
+    def shade_mu0(self, v: ViewGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """cos(incidence), hit flag and limb distance (px) of the shading pixels."""
+        e = self.s_ex
+        d = np.einsum("nij,nj->ni", v.camera_to_body[e], self.s_rays)
+        mu0, hit = _mu0(v.observer[e], d, v.sun[e], v.body)
+        miss, _ = limb_miss(v.observer[e], d, v.body)
+        return mu0, hit, miss * self.focal
 
     def view(self, p: np.ndarray) -> ViewGeometry:
         dt = float(p[self.i_dt]) if self.fit_time else 0.0
@@ -742,6 +766,8 @@ class _Model:
         spin = replace(
             self.base.spin, turn_per_exposure=self.base.spin.turn_per_exposure * (1.0 + p[3])
         )
+        if self.fit_axis:
+            spin = replace(spin, tilt_y=spin.tilt_y + p[4], tilt_z=spin.tilt_z + p[5])
         return Pointing(r, spin, dt)
 
     def limb_px(self, v: ViewGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -771,6 +797,14 @@ class _Model:
         v = self.view(p)
         miss_px, front, lit = self.limb_px(v)
         limb = front & (np.abs(miss_px - p[self.i_off]) < gate) & lit
+        if self.n_shade:
+            mu0, hit, s_miss = self.shade_mu0(v)
+            self.s_keep = hit & (mu0 > SHADE_MIN_MU0) & (s_miss < -SHADE_MARGIN_PX)
+            if not p[self.i_shade : self.i_shade + self.n_shade].any():
+                for k in range(self.n_shade):  # start the offsets at their median
+                    m = self.s_keep & (self.s_band == k)
+                    if m.any():
+                        p[self.i_shade + k] = np.median(self.s_log[m] - np.log(mu0[m]))
         if not self.term_pts.size:
             return limb, np.zeros(0, bool)
         dist, t_miss, ok = self.term_px(v)
@@ -791,6 +825,11 @@ class _Model:
             dist, _, _ = self.term_px(v)
             depth = self.term_pts.depth[term] if self.term_pts.depth is not None else 0.0
             parts.append(self.term_weight * (dist[term] - depth - p[self.i_off + 1]))
+        if self.n_shade and self.s_keep.any():
+            mu0, _, _ = self.shade_mu0(v)
+            k = self.s_keep
+            c = p[self.i_shade + self.s_band[k]]
+            parts.append(SHADE_WEIGHT * (self.s_log[k] - np.log(np.maximum(mu0[k], 1e-3)) - c))
         if self.fit_time:
             parts.append(np.array([p[self.i_dt] / TIME_PRIOR_S]))
         return np.concatenate(parts)
@@ -869,6 +908,14 @@ def navigate(
     fitted too, starting from :func:`initial_pointing`; that needs a frame of many
     exposures and its spin fitted from their overlaps
     (:func:`junocam.geometry.fit_frame_spin`).
+
+    On a close flyby of a moon (a few thousand km away, :func:`parallax_turn_bound`
+    above :data:`CLOSE_FLYBY_PARALLAX`; Jupiter frames keep the plain fit) the
+    overlap-fitted spin carries the parallax:
+    the turn correction may then reach that bound, the spin axis' two tilts are fitted
+    too, and the lit disc's shading (log brightness against log cos(incidence), one
+    albedo offset per band) joins the limb and terminator to pin the roll about the
+    line of sight that a round body's limb leaves free.
     """
     camera = camera or CameraModel()
     ck = ephemeris.has_attitude if use_ck is None else use_ck
@@ -878,7 +925,16 @@ def navigate(
     edges = detect_edges(framelets, use)
     term_pts = detect_terminator(framelets, use)
     base = None if ck else (initial or initial_pointing(framelets, ephemeris, spin, camera))
-    model = _Model(edges, term_pts, ephemeris, camera, base, fit_time)
+    parallax = parallax_turn_bound(ephemeris, spin)
+    # moons only: Jupiter's own perijove frames keep the proven limb-only fit and guard
+    close = parallax > CLOSE_FLYBY_PARALLAX and ephemeris.target.naif_id != 599
+    shade = None
+    if close and base is not None:
+        ex, bi, ss, ll, val = _sample_pixels(framelets, use, SHADE_STEP)
+        lit = val > 0.03
+        rays = _band_rays(camera, use, bi[lit], ss[lit].astype(float), ll[lit].astype(float))
+        shade = (ex[lit], bi[lit], rays, val[lit])
+    model = _Model(edges, term_pts, ephemeris, camera, base, fit_time, fit_axis=close, shade=shade)
     model.term_weight = terminator_weight
     p = model.initial()
     limb = term = np.zeros(0, bool)
@@ -915,7 +971,12 @@ def navigate(
     att_sigma = float(np.degrees(sig[:3].max())) if model.n_att else float("nan")
     t_sigma = float(sig[model.i_dt]) if fit_time else 0.0
     dt = float(p[model.i_dt]) if fit_time else 0.0
-    problems = _implausible(int(limb.sum()), float(p[model.i_off]), float(p[3]) if base else 0.0)
+    problems = _implausible(
+        int(limb.sum()),
+        float(p[model.i_off]),
+        float(p[3]) if base else 0.0,
+        MAX_TURN_CORRECTION + (parallax if close else 0.0),
+    )
     if problems:
         raise GeometryError(
             "navigation is not trustworthy: " + "; ".join(problems) + " (the limb in view is "
@@ -943,16 +1004,63 @@ def navigate(
 MIN_LIMB_POINTS = 200
 MAX_LIMB_OFFSET_PX = 15.0
 MAX_TURN_CORRECTION = 0.02
+#: Above this parallax share of the turn (:func:`parallax_turn_bound`) a flyby counts
+#: as close: navigation without a CK fits the spin axis' tilts as well.
+CLOSE_FLYBY_PARALLAX = 0.005
+#: Shading fit of close flybys: pixel subsampling step, weight of one pixel's log
+#: brightness residual (against 1 px of limb), least cos(incidence), distance from the
+#: limb (px) of the pixels used.
+SHADE_STEP = 16
+SHADE_WEIGHT = 1.0
+SHADE_MIN_MU0 = 0.15
+SHADE_MARGIN_PX = 15.0
 
 
-def _implausible(n_limb: int, limb_offset: float, turn_correction: float) -> list[str]:
+def parallax_turn_bound(ephemeris: Ephemeris, spin: SpinModel) -> float:
+    """Largest fraction of the turn per exposure the flyby's parallax can take.
+
+    The overlaps between exposures match surface features; while Juno moves, the
+    features nearest to it (at ``range - radius``) swing across the sky at up to
+    ``|v_perp| / (range - radius)`` rad/s, and the overlap fit reads that as spin.
+    Far from the body (Jupiter maps) this is a few tenths of a percent; on a close
+    moon flyby (Io at 2,340 km, 30 km/s) several percent. The navigation's turn
+    correction may then exceed :data:`MAX_TURN_CORRECTION` by this much.
+
+    Examples
+    --------
+    >>> from junocam.planet.spheroid import Ellipsoid
+    >>> from junocam.planet.spice import Ephemeris
+    >>> eph = Ephemeris("X", np.array([0.0, 0.373]), ("", ""),
+    ...                 np.array([[4170.0, 0, 0], [4170.0, 11.2, 0]]),
+    ...                 np.array([[0, 30.0, 0], [0, 30.0, 0]]), np.array([[1.0, 0, 0]] * 2),
+    ...                 np.stack([np.eye(3)] * 2), None, None, Ellipsoid(1829.4, 1819.4, 1815.7))
+    >>> round(parallax_turn_bound(eph, SpinModel.nominal(0.372)), 3)
+    0.061
+    """
+    if ephemeris.n_exposures < 2:
+        return 0.0
+    r = ephemeris.observer
+    v = ephemeris.observer_velocity
+    dist = np.linalg.norm(r, axis=1)
+    v_perp = np.linalg.norm(np.cross(r / dist[:, None], v), axis=1)
+    near = np.maximum(dist - float(np.min(ephemeris.body.radii)), 1.0)
+    period = float(np.median(np.diff(ephemeris.et)))
+    return float(np.max(v_perp / near) * period / abs(spin.turn_per_exposure))
+
+
+def _implausible(
+    n_limb: int,
+    limb_offset: float,
+    turn_correction: float,
+    max_turn: float = MAX_TURN_CORRECTION,
+) -> list[str]:
     """Reasons to distrust a converged fit."""
     out = []
     if n_limb < MIN_LIMB_POINTS:
         out.append(f"only {n_limb} limb points (need {MIN_LIMB_POINTS})")
     if abs(limb_offset) > MAX_LIMB_OFFSET_PX:
         out.append(f"the limb sits {limb_offset:+.1f} px from the 1-bar level")
-    if abs(turn_correction) > MAX_TURN_CORRECTION:
+    if abs(turn_correction) > max_turn:
         out.append(f"the spin needed a {turn_correction * 100:+.1f} % turn correction")
     return out
 

@@ -258,7 +258,9 @@ class MapGrid:
             "rows": self.shape[0],
             "cols": self.shape[1],
             "latitude": "planetographic",
-            "longitude": "System III west-positive, degrees",
+            "longitude": "System III west-positive, degrees"
+            if self.body == JUPITER
+            else "west-positive, degrees (the body's IAU prime meridian)",
             "body_radii_km": self.body.radii.tolist(),
         }
         if self.projection == "equirectangular":

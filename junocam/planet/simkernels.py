@@ -9,10 +9,16 @@ needs to describe a short stretch of a Juno-like pass near Jupiter:
 * a frames kernel defining JUNO_SPACECRAFT (a CK frame) and JUNO_JUNOCAM fixed to
   it, with the spin axis (spacecraft +Z) along the camera's FK direction;
 * a spacecraft clock kernel (65536 ticks a second, zero at J2000);
-* an SPK (type 9) with Juno on a two-body path about Jupiter, Jupiter at 5.2 AU
-  from the Sun, and the Sun;
+* an SPK (type 9) with Juno on a two-body path about the target (Jupiter, or one
+  of the Galilean moons, itself on a two-body orbit about Jupiter), Jupiter at
+  5.2 AU from the Sun, and the Sun;
 * a CK (type 3) with the spacecraft spinning at a fixed rate about a fixed axis,
-  phased so the camera looks at Jupiter mid-frame.
+  phased so the camera looks at the target's centre mid-frame.
+
+``SyntheticPass(target="IO", ...)`` makes a moon flyby: the PCK adds the moon's
+radii and its IAU rotation model (pck00010.tpc, without the nutation terms) and the
+SPK the moon's orbit, so frames, navigation and maps of a moon close the loop the
+same way (:data:`IO_FLYBY` and :data:`GANYMEDE_FLYBY` are PJ57- and PJ34-like).
 
 The geometry is invented but realistic: altitudes of 10^4-10^5 km, speeds of tens
 of km/s, 2 rpm, a chosen solar phase angle. The truth (spin axis, rate, phase,
@@ -41,12 +47,15 @@ import numpy as np
 from ..spin import FK_SPIN_AXIS, rotation_matrix
 from .spheroid import JUPITER, surface_normal, surface_point
 from .spice import KernelSet, furnished, require_spiceypy
+from .targets import target_named
 
 __all__ = [
     "SyntheticPass",
     "PassTruth",
     "write_pass_kernels",
     "camera_to_spacecraft",
+    "IO_FLYBY",
+    "GANYMEDE_FLYBY",
 ]
 
 #: Jupiter's GM (km^3/s^2), for the two-body path [NAIF gm_de431.tpc: 126686534.9].
@@ -75,6 +84,28 @@ BODY599_PM = ( 284.95 870.5360000 0. )
 BODY599_LONG_AXIS = ( 0. )
 \\begintext
 """
+
+# IAU 2009 rotation models of the Galilean moons (pck00010.tpc) without the
+# nutation/precession terms: pole RA, pole Dec, prime meridian (deg, deg/century, deg/day).
+_MOON_ROTATION = {
+    501: ((268.05, -0.009), (64.50, 0.003), (200.39, 203.4889538)),
+    502: ((268.08, -0.009), (64.51, 0.003), (36.022, 101.3747235)),
+    503: ((268.20, -0.009), (64.57, 0.003), (44.064, 50.3176081)),
+    504: ((268.72, -0.009), (64.83, 0.003), (259.51, 21.5710715)),
+}
+
+_MOON_PCK = """
+\\begindata
+BODY{n}_RADII = ( {a} {b} {c} )
+BODY{n}_POLE_RA = ( {ra0} {ra1} 0. )
+BODY{n}_POLE_DEC = ( {de0} {de1} 0. )
+BODY{n}_PM = ( {pm0} {pm1} 0. )
+BODY{n}_LONG_AXIS = ( 0. )
+\\begintext
+"""
+
+#: Mean orbital radius about Jupiter (km) of each moon, for its synthetic orbit.
+_MOON_ORBIT_KM = {501: 421700.0, 502: 671034.0, 503: 1070412.0, 504: 1882709.0}
 
 _SCLK = """KPL/SCLK
 Synthetic Juno clock written by junocam: 65536 ticks a second, zero at J2000 TDB.
@@ -158,6 +189,10 @@ class SyntheticPass:
         Jupiter's centre (the camera then sweeps a little off the centre).
     phase_deg : float
         Solar phase angle of Jupiter's centre seen from Juno.
+    target : str
+        The body flown past (``JUPITER``, ``IO``, ``EUROPA``, ``GANYMEDE``,
+        ``CALLISTO``); the sub-spacecraft point, altitude, speed and phase are then
+        relative to it.
     """
 
     mid_utc: str = "2026-11-25T12:00:00"
@@ -169,6 +204,7 @@ class SyntheticPass:
     spin_rpm: float = 1.99
     axis_tilt_deg: float = 2.0
     phase_deg: float = 45.0
+    target: str = "JUPITER"
 
 
 @dataclass(frozen=True)
@@ -203,6 +239,32 @@ class PassTruth:
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
+
+
+#: A PJ57-like Io flyby (2023-12-30: JunoCam imaged Io from about 1,500 km):
+#: Juno 2,340 km above Io at 30 km/s relative, the Sun 40 degrees from Juno.
+IO_FLYBY = SyntheticPass(
+    sub_lat_deg=-10.0,
+    sub_lon_west_deg=330.0,
+    altitude_km=2340.0,
+    speed_km_s=30.0,
+    axis_tilt_deg=0.0,
+    phase_deg=40.0,
+    target="IO",
+)
+
+#: A PJ34-like Ganymede flyby (2021-06-07, closest approach about 1,046 km at 18.5 km/s
+#: relative): the frame is taken a few minutes after closest approach, 3,500 km up,
+#: where Ganymede's disc (51 degrees) fits JunoCam's 58-degree swath.
+GANYMEDE_FLYBY = SyntheticPass(
+    sub_lat_deg=20.0,
+    sub_lon_west_deg=150.0,
+    altitude_km=3500.0,
+    speed_km_s=18.5,
+    axis_tilt_deg=0.0,
+    phase_deg=50.0,
+    target="GANYMEDE",
+)
 
 
 def write_pass_kernels(folder: str | Path, spec: SyntheticPass = SyntheticPass()) -> PassTruth:
@@ -246,7 +308,16 @@ def write_pass_kernels(folder: str | Path, spec: SyntheticPass = SyntheticPass()
     for p in files.values():
         p.unlink(missing_ok=True)
     files["lsk"].write_text(_LSK)
-    files["pck"].write_text(_PCK.format(a=JUPITER.a, b=JUPITER.b, c=JUPITER.c))
+    target = target_named(spec.target)
+    body = target.ellipsoid
+    pck = _PCK.format(a=JUPITER.a, b=JUPITER.b, c=JUPITER.c)
+    if target.naif_id != 599:
+        (ra0, ra1), (de0, de1), (pm0, pm1) = _MOON_ROTATION[target.naif_id]
+        pck += _MOON_PCK.format(
+            n=target.naif_id, a=body.a, b=body.b, c=body.c,
+            ra0=ra0, ra1=ra1, de0=de0, de1=de1, pm0=pm0, pm1=pm1,
+        )  # fmt: skip
+    files["pck"].write_text(pck)
     files["sclk"].write_text(_SCLK)
     m = camera_to_spacecraft()
     # TKFRAME matrices rotate vectors from the defined frame into the RELATIVE one
@@ -257,17 +328,19 @@ def write_pass_kernels(folder: str | Path, spec: SyntheticPass = SyntheticPass()
     text = KernelSet.from_path([files["lsk"], files["pck"], files["fk"], files["sclk"]])
     with furnished(text):
         mid = float(sp.str2et(spec.mid_utc))
-        to_body = np.array(sp.pxform("J2000", "IAU_JUPITER", mid))
+        to_body = np.array(sp.pxform("J2000", target.frame, mid))
         foot = surface_point(
-            math.radians(spec.sub_lat_deg), math.radians(spec.sub_lon_west_deg), JUPITER
+            math.radians(spec.sub_lat_deg), math.radians(spec.sub_lon_west_deg), body
         )
-        r_body = foot + spec.altitude_km * surface_normal(foot, JUPITER)
-        r0 = to_body.T @ r_body  # Juno relative to Jupiter, J2000
+        r_body = foot + spec.altitude_km * surface_normal(foot, body)
+        r0 = to_body.T @ r_body  # Juno relative to the target, J2000
         pole = to_body.T @ np.array([0.0, 0.0, 1.0])
         v_dir = _unit(np.cross(pole, r0))
         state0 = np.concatenate([r0, spec.speed_km_s * v_dir])
-        epochs = mid + np.arange(-spec.span_s / 2, spec.span_s / 2 + 1e-9, 2.0)
-        juno = np.array([sp.prop2b(GM_JUPITER, state0, float(t - mid)) for t in epochs])
+        # a close flyby changes fast: sample Juno's path densely there
+        step = 2.0 if target.naif_id == 599 else 0.5
+        epochs = mid + np.arange(-spec.span_s / 2, spec.span_s / 2 + 1e-9, step)
+        juno = np.array([sp.prop2b(target.gm_km3_s2, state0, float(t - mid)) for t in epochs])
         # the Sun seen from Jupiter at the requested phase from the line to Juno
         u_obs = _unit(r0)
         w = _unit(np.cross(u_obs, pole))
@@ -275,10 +348,22 @@ def write_pass_kernels(folder: str | Path, spec: SyntheticPass = SyntheticPass()
             math.cos(math.radians(spec.phase_deg)) * u_obs
             + math.sin(math.radians(spec.phase_deg)) * w
         )
-        jup_pos = -5.2 * AU_KM * sun_dir
-        jup_vel = 13.0 * _unit(np.cross(pole, jup_pos))
         # the Sun's light takes 43 minutes to Jupiter: cover a day for those two
         long_epochs = mid + np.arange(-86400.0, 86400.0 + 1.0, 3600.0)
+        moon_pos = np.zeros(3)
+        if target.naif_id != 599:
+            # the moon on a circular orbit in Jupiter's equator, Jupiter to the side
+            # of the line of sight (so it does not hide the Sun)
+            radius = _MOON_ORBIT_KM[target.naif_id]
+            out_dir = _unit(np.cross(pole, sun_dir))
+            moon_pos = radius * out_dir
+            moon0 = np.concatenate(
+                [moon_pos, math.sqrt(GM_JUPITER / radius) * _unit(np.cross(pole, moon_pos))]
+            )
+            moon_epochs = mid + np.arange(-spec.span_s / 2 - 60, spec.span_s / 2 + 61, 5.0)
+            moon = np.array([sp.prop2b(GM_JUPITER, moon0, float(t - mid)) for t in moon_epochs])
+        jup_pos = -5.2 * AU_KM * sun_dir - moon_pos
+        jup_vel = 13.0 * _unit(np.cross(pole, jup_pos))
         jupiter = np.array(
             [np.concatenate([jup_pos + jup_vel * (t - mid), jup_vel]) for t in long_epochs]
         )
@@ -286,7 +371,16 @@ def write_pass_kernels(folder: str | Path, spec: SyntheticPass = SyntheticPass()
         handle = sp.spkopn(str(files["spk"]), "junocam synthetic", 0)
         try:
             first, last = float(epochs[0]), float(epochs[-1])
-            sp.spkw09(handle, -61, 599, "J2000", first, last, "JUNO", 7, len(epochs), juno, epochs)
+            sp.spkw09(
+                handle, -61, target.naif_id, "J2000", first, last, "JUNO", 7, len(epochs),
+                juno, epochs,
+            )  # fmt: skip
+            if target.naif_id != 599:
+                m0, m1 = float(moon_epochs[0]), float(moon_epochs[-1])
+                sp.spkw09(
+                    handle, target.naif_id, 599, "J2000", m0, m1, target.name, 7,
+                    len(moon_epochs), moon, moon_epochs,
+                )  # fmt: skip
             a, b, n = float(long_epochs[0]), float(long_epochs[-1]), len(long_epochs)
             sp.spkw09(handle, 599, 0, "J2000", a, b, "JUPITER", 3, n, jupiter, long_epochs)
             sp.spkw09(handle, 10, 0, "J2000", a, b, "SUN", 3, n, sun, long_epochs)

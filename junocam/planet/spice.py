@@ -39,9 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import KernelError, MissingMetadataError
+from ..errors import KernelError, MissingEphemerisError, MissingMetadataError
 from ..metadata import INTERFRAME_DELTA, START_TIME_BIAS, FrameMeta
-from .spheroid import Ellipsoid
+from .spheroid import Ellipsoid, planetographic
+from .targets import JUPITER_TARGET, TARGETS, Target, target_named, target_of
 
 __all__ = [
     "KernelSet",
@@ -52,6 +53,7 @@ __all__ = [
     "sub_spacecraft",
     "geometry_report",
     "require_spiceypy",
+    "resolve_target",
     "JUNO",
     "JUPITER_NAME",
     "CAMERA_FRAME",
@@ -278,7 +280,10 @@ class Ephemeris:
     camera_rate : numpy.ndarray, shape (n, 3) or None
         The camera's angular velocity in J2000 (rad/s), from the CK.
     body : Ellipsoid
-        Jupiter's radii from the PCK.
+        The target's radii from the PCK.
+    target : Target
+        The body the geometry is relative to (default Jupiter); "Jupiter" and
+        IAU_JUPITER above read as this body and its IAU frame.
     """
 
     product_id: str
@@ -291,6 +296,7 @@ class Ephemeris:
     camera_to_j2000: np.ndarray | None
     camera_rate: np.ndarray | None
     body: Ellipsoid
+    target: Target = JUPITER_TARGET
 
     @property
     def n_exposures(self) -> int:
@@ -336,6 +342,7 @@ class Ephemeris:
             camera_to_j2000=cam,
             camera_rate=self.camera_rate,
             body=self.body,
+            target=self.target,
         )
 
 
@@ -375,17 +382,79 @@ def _start_et(sp: Any, meta: FrameMeta) -> float:
     return float(sp.str2et(text))
 
 
-def _check_text_kernels(sp: Any, kernels: KernelSet) -> None:
+def resolve_target(meta: FrameMeta, target: Target | str | None = None) -> Target:
+    """The body a frame's geometry is computed for.
+
+    An explicit ``target`` (a :class:`Target` or a name such as ``"IO"``) wins;
+    otherwise the metadata's TARGET_NAME (Jupiter when absent or not a body).
+
+    Examples
+    --------
+    >>> from junocam.metadata import assumed_meta
+    >>> resolve_target(assumed_meta(384)).name, resolve_target(assumed_meta(384), "io").name
+    ('JUPITER', 'IO')
+    """
+    if isinstance(target, Target):
+        return target
+    if target is not None:
+        return target_named(target)
+    return target_of(meta.target)
+
+
+def _check_text_kernels(sp: Any, kernels: KernelSet, target: Target = JUPITER_TARGET) -> None:
     if not sp.expool("DELTET/DELTA_AT"):
         raise KernelError(
             "no leapseconds kernel (LSK, e.g. naif0012.tls) among the loaded kernels",
             path=kernels.source,
         )
-    if not sp.bodfnd(599, "RADII"):
+    if not sp.bodfnd(target.naif_id, "RADII"):
         raise KernelError(
-            "no planetary constants for Jupiter (BODY599_RADII): load a PCK such as pck00010.tpc",
+            f"no planetary constants for {target.name} (BODY{target.naif_id}_RADII): "
+            "load a PCK such as pck00010.tpc",
             path=kernels.source,
         )
+
+
+def _loaded_spks(sp: Any, kernels: KernelSet) -> list[str]:
+    """Every SPK file in the pool (through meta-kernels too)."""
+    files = [p for p in kernels.paths if Path(p).suffix.lower() == ".bsp"]
+    try:
+        for i in range(int(sp.ktotal("SPK"))):
+            name = sp.kdata(i, "SPK")[0]
+            if name not in files:
+                files.append(name)
+    except sp.utils.exceptions.SpiceyError:
+        pass
+    return files
+
+
+def _covered(sp: Any, kernels: KernelSet, naif_id: int, et: float | None) -> bool:
+    """Whether a loaded SPK has data for ``naif_id`` at ``et`` (None: at any time)."""
+    for path in _loaded_spks(sp, kernels):
+        try:
+            cover = sp.spkcov(path, naif_id)
+        except sp.utils.exceptions.SpiceyError:
+            continue
+        for k in range(sp.wncard(cover)):
+            a, b = sp.wnfetd(cover, k)
+            if et is None or a <= et <= b:
+                return True
+    return False
+
+
+def _require_target_ephemeris(sp: Any, kernels: KernelSet, target: Target, et: float) -> None:
+    """Raise :class:`MissingEphemerisError` naming the body, epoch and the kernel to load.
+
+    Checked before any SPICE call so the message names what is missing instead of
+    SPICE's generic "insufficient ephemeris data".
+    """
+    if _covered(sp, kernels, target.naif_id, et) or _covered(sp, kernels, target.naif_id, None):
+        return  # present at another epoch: SPICE's failure then names the coverage
+    raise MissingEphemerisError(
+        f"no ephemeris for {target.name} (NAIF {target.naif_id}) at "
+        f"{sp.et2utc(et, 'ISOC', 3)} UTC in the loaded kernels: load {target.spk_kind}",
+        path=kernels.source,
+    )
 
 
 def _coverage_text(sp: Any, kernels: KernelSet, body: int) -> str:
@@ -409,6 +478,7 @@ def frame_ephemeris(
     *,
     time_offset: float = 0.0,
     use_ck: bool = True,
+    target: Target | str | None = None,
 ) -> Ephemeris:
     """Juno's position, the Sun and (with a CK) the camera attitude for every exposure.
 
@@ -423,6 +493,9 @@ def frame_ephemeris(
         Seconds added to every exposure time (a start-time correction).
     use_ck : bool
         Read the attitude from a CK when the kernels can give it.
+    target : Target or str, optional
+        The body (default: the metadata's TARGET_NAME, see :func:`resolve_target`).
+        Positions and the Sun are relative to it, in its IAU body-fixed frame.
 
     Returns
     -------
@@ -431,8 +504,10 @@ def frame_ephemeris(
     Raises
     ------
     KernelError
-        Naming what is missing: the LSK, Jupiter's radii, SPK data for the epoch
-        (with the loaded coverage), or an unknown frame.
+        Naming what is missing: the LSK, the target's radii, SPK data for the epoch
+        (with the loaded coverage), or an unknown frame;
+        :class:`~junocam.errors.MissingEphemerisError` when no loaded SPK has the
+        target (e.g. a moon without a satellite ephemeris).
 
     Examples
     --------
@@ -455,13 +530,15 @@ def frame_ephemeris(
     ('2026-11-25T12:00:00.067', '2026-11-25T12:00:00.440', '2026-11-25T12:00:00.813')
     """
     offsets = exposure_times(meta, time_offset)
+    target = resolve_target(meta, target)
     with furnished(kernels) as sp:
-        _check_text_kernels(sp, kernels)
+        _check_text_kernels(sp, kernels, target)
         err_t = sp.utils.exceptions.SpiceyError
         try:
-            radii = sp.bodvrd(JUPITER_NAME, "RADII", 3)[1]
-            body = Ellipsoid(*map(float, radii))
+            target = target.with_radii(sp.bodvrd(target.name, "RADII", 3)[1])
+            body = target.ellipsoid
             et = _start_et(sp, meta) + offsets
+            _require_target_ephemeris(sp, kernels, target, float(et[0]))
             n = et.size
             observer = np.empty((n, 3))
             velocity = np.empty((n, 3))
@@ -469,21 +546,21 @@ def frame_ephemeris(
             rot = np.empty((n, 3, 3))
             utc = []
             for k, t in enumerate(et):
-                # the apparent state of Jupiter seen from Juno: light left Jupiter lt earlier
-                state, lt = sp.spkezr(JUPITER_NAME, t, "J2000", ABCORR, JUNO)
+                # the apparent state of the target seen from Juno: light left it lt earlier
+                state, lt = sp.spkezr(target.name, t, "J2000", ABCORR, JUNO)
                 tj = t - lt
-                m = np.array(sp.sxform("J2000", BODY_FRAME, tj))
+                m = np.array(sp.sxform("J2000", target.frame, tj))
                 rot[k] = m[:3, :3]
                 # Juno relative to Jupiter, in the body frame (position and velocity)
                 s_body = m @ -np.asarray(state)
                 observer[k] = s_body[:3]
                 velocity[k] = s_body[3:]
-                sun_pos, _ = sp.spkpos("SUN", tj, "J2000", ABCORR, JUPITER_NAME)
+                sun_pos, _ = sp.spkpos("SUN", tj, "J2000", ABCORR, target.name)
                 sv = rot[k] @ np.asarray(sun_pos)
                 sun[k] = sv / np.linalg.norm(sv)
                 utc.append(sp.et2utc(t, "ISOC", 3))
         except err_t as err:
-            raise _kernel_error(sp, err, kernels, meta) from None
+            raise _kernel_error(sp, err, kernels, meta, target) from None
         cam, rate = (None, None)
         if use_ck and _has_ck(sp, kernels):
             cam, rate = _attitude(sp, et, kernels, meta)
@@ -498,6 +575,7 @@ def frame_ephemeris(
         camera_to_j2000=cam,
         camera_rate=rate,
         body=body,
+        target=target,
     )
 
 
@@ -543,12 +621,15 @@ def _attitude(
     return cam, rate
 
 
-def _kernel_error(sp: Any, err: Exception, kernels: KernelSet, meta: FrameMeta) -> KernelError:
+def _kernel_error(
+    sp: Any, err: Exception, kernels: KernelSet, meta: FrameMeta, target: Target = JUPITER_TARGET
+) -> KernelError:
     short = getattr(err, "short", "") or ""
     when = meta.start_time.isoformat() if meta.start_time else "?"
     if "SPKINSUFFDATA" in short or "NOLOADEDFILES" in short:
         return KernelError(
-            f"no SPK data for Juno/Jupiter/Sun at {when} (frame {meta.product_id}); Juno "
+            f"no SPK data for Juno/{target.name.title()}/Sun at {when} (frame "
+            f"{meta.product_id}); Juno "
             f"coverage of the loaded SPKs: {_coverage_text(sp, kernels, -61)}",
             path=kernels.source,
         )
@@ -560,12 +641,14 @@ def _kernel_error(sp: Any, err: Exception, kernels: KernelSet, meta: FrameMeta) 
 
 
 def sub_spacecraft(
-    meta: FrameMeta, kernels: KernelSet, et: np.ndarray
+    meta: FrameMeta, kernels: KernelSet, et: np.ndarray, target: Target | str | None = None
 ) -> list[dict[str, float | str]]:
-    """Planetographic latitude, System III west longitude and altitude under Juno.
+    """Planetographic latitude, west longitude and altitude under Juno.
 
-    The nearest point on the reference ellipsoid (``NEAR POINT/ELLIPSOID``) with
-    ``LT+S`` correction; altitude is the distance to it (km).
+    The nearest point on the target's reference ellipsoid (``NEAR POINT/ELLIPSOID``)
+    with ``LT+S`` correction; altitude is the distance to it (km). Longitude is
+    System III for Jupiter, the IAU prime meridian for a moon (see
+    :mod:`junocam.planet.targets`); the target defaults to the metadata's.
 
     Examples
     --------
@@ -581,24 +664,27 @@ def sub_spacecraft(
     >>> p["utc"], round(p["lat_deg"], 3), round(p["lon_west_deg"], 2), round(p["alt_km"])
     ('2026-11-25T12:00:00.000', -40.0, 120.0, 109997)
     """
+    target = resolve_target(meta, target)
     with furnished(kernels) as sp:
-        _check_text_kernels(sp, kernels)
-        return _sub_points(sp, meta, kernels, np.atleast_1d(et))
+        _check_text_kernels(sp, kernels, target)
+        return _sub_points(sp, meta, kernels, np.atleast_1d(et), target)
 
 
 def _sub_points(
-    sp: Any, meta: FrameMeta, kernels: KernelSet, et: np.ndarray
+    sp: Any, meta: FrameMeta, kernels: KernelSet, et: np.ndarray, target: Target
 ) -> list[dict[str, float | str]]:
     """:func:`sub_spacecraft` with the kernels already loaded."""
     out: list[dict[str, float | str]] = []
     try:
-        radii = sp.bodvrd(JUPITER_NAME, "RADII", 3)[1]
-        re_, rp = float(radii[0]), float(radii[2])
+        body = target.with_radii(sp.bodvrd(target.name, "RADII", 3)[1]).ellipsoid
+        _require_target_ephemeris(sp, kernels, target, float(np.min(et)))
         for t in et:
             spoint, _, srfvec = sp.subpnt(
-                "NEAR POINT/ELLIPSOID", JUPITER_NAME, float(t), BODY_FRAME, ABCORR, JUNO
+                "NEAR POINT/ELLIPSOID", target.name, float(t), target.frame, ABCORR, JUNO
             )
-            lon, lat, _ = sp.recpgr(JUPITER_NAME, spoint, re_, (re_ - rp) / re_)
+            # the normal's direction (planetographic), as the maps use, also for
+            # triaxial moons (SPICE's recpgr assumes a spheroid)
+            lat, lon = planetographic(np.asarray(spoint), body)
             out.append(
                 {
                     "utc": sp.et2utc(float(t), "ISOC", 3),
@@ -608,18 +694,26 @@ def _sub_points(
                 }
             )
     except sp.utils.exceptions.SpiceyError as err:
-        raise _kernel_error(sp, err, kernels, meta) from None
+        raise _kernel_error(sp, err, kernels, meta, target) from None
     return out
 
 
 def geometry_report(
-    meta: FrameMeta, kernels: KernelSet, time_offset: float = 0.0
+    meta: FrameMeta,
+    kernels: KernelSet,
+    time_offset: float = 0.0,
+    target: Target | str | None = None,
 ) -> dict[str, Any]:
     """The ``junocam geometry`` JSON: sub-spacecraft point per exposure and at mid-frame.
 
-    When the metadata carries SUB_SPACECRAFT_LATITUDE/LONGITUDE and
-    SPACECRAFT_ALTITUDE, ``metadata_match`` names the exposure that matches them
-    best and the differences (degrees, degrees, km).
+    ``target`` names the body (its NAIF id, frame, PCK radii and the latitude/longitude
+    convention); it defaults to the metadata's TARGET_NAME. When the metadata carries
+    SUB_SPACECRAFT_LATITUDE/LONGITUDE and SPACECRAFT_ALTITUDE, ``metadata_match``
+    names the exposure that matches them best and the differences (degrees, degrees,
+    km). ``bodies`` lists the other bodies of :data:`~junocam.planet.targets.TARGETS`
+    whose ephemeris the kernels hold, at mid-frame: range, angular radius, angle
+    from the target and, when a CK gives the attitude, the exposures whose
+    framelets see them (``in_view``; ``null`` without a CK).
 
     Examples
     --------
@@ -636,20 +730,30 @@ def geometry_report(
     ...                  spacecraft_altitude_km=110000.0)
     >>> rep = geometry_report(meta, KernelSet.from_path(folder))
     >>> sorted(rep)
-    ['exposures', 'kernels', 'metadata_match', 'mid', 'product_id']
+    ['bodies', 'exposures', 'kernels', 'metadata_match', 'mid', 'product_id', 'target']
     >>> rep["metadata_match"]["index"], rep["metadata_match"]["within_tolerance"]
     (0, True)
+    >>> rep["target"]["name"], rep["target"]["convention"]
+    ('JUPITER', 'planetographic latitude, west-positive longitude 0-360 deg (IAU WGCCRE)')
     """
     offsets = exposure_times(meta, time_offset)
+    target = resolve_target(meta, target)
     with furnished(kernels) as sp:
-        _check_text_kernels(sp, kernels)
+        _check_text_kernels(sp, kernels, target)
         et = _start_et(sp, meta) + offsets
-        points = _sub_points(sp, meta, kernels, np.append(et, 0.5 * (et[0] + et[-1])))
+        points = _sub_points(sp, meta, kernels, np.append(et, 0.5 * (et[0] + et[-1])), target)
+        target = target.with_radii(sp.bodvrd(target.name, "RADII", 3)[1])
+        cam = None
+        if _has_ck(sp, kernels):
+            cam, _ = _attitude(sp, et, kernels, meta)
+        bodies = _bodies(sp, kernels, meta, target, et, cam)
     exposures = [
         {"index": i, "utc": p["utc"], "sub_spacecraft": _sub(p)} for i, p in enumerate(points[:-1])
     ]
     report: dict[str, Any] = {
         "product_id": meta.product_id,
+        "target": target.as_dict(),
+        "bodies": bodies,
         "exposures": exposures,
         "mid": {"utc": points[-1]["utc"], "sub_spacecraft": _sub(points[-1])},
         "kernels": list(kernels.paths),
@@ -661,6 +765,63 @@ def geometry_report(
     ):
         report["metadata_match"] = _best_match(meta, exposures)
     return report
+
+
+def _bodies(
+    sp: Any,
+    kernels: KernelSet,
+    meta: FrameMeta,
+    target: Target,
+    et: np.ndarray,
+    cam: np.ndarray | None,
+) -> list[dict[str, Any]]:
+    """The other known bodies the kernels have at mid-frame, and (with a CK) in view."""
+    from ..camera import CameraModel
+
+    mid = float(0.5 * (et[0] + et[-1]))
+    aim, _ = sp.spkpos(target.name, mid, "J2000", ABCORR, JUNO)
+    aim = np.asarray(aim) / np.linalg.norm(aim)
+    camera = CameraModel()
+    out: list[dict[str, Any]] = []
+    for body in TARGETS.values():
+        if body.naif_id == target.naif_id or not _covered(sp, kernels, body.naif_id, mid):
+            continue
+        radius = body.mean_radius
+        if sp.bodfnd(body.naif_id, "RADII"):
+            radius = float(np.mean(sp.bodvrd(body.name, "RADII", 3)[1]))
+        pos, _ = sp.spkpos(body.name, mid, "J2000", ABCORR, JUNO)
+        pos = np.asarray(pos)
+        dist = float(np.linalg.norm(pos))
+        entry: dict[str, Any] = {
+            "name": body.name,
+            "naif_id": body.naif_id,
+            "range_km": round(dist, 1),
+            "angular_radius_deg": round(float(np.degrees(np.arcsin(min(1.0, radius / dist)))), 4),
+            "angle_from_target_deg": round(
+                float(np.degrees(np.arccos(np.clip(pos @ aim / dist, -1, 1)))), 3
+            ),
+            "in_view": None,
+        }
+        if cam is not None:
+            seen = []
+            for k, t in enumerate(et):
+                p, _ = sp.spkpos(body.name, float(t), "J2000", ABCORR, JUNO)
+                ray = cam[k].T @ (np.asarray(p) / np.linalg.norm(p))
+                margin = camera.focal_px * radius / dist  # the disc's radius in pixels
+                for band in meta.filters:
+                    s_, l_ = camera.ray_to_pixel(ray[None], band)
+                    s0, s1 = camera.sample_range
+                    if (
+                        np.isfinite(s_[0])
+                        and s0 - margin <= s_[0] <= s1 + margin
+                        and -margin <= l_[0] <= meta.framelet_lines + margin
+                    ):
+                        seen.append(k)
+                        break
+            entry["in_view"] = bool(seen)
+            entry["exposures"] = seen
+        out.append(entry)
+    return out
 
 
 def _sub(p: dict[str, float | str]) -> dict[str, float]:
