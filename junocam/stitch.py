@@ -559,7 +559,7 @@ def bilinear(img: np.ndarray, line: np.ndarray, sample: np.ndarray) -> np.ndarra
     --------
     >>> img = np.arange(12, dtype=np.float32).reshape(3, 4)
     >>> bilinear(img, np.array([0.5, 2.0, 5.0]), np.array([1.5, 3.0, -1.0])).tolist()
-    [4.0, 11.0, 8.0]
+    [3.5, 11.0, 8.0]
     """
     h, w = img.shape
     r = np.clip(np.asarray(line, dtype=np.float64), 0.0, h - 1)
