@@ -109,18 +109,14 @@ def median_3x5(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class _Level:
-    """One pyramid level: values and derivatives flattened for gathers."""
+    """One pyramid level: the framelets' values flattened for gathers (the matcher takes
+    derivatives from the bilinear interpolant itself)."""
 
     factor: int
     shape: tuple[int, int]  # (lines, samples) of one framelet at this level
     flat: np.ndarray  # (K * lines * samples,) float32 values, 0 where unusable
     bad: np.ndarray | None  # (K, lines, samples) bool: unusable (near saturation), or None
     wide_bad: np.ndarray | None  # bad grown by two more pixels: room for a match's steps
-
-    def values(self, k: int) -> np.ndarray:
-        """Framelet ``k``'s values, (lines, samples)."""
-        n = self.shape[0] * self.shape[1]
-        return self.flat[k * n : (k + 1) * n].reshape(self.shape)
 
 
 @dataclass(frozen=True, eq=False)
