@@ -133,3 +133,15 @@ def _isolated_user_recipes(
 def _isolated_user_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Every test sees an empty user cache folder (downloads, frame geometry)."""
     monkeypatch.setenv("JUNOCAM_CACHE_DIR", str(tmp_path_factory.mktemp("user-cache")))
+
+
+def grey_texture(size: int = 1600, seed: int = 5) -> np.ndarray:
+    """Neutral texture in [0.02, 1]: band-limited noise at three scales."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    tex = sum(
+        s * ndimage.gaussian_filter(rng.standard_normal((size, size)), s) for s in (1.5, 4.0, 12.0)
+    )
+    tex = (tex - tex.mean()) / tex.std()
+    return np.clip(0.45 + 0.12 * tex, 0.02, 1.0).astype(np.float32)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from conftest import grey_texture
 from scipy import ndimage
 
 from junocam.camera import CameraModel
@@ -71,16 +72,6 @@ def jupiter() -> Run:
         seed=7,
     )
     return simulate_and_stitch(JupiterScene(radius_deg=9.0, seed=4), spec)
-
-
-def grey_texture(size: int = 1600, seed: int = 5) -> np.ndarray:
-    """Neutral texture in [0.02, 1]: band-limited noise at three scales."""
-    rng = np.random.default_rng(seed)
-    tex = sum(
-        s * ndimage.gaussian_filter(rng.standard_normal((size, size)), s) for s in (1.5, 4.0, 12.0)
-    )
-    tex = (tex - tex.mean()) / tex.std()
-    return np.clip(0.45 + 0.12 * tex, 0.02, 1.0).astype(np.float32)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import grey_texture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -29,21 +30,12 @@ from junocam.spinfit import _match_offsets, _Matches
 from junocam.stitch import CylinderGrid
 
 
-def _texture(size: int = 1400, seed: int = 5) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    tex = sum(
-        s * ndimage.gaussian_filter(rng.standard_normal((size, size)), s) for s in (1.5, 4.0, 12.0)
-    )
-    tex = (tex - tex.mean()) / tex.std()
-    return np.clip(0.45 + 0.12 * tex, 0.02, 1.0).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def grey():
     spec = SimulationSpec(
         n_exposures=5, oversample=1, hot_pixels=0, seed=3, band_gain=(1.0, 1.0, 1.0, 1.0)
     )
-    sim = simulate_frame(ImageScene(_texture(), fov_deg=80.0), spec)
+    sim = simulate_frame(ImageScene(grey_texture(1400), fov_deg=80.0), spec)
     fr = split(decompand(sim.strip, "SQROOT"), spec.filters)
     return fr, spec.true_spin().with_reference(2.0)
 
