@@ -439,7 +439,6 @@ class _Blocks:
     starts: np.ndarray  # (nb,) first point of each block
     counts: np.ndarray  # (nb,)
     owner: np.ndarray  # (n,) block of each point
-    ka: np.ndarray  # (n,) flat index of the point in a's level image
     kb: np.ndarray  # (n,) framelet index of b
     rb: np.ndarray  # (n,) b level line under the model
     cb: np.ndarray  # (n,) b level sample under the model
@@ -447,6 +446,8 @@ class _Blocks:
     cn: np.ndarray  # (n,) normalised sample within the block
     la: np.ndarray  # (n,) a level line
     sa: np.ndarray  # (n,) a level sample
+    av: np.ndarray  # (n,) a's value at each point
+    noise: np.ndarray  # (nb,) the larger of the two bands' noise sigmas
 
 
 def _blocks(
@@ -552,8 +553,10 @@ def _blocks(
     renumber = np.cumsum(textured) - 1
     owner = renumber[owner[keep_pts]]
     pair = pair[textured]
+    noise = noise[textured]
     sel_block = [b for b, t in zip(sel_block, textured.tolist(), strict=True) if t]
     ka_all = ka_all[keep_pts]
+    av = av[keep_pts]
     la_all = np.concatenate(la).astype(np.float64)[keep_pts]
     sa_all = np.concatenate(sa).astype(np.float64)[keep_pts]
     und = _undistort(camera, _from_level(sa_all, f), _from_level(la_all, f), pair[owner, 1])
@@ -591,7 +594,6 @@ def _blocks(
         starts=starts,
         counts=counts,
         owner=owner,
-        ka=ka_all[keep],
         kb=kb[keep],
         rb=rb[keep],
         cb=cb[keep],
@@ -599,6 +601,8 @@ def _blocks(
         cn=norm(sa_all),
         la=la_all,
         sa=sa_all,
+        av=av[keep],
+        noise=noise[enough],
     )
 
 
@@ -732,14 +736,7 @@ def match_blocks(
     if blk is None:
         return empty
     nb = blk.starts.size
-    av = np.take(lv.flat, blk.ka)
-    bands = list(Filter)
-    noise = np.array(
-        [
-            max(prep.noise[bands[p].value], prep.noise[bands[q].value])
-            for p, q in blk.pair[:, [1, 3]]
-        ]
-    )
+    av, noise = blk.av, blk.noise
     d = np.zeros((nb, 2))
     limit = max_shift / f
     normal = np.zeros((nb, 6, 6))

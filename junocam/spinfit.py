@@ -43,7 +43,7 @@ import numpy as np
 
 from .camera import CameraModel
 from .framelets import Framelets
-from .matching import BlockMatches, PreparedFramelets, match_blocks, prepare
+from .matching import BlockMatches, PreparedFramelets, _undistort, match_blocks, prepare
 from .metadata import Filter
 from .spin import SpinModel
 from .stitch import CylinderGrid
@@ -236,13 +236,13 @@ def _match_offsets(
 
 def _undistorted(m: _Matches, camera: CameraModel) -> np.ndarray:
     """Undistorted focal-plane coordinates (x, y) of both ends of every match, (n, 2, 2)."""
-    out = np.empty((len(m.sample), 2, 2))
-    for side in (0, 1):
-        for k in np.unique(m.band[:, side]):
-            sel = m.band[:, side] == k
-            ray = camera.pixel_to_ray(m.sample[sel, side], m.line[sel, side], list(Filter)[k])
-            out[sel, side] = ray[:, :2]
-    return out
+    return np.stack(
+        [
+            _undistort(camera, m.sample[:, side], m.line[:, side], m.band[:, side])
+            for side in (0, 1)
+        ],
+        axis=1,
+    )
 
 
 def _solve(
