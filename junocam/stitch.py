@@ -780,29 +780,34 @@ def stitch(
     5.0
     """
     wanted = _check_args(framelets, camera, bands, order)
-    acc = {b: np.zeros(grid.shape, np.float32) for b in wanted}
-    wsum = {b: np.zeros(grid.shape, np.float32) for b in wanted}
-    samples = resample_framelets(
-        framelets,
-        camera,
-        spin,
-        grid,
-        bands=wanted,
-        order=order,
-        feather=feather,
-        trim_lines=trim_lines,
-    )
-    for fs in samples:
-        acc[fs.band][fs.rows, fs.cols] += fs.values * fs.weights
-        wsum[fs.band][fs.rows, fs.cols] += fs.weights
     out = _BandDict()
     masks = _BandDict()
-    for b in wanted:
-        m = wsum[b] > 0
-        img = np.zeros(grid.shape, np.float32)
-        np.divide(acc[b], wsum[b], out=img, where=m)
-        out[b] = img
-        masks[b] = m
+    # on the spin cylinder the samples come band after band: one band's sums are
+    # alive at a time (the other route interleaves the bands of each exposure)
+    groups = [[b] for b in wanted] if _shares_spin_axis(grid, spin) else [list(wanted)]
+    for group in groups:
+        acc = {b: np.zeros(grid.shape, np.float32) for b in group}
+        wsum = {b: np.zeros(grid.shape, np.float32) for b in group}
+        samples = resample_framelets(
+            framelets,
+            camera,
+            spin,
+            grid,
+            bands=group,
+            order=order,
+            feather=feather,
+            trim_lines=trim_lines,
+        )
+        for fs in samples:
+            acc[fs.band][fs.rows, fs.cols] += fs.values * fs.weights
+            wsum[fs.band][fs.rows, fs.cols] += fs.weights
+        for b in group:
+            m = wsum[b] > 0
+            img = acc.pop(b)  # the mean in place of the weighted sum: 0 where uncovered
+            np.divide(img, wsum.pop(b), out=img, where=m)
+            img[~m] = 0.0
+            out[b] = img
+            masks[b] = m
     return StitchResult(bands=out, masks=masks, grid=grid, spin=spin)
 
 
