@@ -368,6 +368,10 @@ def shift_bands(
     return out
 
 
+#: rows per band of the row-banded passes over a picture (a few MB of temporaries)
+_ROWS = 256
+
+
 def _white_point(values: Sequence[np.ndarray], percentile: float) -> float:
     """Percentile of the finite values of ``values`` together, on a subsample."""
     parts = []
@@ -391,6 +395,7 @@ def compose_rgb(
     normalize: Normalize = "joint",
     percentile: float = 99.9,
     gamma: float = 1.0,
+    one_channel: bool = False,
 ) -> np.ndarray:
     """Compose aligned band images into an RGB picture, float32 in [0, 1].
 
@@ -413,6 +418,9 @@ def compose_rgb(
         Percentile of the values used as the white point.
     gamma : float
         Display gamma applied after normalisation (1 = linear).
+    one_channel : bool
+        Return a grey composite (every channel the same band) as one ``(H, W)``
+        channel, a third of the memory; colour composites are ``(H, W, 3)`` still.
 
     Returns
     -------
@@ -427,6 +435,8 @@ def compose_rgb(
     [1.0, 0.75, 0.5]
     >>> compose_rgb({"METHANE": r}, percentile=100)[0, 0].tolist()
     [1.0, 1.0, 1.0]
+    >>> compose_rgb({"METHANE": r}, percentile=100, one_channel=True).shape
+    (2, 2)
     """
     b = {Filter.parse(k): np.asarray(v, dtype=np.float32) for k, v in bands.items()}
     if not b:
@@ -440,7 +450,9 @@ def compose_rgb(
     present = [c for c in channels if c is not None]
     joint = _white_point(present, percentile) if normalize == "joint" else 0.0
     shape = next(iter(shapes))
-    rgb = np.zeros((*shape, 3), dtype=np.float32)
+    if one_channel and all(c is channels[0] for c in channels):
+        channels = channels[:1]
+    rgb = np.zeros((*shape, len(channels)), dtype=np.float32)
     for i, c in enumerate(channels):  # scaled straight into the picture's channels
         if c is None:
             continue
@@ -449,12 +461,14 @@ def compose_rgb(
             continue
         white = joint if normalize == "joint" else _white_point([c], percentile)
         np.divide(c, np.float32(white), out=rgb[..., i])
-    # NaN (uncovered) becomes 0, infinities the ends of the range
-    np.nan_to_num(rgb, copy=False, nan=0.0)
+    # NaN (uncovered) becomes 0, infinities the ends of the range; by row bands, as
+    # nan_to_num makes boolean masks the size of its input
+    for r0 in range(0, shape[0], _ROWS):
+        np.nan_to_num(rgb[r0 : r0 + _ROWS], copy=False, nan=0.0)
     np.clip(rgb, 0.0, 1.0, out=rgb)
     if gamma != 1.0:
         np.power(rgb, np.float32(1.0 / gamma), out=rgb)
-    return rgb
+    return rgb if rgb.shape[-1] == 3 else rgb[..., 0]
 
 
 def _select_channels(b: Mapping[Filter, np.ndarray]) -> list[np.ndarray | None]:
@@ -725,8 +739,13 @@ def sky_level(
     return np.median(rgb[sky], axis=0).astype(np.float32)
 
 
-def over_sky(rgb: np.ndarray, alpha: np.ndarray, sky: np.ndarray) -> np.ndarray:
+def over_sky(
+    rgb: np.ndarray, alpha: np.ndarray, sky: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """``sky + alpha (rgb - sky)``: the composite faded into the sky where coverage ends.
+
+    ``out`` (float32, ``rgb``'s shape; may be ``rgb`` itself) receives the result
+    instead of a new array.
 
     Examples
     --------
@@ -734,7 +753,10 @@ def over_sky(rgb: np.ndarray, alpha: np.ndarray, sky: np.ndarray) -> np.ndarray:
     ...          np.zeros(3, np.float32))[0, :, 0].tolist()
     [1.0, 0.25]
     """
-    out = np.array(rgb, dtype=np.float32, copy=True)
+    if out is None:
+        out = np.array(rgb, dtype=np.float32, copy=True)
+    elif out is not rgb:
+        out[...] = rgb
     # most of a frame is fully covered (alpha 1): only the rest changes
     fade = alpha < 1.0
     if fade.any():
@@ -793,15 +815,20 @@ def saturation_bleed(
     arrays = [np.asarray(v, np.float32) for v in seq]
     if len(arrays) < 2 or not mask.any():
         return np.zeros(mask.shape, bool)
-    strongest = np.zeros(mask.shape, np.float32)
-    weakest = np.full(mask.shape, np.inf, np.float32)
-    for a in arrays:
-        rel = a / np.float32(max(float(np.percentile(a[mask], 99.99)), 1e-6))
-        np.maximum(strongest, rel, out=strongest)
-        np.minimum(weakest, rel, out=weakest)
-    out = (strongest >= bright) & (weakest < ratio * strongest) & mask
+    scales = [np.float32(max(float(np.percentile(a[mask], 99.99)), 1e-6)) for a in arrays]
+    out = np.empty(mask.shape, bool)
+    leaning = np.empty(mask.shape, bool)
+    for r0 in range(0, mask.shape[0], _ROWS):  # by row bands: small temporaries
+        rows = slice(r0, r0 + _ROWS)
+        strongest = np.zeros(mask[rows].shape, np.float32)
+        weakest = np.full(mask[rows].shape, np.inf, np.float32)
+        for a, scale in zip(arrays, scales, strict=True):
+            rel = a[rows] / scale
+            np.maximum(strongest, rel, out=strongest)
+            np.minimum(weakest, rel, out=weakest)
+        out[rows] = (strongest >= bright) & (weakest < ratio * strongest) & mask[rows]
+        leaning[rows] = (weakest < strongest / 3.0) & mask[rows]
     if grow_px > 0 and out.any():
-        leaning = (weakest < strongest / 3.0) & mask
         out = ndimage.binary_dilation(out, iterations=grow_px, mask=leaning)
     return out
 

@@ -118,12 +118,17 @@ def _compose(state: State, p: Mapping[str, Any], ctx: Context) -> State:
         # no statistics: the companding's full scale maps to 1
         top = max_linear_value(ctx.frame.meta.companding)
         rgb = compose_rgb(
-            {k: v / top for k, v in bands.items()}, normalize="joint", percentile=100.0
+            {k: v / top for k, v in bands.items()},
+            normalize="joint",
+            percentile=100.0,
+            one_channel=True,
         )
         peak = max(float(np.max(v)) / top for v in bands.values())
         rgb = np.clip(rgb * peak, 0.0, 1.0).astype(np.float32) if peak > 0 else rgb
     else:
-        rgb = compose_rgb(bands, normalize=p["normalize"], percentile=p["percentile"])
+        rgb = compose_rgb(
+            bands, normalize=p["normalize"], percentile=p["percentile"], one_channel=True
+        )
     used = tuple(state.bands)
     mask, alpha = _coverage(_without_bleed(state.bands, state.masks, p, used), p, used)
     grey = p["mode"] == "grey" or len(set(bands) - {Filter.METHANE}) <= 1
