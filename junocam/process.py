@@ -243,8 +243,13 @@ def process_file(
     )
     if isinstance(pipeline, DefaultPipeline):
         pipeline = pipeline.for_meta(frame.meta)
+    # only the picture is written: the band images are freed after the compose stage
     result = pipeline.run(
-        frame, calibration=calibration, keep_stages=popts.save_stages, spin_fit=spin_fit
+        frame,
+        calibration=calibration,
+        keep_stages=popts.save_stages,
+        spin_fit=spin_fit,
+        keep_bands=False,
     )
     label = output_label(pipeline)
     target = output_path(frame.meta, popts, label)

@@ -278,7 +278,7 @@ def compare(
         fit = None
         for p in pls:
             try:
-                res = p.run(raw, calibration=cal, spin_fit=fit)
+                res = p.run(raw, calibration=cal, spin_fit=fit, keep_bands=False)
             except JunoCamError as err:
                 click.echo(f"note: {path}: {p.name}: {err.message}", err=True)
                 continue

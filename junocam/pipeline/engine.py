@@ -23,7 +23,7 @@ import json
 import time
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -35,7 +35,7 @@ from ..companding import decompand
 from ..compose import compose_rgb, over_sky, sky_level
 from ..decode import RawFrame
 from ..errors import RecipeError
-from ..framelets import split
+from ..framelets import Framelets, split
 from ..metadata import Filter, FrameMeta
 from ..planet.photometry import Backplanes
 from ..spinfit import SpinFit
@@ -108,7 +108,8 @@ class PipelineResult:
     mask : numpy.ndarray
         Boolean coverage of the output grid.
     bands : dict
-        Band images after geometry (linear, float32).
+        Band images after geometry (linear, float32); empty when the pipeline ran
+        with ``keep_bands=False``.
     fit : SpinFit or None
         Spin self-calibration report (None for naive geometry).
     notes : list of str
@@ -335,8 +336,17 @@ class Pipeline:
         keep_stages: bool = False,
         spin_fit: SpinFit | None = None,
         projector: Projector | None = None,
+        keep_bands: bool = True,
+        stream: bool = True,
     ) -> PipelineResult:
         """Process one frame.
+
+        The frame streams through the stages: each band is decompanded and cleaned
+        (the linear stages) on its own, so only one band's temporaries exist at a time;
+        the geometry stage stitches band after band; the band images are dropped after
+        the compose stage unless ``keep_bands``; the result's colour is faded into the
+        sky in place. The output is the same as running every stage on the whole frame
+        (``stream=False``).
 
         Parameters
         ----------
@@ -345,17 +355,37 @@ class Pipeline:
         calibration : Calibration, optional
             Darks, flats and bad-pixel masks for the ``dark``/``flat``/``inpaint`` stages.
         keep_stages : bool
-            Keep a preview image after every stage.
+            Keep a preview image after every stage (runs every stage on the whole
+            frame: the previews of the framelet stages show all bands).
         spin_fit : SpinFit, optional
             Reuse a spin fit made earlier for this frame (skips the self-calibration).
         projector : callable, optional
             Replaces the stitch stage's geometry: ``projector(framelets)`` returns a
             :class:`junocam.planet.projection.MapResult` (map projection with backplanes), as
             ``junocam map`` does. The photometric stages need it.
+        keep_bands : bool
+            Keep the linear band images in :attr:`PipelineResult.bands` (the default,
+            for code that reads them). ``junocam process``, ``batch`` and ``compare``
+            write only the picture and pass False: the bands (three float32 images
+            of the output's size) are then freed after the compose stage.
+        stream : bool
+            Run the linear stages band by band (the default). False runs every stage
+            on the whole frame at once, as ``keep_stages`` does; the result is the same.
 
         Returns
         -------
         PipelineResult
+
+        Examples
+        --------
+        >>> from junocam.metadata import assumed_meta
+        >>> fr = RawFrame(np.full((2 * 384, 1648), 90, np.uint8), assumed_meta(2 * 384))
+        >>> p = Pipeline(["black_level", ("stitch", {"fit_spin": False}), "compose"])
+        >>> res = p.run(fr, keep_bands=False)
+        >>> res.rgb.shape[-1], res.bands
+        (3, {})
+        >>> bool(np.array_equal(res.rgb, p.run(fr, stream=False).rgb))
+        True
         """
         ctx = Context(
             frame=frame,
@@ -364,40 +394,106 @@ class Pipeline:
             spin_fit=spin_fit,
             projector=projector,
         )
-        # no local names: the decompanded frame is freed once a stage replaces it
+        if keep_stages or not stream:
+            # no local names: the decompanded frame is freed once a stage replaces it
+            return self._run_stages(
+                State(
+                    framelets=split(
+                        decompand(frame.pixels, frame.meta.companding),
+                        frame.meta.filters,
+                        frame.meta.framelet_lines,
+                    )
+                ),
+                ctx,
+                0,
+                keep_stages,
+                keep_bands,
+            )
+        first = self._geometry_index()
+        timings: dict[str, float] = {}
+        # no local name for the framelets: freed once the geometry stage replaces them
         return self._run_stages(
-            State(
-                framelets=split(
-                    decompand(frame.pixels, frame.meta.companding),
-                    frame.meta.filters,
-                    frame.meta.framelet_lines,
-                )
-            ),
+            State(framelets=self._linear_by_band(frame, ctx, first, timings)),
             ctx,
-            0,
-            keep_stages,
+            first,
+            False,
+            keep_bands,
+            timings,
+            own=True,
         )
 
     __call__ = run
 
+    def _geometry_index(self) -> int:
+        """Index of the geometry stage (every pipeline has exactly one)."""
+        return next(i for i, s in enumerate(self.stages) if STAGES[s.name].kind == "geometry")
+
+    def _linear_by_band(
+        self, frame: RawFrame, ctx: Context, stop: int, timings: dict[str, float]
+    ) -> Framelets:
+        """Decompand and run the linear stages ``0..stop-1`` one band at a time.
+
+        Linear stages treat each band on its own (see :class:`StageSpec`), so running
+        them band by band gives what they give on the whole frame, while only one
+        band's copies and temporaries are alive. Each stage's notes are gathered over
+        the bands (the same note once); its time is the sum over the bands.
+        """
+        meta = frame.meta
+        codes = split(frame.pixels, meta.filters, meta.framelet_lines)  # a view, no copy
+        data = np.empty(codes.data.shape, np.float32)
+        notes: list[list[str]] = [[] for _ in range(stop)]
+        spent = [0.0] * stop
+        for k, band in enumerate(codes.filters):
+            state = State(
+                framelets=Framelets(decompand(codes.data[:, k : k + 1], meta.companding), (band,))
+            )
+            for i, stage in enumerate(self.stages[:stop]):
+                t0 = time.perf_counter()
+                state = STAGES[stage.name].run(state, stage.params, replace(ctx, notes=notes[i]))
+                spent[i] += time.perf_counter() - t0
+            assert state.framelets is not None
+            data[:, k : k + 1] = state.framelets.data
+            del state
+        for i, stage in enumerate(self.stages[:stop]):
+            timings[f"{i + 1}:{stage.name}"] = spent[i]
+            for note in dict.fromkeys(notes[i]):  # bands that each noted the same
+                ctx.notes.append(note)
+        return Framelets(data, codes.filters)
+
     def _run_stages(
-        self, state: State, ctx: Context, first: int, keep_stages: bool
+        self,
+        state: State,
+        ctx: Context,
+        first: int,
+        keep_stages: bool,
+        keep_bands: bool = True,
+        timings: dict[str, float] | None = None,
+        *,
+        own: bool = False,
     ) -> PipelineResult:
-        """Run stages ``first``.. on ``state``, timing each; the result of the last."""
-        timings: dict[str, float] = {}
+        """Run stages ``first``.. on ``state``, timing each; the result of the last.
+
+        Without ``keep_bands`` the band images are dropped once the compose stage has
+        made the composite (the colour stages read the composite only). With ``own``
+        (the pipeline made every array of ``state``) the colour is faded in place.
+        """
+        timings = dict(timings or {})
         previews: list[tuple[str, np.ndarray]] = []
         for i, stage in enumerate(self.stages[first:], start=first):
             t0 = time.perf_counter()
             state = STAGES[stage.name].run(state, stage.params, ctx)
             timings[f"{i + 1}:{stage.name}"] = time.perf_counter() - t0
+            if not keep_bands and STAGES[stage.name].kind == "compose":
+                state = replace(state, bands=None, masks=None)
             if keep_stages:
                 previews.append((f"{i + 1:02d}-{stage.name}", _preview(state)))
-        assert state.rgb is not None and state.mask is not None and state.bands is not None
-        rgb, sky = _faded(state)
+        assert state.rgb is not None and state.mask is not None
+        assert state.bands is not None or not keep_bands
+        rgb, sky = _faded(state, in_place=own and not keep_stages)
         return PipelineResult(
             rgb=rgb,
             mask=state.mask,
-            bands=dict(state.bands),
+            bands=dict(state.bands) if keep_bands and state.bands is not None else {},
             fit=state.fit,
             notes=ctx.notes,
             timings=timings,
@@ -431,8 +527,7 @@ class Pipeline:
         """
         ctx = Context(frame=frame, calibration=None, notes=[])
         state = State(bands=dict(bands), masks=dict(masks), backplanes=backplanes)
-        first = 1 + next(i for i, s in enumerate(self.stages) if STAGES[s.name].kind == "geometry")
-        return self._run_stages(state, ctx, first, keep_stages=False)
+        return self._run_stages(state, ctx, self._geometry_index() + 1, keep_stages=False)
 
 
 def _jsonable(v: Any) -> Any:
@@ -477,10 +572,12 @@ def final_image(state: State) -> np.ndarray:
     return _faded(state)[0]
 
 
-def _faded(state: State) -> tuple[np.ndarray, np.ndarray | None]:
+def _faded(state: State, in_place: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The composite faded into the sky outside the coverage, and the sky's level.
 
     Always (H, W, 3): a grey composite, one channel until here, is repeated.
+    ``in_place`` fades ``state.rgb`` itself (the engine's last use of it) instead of
+    a copy.
     """
     assert state.rgb is not None and state.mask is not None
     rgb = state.rgb if state.rgb.ndim == 3 else state.rgb[..., None]
@@ -488,7 +585,7 @@ def _faded(state: State) -> tuple[np.ndarray, np.ndarray | None]:
         return _three(rgb), None
     # outside every band's coverage the picture is the sky, not one band's colour
     sky = sky_level(rgb, state.mask & (state.alpha >= 1.0), state.target)
-    out = over_sky(rgb, state.alpha, sky)  # over_sky returns a new array
+    out = over_sky(rgb, state.alpha, sky, out=rgb if in_place and rgb.dtype == np.float32 else None)
     return _three(out), np.resize(sky, 3).astype(np.float32)
 
 

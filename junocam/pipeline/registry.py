@@ -91,7 +91,13 @@ class Context:
 
 @dataclass(frozen=True)
 class StageSpec:
-    """A registered stage: its kind, parameters and implementation."""
+    """A registered stage: its kind, parameters and implementation.
+
+    A ``linear`` stage must treat each band on its own (its output for one band
+    depends on that band's framelets only): the engine runs the linear stages one
+    band at a time (a :class:`~junocam.framelets.Framelets` of one band) to bound
+    memory, and on the whole frame for ``keep_stages``; both give the same result.
+    """
 
     name: str
     kind: str

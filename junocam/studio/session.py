@@ -349,7 +349,7 @@ def thumbnail(frame: RawFrame, width: int = 200) -> np.ndarray:
     True
     """
     naive = Pipeline([("stitch", {"geometry": "naive"}), "compose"])
-    rgb = naive.run(frame).rgb
+    rgb = naive.run(frame, keep_bands=False).rgb
     return _shrink(rgb, width)
 
 

@@ -73,7 +73,14 @@ def _with_calibration(
     out = _per_band(state, one)
     if missing:
         hint = "give --calibration DIR" if ctx.calibration is None else "none in the calibration"
-        ctx.notes.append(f"{stage}: no {what} for {', '.join(missing)} ({hint}); skipped")
+        head, tail = f"{stage}: no {what} for ", f" ({hint}); skipped"
+        # the engine runs a stage band by band with one notes list: one note for all
+        for j, note in enumerate(ctx.notes):
+            if note.startswith(head) and note.endswith(tail):
+                missing = note[len(head) : -len(tail)].split(", ") + missing
+                del ctx.notes[j]
+                break
+        ctx.notes.append(f"{head}{', '.join(dict.fromkeys(missing))}{tail}")
     return out
 
 
