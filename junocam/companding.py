@@ -100,7 +100,9 @@ def max_linear_value(mode: Companding | str, sample_bits: int = 8) -> float:
     return float(decode_table(mode)[-1])
 
 
-def decompand(pixels: np.ndarray, mode: Companding | str) -> np.ndarray:
+def decompand(
+    pixels: np.ndarray, mode: Companding | str, out: np.ndarray | None = None
+) -> np.ndarray:
     """Decode companded samples to linear float32 DN.
 
     Parameters
@@ -109,6 +111,9 @@ def decompand(pixels: np.ndarray, mode: Companding | str) -> np.ndarray:
         uint8 codes for SQROOT/LIN*; for ``NONE`` any integer array (already linear).
     mode : Companding or str
         The product's SAMPLE_BIT_MODE_ID.
+    out : numpy.ndarray, optional
+        float32 array of ``pixels``' shape (a view is fine) that receives the values
+        instead of a new array.
 
     Returns
     -------
@@ -124,13 +129,23 @@ def decompand(pixels: np.ndarray, mode: Companding | str) -> np.ndarray:
     --------
     >>> decompand(np.array([[10, 200]], dtype=np.uint8), Companding.LIN16)
     array([[ 160., 3200.]], dtype=float32)
+    >>> buf = np.zeros((1, 2), np.float32)
+    >>> decompand(np.array([[10, 200]], dtype=np.uint8), "LIN8", out=buf) is buf, buf.tolist()
+    (True, [[80.0, 1600.0]])
     """
     mode = Companding.parse(mode)
     if mode is Companding.NONE:
-        return np.asarray(pixels, dtype=np.float32)
+        if out is None:
+            return np.asarray(pixels, dtype=np.float32)
+        out[...] = pixels
+        return out
     if pixels.dtype != np.uint8:
         raise FormatError(f"{mode.value} companded samples must be uint8, got {pixels.dtype}")
-    return decode_table(mode)[pixels]
+    if out is None:
+        return decode_table(mode)[pixels]
+    # uint8 codes always index the 256-entry table: "clip" never clips, and unlike
+    # the default mode it writes straight into ``out`` without a buffer
+    return np.take(decode_table(mode), pixels, out=out, mode="clip")
 
 
 def compand(values: np.ndarray, mode: Companding | str) -> np.ndarray:

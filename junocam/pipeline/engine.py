@@ -440,24 +440,38 @@ class Pipeline:
         """
         meta = frame.meta
         codes = split(frame.pixels, meta.filters, meta.framelet_lines)  # a view, no copy
-        data = np.empty(codes.data.shape, np.float32)
+        one = len(codes.filters) == 1  # the last stage's framelets are the frame's
+        data = None if one else np.empty(codes.data.shape, np.float32)
         notes: list[list[str]] = [[] for _ in range(stop)]
         spent = [0.0] * stop
         for k, band in enumerate(codes.filters):
+            # decompanded straight into its place (the stages copy before they change
+            # it); no local name, so that a stage's new framelets replace it
             state = State(
-                framelets=Framelets(decompand(codes.data[:, k : k + 1], meta.companding), (band,))
+                framelets=Framelets(
+                    decompand(
+                        codes.data[:, k : k + 1],
+                        meta.companding,
+                        None if data is None else data[:, k : k + 1],
+                    ),
+                    (band,),
+                )
             )
             for i, stage in enumerate(self.stages[:stop]):
                 t0 = time.perf_counter()
                 state = STAGES[stage.name].run(state, stage.params, replace(ctx, notes=notes[i]))
                 spent[i] += time.perf_counter() - t0
             assert state.framelets is not None
-            data[:, k : k + 1] = state.framelets.data
+            if data is None:
+                data = np.asarray(state.framelets.data, np.float32)
+            else:
+                data[:, k : k + 1] = state.framelets.data  # itself without linear stages
             del state
         for i, stage in enumerate(self.stages[:stop]):
             timings[f"{i + 1}:{stage.name}"] = spent[i]
             for note in dict.fromkeys(notes[i]):  # bands that each noted the same
                 ctx.notes.append(note)
+        assert data is not None
         return Framelets(data, codes.filters)
 
     def _run_stages(
