@@ -61,7 +61,7 @@ from ..camera import CameraModel
 from ..errors import GeometryError
 from ..framelets import DARK_SAMPLES, PHOTOACTIVE_SAMPLES, Framelets
 from ..metadata import Filter
-from ..spin import SpinModel, rotation_matrix
+from ..spin import FK_SPIN_AXIS, SpinModel, rotation_matrix
 from .pointing import Pointing, ViewGeometry, small_rotation, view_from_ck, view_from_pointing
 from .spheroid import Ellipsoid, intersect, limb_miss, surface_normal
 from .spice import Ephemeris
@@ -702,8 +702,6 @@ class _Model:
         camera: CameraModel,
         base: Pointing | None,
         fit_time: bool,
-        fit_axis: bool = False,
-        shade: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.limb_pts = limb
         self.term_pts = term
@@ -723,35 +721,13 @@ class _Model:
         # three attitude angles and a relative correction of the turn per exposure:
         # the spin fitted from overlaps takes the planet's parallax (the spacecraft
         # moves 200 km in a frame) for rotation, which the ephemeris here separates
-        # on a close flyby the parallax corrupts the overlap-fitted spin axis too:
-        # then its two tilts are fitted as well (a full disc in every exposure pins them)
-        self.fit_axis = fit_axis and base is not None
-        self.n_att = 0 if base is None else (6 if self.fit_axis else 4)
+        self.n_att = 0 if base is None else 4
         self.i_dt = self.n_att
         self.i_off = self.n_att + int(fit_time)
         self.term_weight = 1.0
-        # shading (close flybys): the lit disc's brightness over its whole face follows
-        # cos(incidence) times the albedo, which pins the roll about the line of sight
-        # that a round body's limb leaves free; one log-albedo offset per band
-        self.n_shade = 0
-        self.s_keep = np.zeros(0, bool)
-        if shade is not None:
-            ex, band, rays, value = shade
-            self.s_ex, self.s_band, self.s_rays = ex, band, rays
-            self.s_log = np.log(np.maximum(value, 1e-6))
-            self.n_shade = int(band.max()) + 1 if band.size else 0
-        self.i_shade = self.i_off + 2
 
     def initial(self) -> np.ndarray:
-        return np.zeros(self.i_off + 2 + self.n_shade)
-
-    def shade_mu0(self, v: ViewGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """cos(incidence), hit flag and limb distance (px) of the shading pixels."""
-        e = self.s_ex
-        d = np.einsum("nij,nj->ni", v.camera_to_body[e], self.s_rays)
-        mu0, hit = _mu0(v.observer[e], d, v.sun[e], v.body)
-        miss, _ = limb_miss(v.observer[e], d, v.body)
-        return mu0, hit, miss * self.focal
+        return np.zeros(self.i_off + 2)
 
     def view(self, p: np.ndarray) -> ViewGeometry:
         dt = float(p[self.i_dt]) if self.fit_time else 0.0
@@ -766,8 +742,6 @@ class _Model:
         spin = replace(
             self.base.spin, turn_per_exposure=self.base.spin.turn_per_exposure * (1.0 + p[3])
         )
-        if self.fit_axis:
-            spin = replace(spin, tilt_y=spin.tilt_y + p[4], tilt_z=spin.tilt_z + p[5])
         return Pointing(r, spin, dt)
 
     def limb_px(self, v: ViewGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -797,14 +771,6 @@ class _Model:
         v = self.view(p)
         miss_px, front, lit = self.limb_px(v)
         limb = front & (np.abs(miss_px - p[self.i_off]) < gate) & lit
-        if self.n_shade:
-            mu0, hit, s_miss = self.shade_mu0(v)
-            self.s_keep = hit & (mu0 > SHADE_MIN_MU0) & (s_miss < -SHADE_MARGIN_PX)
-            if not p[self.i_shade : self.i_shade + self.n_shade].any():
-                for k in range(self.n_shade):  # start the offsets at their median
-                    m = self.s_keep & (self.s_band == k)
-                    if m.any():
-                        p[self.i_shade + k] = np.median(self.s_log[m] - np.log(mu0[m]))
         if not self.term_pts.size:
             return limb, np.zeros(0, bool)
         dist, t_miss, ok = self.term_px(v)
@@ -825,11 +791,6 @@ class _Model:
             dist, _, _ = self.term_px(v)
             depth = self.term_pts.depth[term] if self.term_pts.depth is not None else 0.0
             parts.append(self.term_weight * (dist[term] - depth - p[self.i_off + 1]))
-        if self.n_shade and self.s_keep.any():
-            mu0, _, _ = self.shade_mu0(v)
-            k = self.s_keep
-            c = p[self.i_shade + self.s_band[k]]
-            parts.append(SHADE_WEIGHT * (self.s_log[k] - np.log(np.maximum(mu0[k], 1e-3)) - c))
         if self.fit_time:
             parts.append(np.array([p[self.i_dt] / TIME_PRIOR_S]))
         return np.concatenate(parts)
@@ -912,10 +873,16 @@ def navigate(
     On a close flyby of a moon (a few thousand km away, :func:`parallax_turn_bound`
     above :data:`CLOSE_FLYBY_PARALLAX`; Jupiter frames keep the plain fit) the
     overlap-fitted spin carries the parallax:
-    the turn correction may then reach that bound, the spin axis' two tilts are fitted
-    too, and the lit disc's shading (log brightness against log cos(incidence), one
-    albedo offset per band) joins the limb and terminator to pin the roll about the
-    line of sight that a round body's limb leaves free.
+    the turn correction may then reach that bound, the spin axis' tilts are taken from
+    the FK instead of the overlaps, and the whole limb, seen in every exposure, is fitted
+    alone: its drift across the sweep (the flyby's parallax) is what pins the roll about
+    the line of sight that a round body's outline leaves free. The terminator and the
+    disc's shading are not used there: the moon's albedo biases both (a textured
+    synthetic Ganymede's terminator depth is off by 5-10 px where the albedo changes;
+    a shading fit tilted the roll by up to 1.8 degrees). That roll is the weakest part
+    of such a fit: 0.3-1.0 degree on five synthetic Io, Europa and Ganymede passes,
+    against at most 0.04 degree across the line of sight. Use a CK where the roll
+    matters.
     """
     camera = camera or CameraModel()
     ck = ephemeris.has_attitude if use_ck is None else use_ck
@@ -923,18 +890,24 @@ def navigate(
         raise GeometryError("use_ck is set but the ephemeris has no CK attitude")
     use = _nav_bands(framelets, bands)
     edges = detect_edges(framelets, use)
-    term_pts = detect_terminator(framelets, use)
-    base = None if ck else (initial or initial_pointing(framelets, ephemeris, spin, camera))
     parallax = parallax_turn_bound(ephemeris, spin)
     # moons only: Jupiter's own perijove frames keep the proven limb-only fit and guard
     close = parallax > CLOSE_FLYBY_PARALLAX and ephemeris.target.naif_id != 599
-    shade = None
-    if close and base is not None:
-        ex, bi, ss, ll, val = _sample_pixels(framelets, use, SHADE_STEP)
-        lit = val > 0.03
-        rays = _band_rays(camera, use, bi[lit], ss[lit].astype(float), ll[lit].astype(float))
-        shade = (ex[lit], bi[lit], rays, val[lit])
-    model = _Model(edges, term_pts, ephemeris, camera, base, fit_time, fit_axis=close, shade=shade)
+    if close and not ck:
+        # the overlaps read the flyby's parallax as a tilt of the spin axis too, and the
+        # limb cannot tell such a tilt from the roll about the line of sight; the axis
+        # in the camera frame is a constant of the mounting, so take it from the FK.
+        # The whole limb in every exposure then pins the attitude, the roll through the
+        # parallax's drift across the sweep; the terminator is left out: on a textured
+        # moon its depth is off by 5-10 px wherever the albedo changes along the chord
+        # (measured at the true attitude of the synthetic Ganymede pass), which tilted
+        # the fitted roll by more than half a degree
+        spin = replace(spin, tilt_y=FK_TILT_Y, tilt_z=FK_TILT_Z)
+        term_pts = _edge_points([], use)
+    else:
+        term_pts = detect_terminator(framelets, use)
+    base = None if ck else (initial or initial_pointing(framelets, ephemeris, spin, camera))
+    model = _Model(edges, term_pts, ephemeris, camera, base, fit_time)
     model.term_weight = terminator_weight
     p = model.initial()
     limb = term = np.zeros(0, bool)
@@ -1007,13 +980,10 @@ MAX_TURN_CORRECTION = 0.02
 #: Above this parallax share of the turn (:func:`parallax_turn_bound`) a flyby counts
 #: as close: navigation without a CK fits the spin axis' tilts as well.
 CLOSE_FLYBY_PARALLAX = 0.005
-#: Shading fit of close flybys: pixel subsampling step, weight of one pixel's log
-#: brightness residual (against 1 px of limb), least cos(incidence), distance from the
-#: limb (px) of the pixels used.
-SHADE_STEP = 16
-SHADE_WEIGHT = 1.0
-SHADE_MIN_MU0 = 0.15
-SHADE_MARGIN_PX = 15.0
+#: The spin axis' tilts in the camera frame (radians), from the FK [juno_v12.tf] via
+#: :data:`junocam.spin.FK_SPIN_AXIS`: what close flybys navigate with.
+FK_TILT_Y = FK_SPIN_AXIS[1] / -FK_SPIN_AXIS[0]
+FK_TILT_Z = FK_SPIN_AXIS[2] / -FK_SPIN_AXIS[0]
 
 
 def parallax_turn_bound(ephemeris: Ephemeris, spin: SpinModel) -> float:
