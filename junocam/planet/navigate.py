@@ -48,7 +48,7 @@ Step 1 on a drawn disc of radius 300 pixels: the outline found lies on its edge.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -183,7 +183,19 @@ def detect_edges(
     (True, True)
     """
     use = _nav_bands(framelets, bands)
-    norm = _normalised(framelets, use)
+    return _edges(_normalised(framelets, use), use, window, floor, step, margin, min_contrast)
+
+
+def _edges(
+    norm: dict[Filter, np.ndarray],
+    use: tuple[Filter, ...],
+    window: int = 9,
+    floor: float = 0.08,
+    step: int = 2,
+    margin: int = 3,
+    min_contrast: float = 0.25,
+) -> EdgePoints:
+    """:func:`detect_edges` on the stacks of :func:`_normalised`."""
     parts = []
     for k, b in enumerate(use):
         stack = norm[b]
@@ -237,7 +249,18 @@ def detect_terminator(
     True
     """
     use = _nav_bands(framelets, bands)
-    norm = _normalised(framelets, use)
+    return _terminator(_normalised(framelets, use), use, level, step, margin, reach)
+
+
+def _terminator(
+    norm: dict[Filter, np.ndarray],
+    use: tuple[Filter, ...],
+    level: float = TERMINATOR_LEVEL,
+    step: int = 3,
+    margin: int = 3,
+    reach: float = 40.0,
+) -> EdgePoints:
+    """:func:`detect_terminator` on the stacks of :func:`_normalised`."""
     parts = []
     for k, b in enumerate(use):
         stack = norm[b]
@@ -401,10 +424,9 @@ def _tangent_mu0(
 
 
 def _sample_pixels(
-    framelets: Framelets, bands: tuple[Filter, ...], step: int
+    norm: dict[Filter, np.ndarray], bands: tuple[Filter, ...], step: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A regular subsample of framelet pixels: exposure, band, sample, line, brightness."""
-    norm = _normalised(framelets, bands)
+    """A regular subsample of normalised pixels: exposure, band, sample, line, brightness."""
     ex, bi, ss, ll, vv = [], [], [], [], []
     for k, b in enumerate(bands):
         stack = norm[b]
@@ -471,9 +493,24 @@ def initial_pointing(
     >>> round(float(np.degrees(np.arccos(boresight @ true_boresight))), 1)
     1.9
     """
-    camera = camera or CameraModel()
     use = _nav_bands(framelets, bands)
-    ex, bi, ss, ll, val = _sample_pixels(framelets, use, step)
+    norm = _normalised(framelets, use)
+    return _initial_pointing(
+        norm, use, ephemeris, spin, camera or CameraModel(), step, lit_fraction
+    )
+
+
+def _initial_pointing(
+    norm: dict[Filter, np.ndarray],
+    use: tuple[Filter, ...],
+    ephemeris: Ephemeris,
+    spin: SpinModel,
+    camera: CameraModel,
+    step: int = 6,
+    lit_fraction: float = 0.12,
+) -> Pointing:
+    """:func:`initial_pointing` on the stacks of :func:`_normalised`."""
+    ex, bi, ss, ll, val = _sample_pixels(norm, use, step)
     bright = val > lit_fraction
     if bright.sum() < 20:
         raise GeometryError("too few bright pixels to find the planet")
@@ -504,25 +541,35 @@ def initial_pointing(
     limit = float(reach.max()) + pan + roll + math.radians(0.5)
     base_sky = np.einsum("nj,kj->nk", sky, base)
     keep = np.arccos(np.clip(np.einsum("ni,i->n", base_sky, lit_dir), -1.0, 1.0)) <= limit
-    lit_of = _LitTest(sky[keep], ephemeris, ex[keep])
-    bright_kept = bright[keep]
-    n_bright = int(bright.sum())
 
-    def agreement(r: np.ndarray) -> float:
-        lit = lit_of(r)
-        # intersection over union: the sky, dark in both, must not dominate the score
-        inter = int(np.sum(lit & bright_kept))
-        union = n_bright + int(np.sum(lit & ~bright_kept))
-        return float(inter / max(union, 1))
+    def scorer(every: int) -> Callable[[np.ndarray], float]:
+        """Agreement of a candidate attitude on every ``every``-th sampled pixel."""
+        sub = slice(None, None, every)
+        k, b = keep[sub], bright[sub]
+        lit_of = _LitTest(sky[sub][k], ephemeris, ex[sub][k])
+        bright_kept, n_bright = b[k], int(b.sum())
 
-    def best_roll(r0: np.ndarray, axis: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, float]:
+        def agreement(r: np.ndarray) -> float:
+            lit = lit_of(r)
+            # intersection over union: the sky, dark in both, must not dominate the score
+            inter = int(np.sum(lit & bright_kept))
+            union = n_bright + int(np.sum(lit & ~bright_kept))
+            return float(inter / max(union, 1))
+
+        return agreement
+
+    def best_roll(
+        score: Callable[[np.ndarray], float], r0: np.ndarray, axis: np.ndarray, angles: np.ndarray
+    ) -> np.ndarray:
         cands = [rotation_matrix(axis, a) @ r0 for a in angles]
-        scores = [agreement(r) for r in cands]
-        k = int(np.argmax(scores))
-        return cands[k], scores[k]
+        return cands[int(np.argmax([score(r) for r in cands]))]
 
-    r, _ = best_roll(base, lit_dir, np.radians(np.arange(0.0, 360.0, 3.0)))
+    # coarse to fine: the full turn of roll on an eighth of the pixels, the pan on a
+    # quarter, the final fine roll on all of them (the coarse steps only need to land
+    # in the right 3 degrees / pan cell: the fits after this start from the result)
+    r = best_roll(scorer(8), base, lit_dir, np.radians(np.arange(0.0, 360.0, 3.0)))
     east, north = _tangent_axes(u)
+    agreement = scorer(4)
     best, score = r, agreement(r)
     for a in np.linspace(-0.25, 0.25, 7) * radius:
         for b in np.linspace(-0.25, 0.25, 7) * radius:
@@ -530,7 +577,7 @@ def initial_pointing(
             s = agreement(cand)
             if s > score:
                 best, score = cand, s
-    best, _ = best_roll(best, u, np.radians(np.arange(-4.0, 4.01, 0.5)))  # <= roll
+    best = best_roll(scorer(1), best, u, np.radians(np.arange(-4.0, 4.01, 0.5)))  # <= roll
     return Pointing(best, spin)
 
 
@@ -889,7 +936,9 @@ def navigate(
     if ck and not ephemeris.has_attitude:
         raise GeometryError("use_ck is set but the ephemeris has no CK attitude")
     use = _nav_bands(framelets, bands)
-    edges = detect_edges(framelets, use)
+    # smoothed and scaled once for the edges, the terminator and the first attitude
+    norm = _normalised(framelets, use)
+    edges = _edges(norm, use)
     parallax = parallax_turn_bound(ephemeris, spin)
     # moons only: Jupiter's own perijove frames keep the proven limb-only fit and guard
     close = parallax > CLOSE_FLYBY_PARALLAX and ephemeris.target.naif_id != 599
@@ -905,8 +954,8 @@ def navigate(
         spin = replace(spin, tilt_y=FK_TILT_Y, tilt_z=FK_TILT_Z)
         term_pts = _edge_points([], use)
     else:
-        term_pts = detect_terminator(framelets, use)
-    base = None if ck else (initial or initial_pointing(framelets, ephemeris, spin, camera))
+        term_pts = _terminator(norm, use)
+    base = None if ck else (initial or _initial_pointing(norm, use, ephemeris, spin, camera))
     model = _Model(edges, term_pts, ephemeris, camera, base, fit_time)
     model.term_weight = terminator_weight
     p = model.initial()
