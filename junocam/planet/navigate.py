@@ -73,6 +73,9 @@ TIME_PRIOR_S = 0.020
 #: Brightness (fraction of full scale) that separates the lit disc from the night
 #: side: low, so the terminator found hardly depends on the albedo beside it.
 TERMINATOR_LEVEL = 0.02
+#: Sampled pixels that the coarse steps of the first attitude's grid search use at least
+#: (a full frame has about 300,000; one exposure of one band 6,000, all of them used).
+COARSE_RAYS = 40_000
 
 
 @dataclass(frozen=True)
@@ -564,12 +567,13 @@ def _initial_pointing(
         cands = [rotation_matrix(axis, a) @ r0 for a in angles]
         return cands[int(np.argmax([score(r) for r in cands]))]
 
-    # coarse to fine: the full turn of roll on an eighth of the pixels, the pan on a
-    # quarter, the final fine roll on all of them (the coarse steps only need to land
-    # in the right 3 degrees / pan cell: the fits after this start from the result)
-    r = best_roll(scorer(8), base, lit_dir, np.radians(np.arange(0.0, 360.0, 3.0)))
+    # coarse to fine: the full turn of roll on at least COARSE_RAYS of the pixels, the
+    # pan on twice as many, the final fine roll on all of them (the coarse steps only
+    # need to land in the right 3 degrees / pan cell: the fits start from the result)
+    every = max(1, ex.size // COARSE_RAYS)
+    r = best_roll(scorer(every), base, lit_dir, np.radians(np.arange(0.0, 360.0, 3.0)))
     east, north = _tangent_axes(u)
-    agreement = scorer(4)
+    agreement = scorer(max(1, every // 2))
     best, score = r, agreement(r)
     for a in np.linspace(-0.25, 0.25, 7) * radius:
         for b in np.linspace(-0.25, 0.25, 7) * radius:
