@@ -250,3 +250,71 @@ def test_map_with_the_ck_puts_the_spots_where_they_belong(flyby: Flyby) -> None:
         offsets = _spot_offsets(flyby, flyby.true_view)
     assert len(offsets) >= 3, offsets
     assert max(offsets) < 0.5, offsets
+
+
+def _kernels_without_ck(flyby: Flyby, folder: Path) -> Path:
+    """The pass's kernels less its CK (what a user without pointing kernels has)."""
+    folder.mkdir(exist_ok=True)
+    for p in flyby.truth.kernels.paths:
+        if not p.endswith(".bc"):
+            (folder / Path(p).name).symlink_to(p)
+    return folder
+
+
+def test_geometry_navigate_gives_the_attitude_for_the_bodies_in_view(
+    flyby: Flyby, tmp_path: Path
+) -> None:
+    """Point 2: without a CK, ``geometry --navigate`` fits the attitude to the limb and
+    says which bodies the frame sees (none here: Jupiter is 90 degrees off the swath)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from junocam.cli.app import main
+
+    if flyby.name != "io":
+        pytest.skip("the CLI path is the same for both passes: run once")
+    plain = _kernels_without_ck(flyby, tmp_path / "k")
+    args = ["geometry", str(flyby.png), "--kernels", str(plain)]
+    without = json.loads(CliRunner().invoke(main, args).output)
+    assert without["attitude"] is None and without["bodies"][0]["in_view"] is None
+    res = CliRunner().invoke(main, [*args, "--navigate"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output)
+    assert rep["attitude"] == "given"
+    (jupiter,) = rep["bodies"]
+    assert jupiter["in_view"] is False and jupiter["exposures"] == []
+    with_ck = CliRunner().invoke(
+        main,
+        ["geometry", str(flyby.png), "--kernels", str(flyby.truth.kernels.source), "--navigate"],
+    )
+    assert json.loads(with_ck.output)["attitude"] == "ck"
+
+
+def test_geometry_report_lists_a_body_in_view_of_a_given_attitude(flyby: Flyby) -> None:
+    """A camera turned onto Jupiter at one exposure (away from it at the others) sees
+    Jupiter there and only there."""
+    from junocam.planet.spice import geometry_report
+
+    if flyby.name != "io":
+        pytest.skip("one pass is enough for the attitude bookkeeping")
+    frame = read_frame(flyby.png)
+    rep = geometry_report(frame.meta, flyby.truth.kernels)
+    k = 5
+    for p in flyby.truth.kernels.paths:
+        sp.furnsh(p)
+    try:
+        et = sp.str2et(rep["exposures"][k]["utc"])
+        pos, _ = sp.spkpos("JUPITER", et, "J2000", "LT+S", "JUNO")
+    finally:
+        sp.kclear()
+    z = np.asarray(pos) / np.linalg.norm(pos)
+    x = np.cross(z, [0.0, 0.0, 1.0])
+    x /= np.linalg.norm(x)
+    towards = np.stack([x, np.cross(z, x), z], axis=1)  # camera axes as J2000 columns
+    away = towards @ np.diag([1.0, -1.0, -1.0])
+    cam = np.stack([towards if i == k else away for i in range(N_EXPOSURES)])
+    rep = geometry_report(frame.meta, flyby.truth.kernels, camera_to_j2000=cam)
+    (jupiter,) = rep["bodies"]
+    assert rep["attitude"] == "given"
+    assert jupiter["in_view"] is True and jupiter["exposures"] == [k]
