@@ -69,7 +69,7 @@ from ..stitch import (
     feather_weight,
 )
 from .pointing import ViewGeometry, small_rotation
-from .spheroid import intersect, surface_normal
+from .spheroid import Ellipsoid, intersect, surface_normal
 
 __all__ = ["ReferenceView", "ViewStitch", "reference_view", "rotation_vector", "stitch_from_view"]
 
@@ -219,6 +219,21 @@ def _band_box(
     return slice(r0, r1), slice(c0, c1)
 
 
+def _ranges(
+    grid: CylinderGrid | PerspectiveGrid, ref: ReferenceView, body: Ellipsoid, rows: int = 256
+) -> np.ndarray:
+    """Distance (km, float32) along every output pixel's ray from the reference
+    position to the body's surface; NaN where the ray misses."""
+    out = np.full(grid.shape, np.nan, np.float32)
+    for r0 in range(0, grid.shape[0], rows):
+        rr = slice(r0, min(r0 + rows, grid.shape[0]))
+        d = np.einsum("ijk,lk->ijl", grid.rays(rr, slice(None)), ref.camera_to_body)
+        pts, hit = intersect(ref.observer, d, body)
+        t = np.linalg.norm(pts - ref.observer, axis=-1)
+        out[rr] = np.where(hit, t, np.nan)
+    return out
+
+
 def stitch_from_view(
     framelets: Framelets,
     view: ViewGeometry,
@@ -294,26 +309,31 @@ def stitch_from_view(
     px_per_rad = 1.5 * camera.focal_px
     s_lo, s_hi = camera.sample_range
     l_lo, l_hi = float(trim_lines), float(lines - 1 - trim_lines)
+    ranges = _ranges(grid, ref, body)
+    on_body = np.isfinite(ranges)
     acc = {b: np.zeros(grid.shape, np.float32) for b in wanted}
     wsum = {b: np.zeros(grid.shape, np.float32) for b in wanted}
     acc_fb = {b: np.zeros(grid.shape, np.float32) for b in wanted}
     wsum_fb = {b: np.zeros(grid.shape, np.float32) for b in wanted}
-    on_body = np.zeros(grid.shape, bool)
+    # the body's bounding cone seen from each exposure: direction to its centre and
+    # the cosine of its angular radius (on the longest axis)
+    dist = np.linalg.norm(view.observer, axis=1)
+    centre_dir = -view.observer / dist[:, None]
+    cone_cos = np.cos(np.arcsin(np.minimum(1.0, float(body.radii.max()) / dist)) + 1e-6)
+    to_body_ref = ref.camera_to_body
     for i in range(n):
         # sky frame -> camera i for a far direction (rotation only)
         sky_to_cam = c2i[i].T @ ref.camera_to_inertial
         moved = float(np.linalg.norm(view.observer[i] - ref.observer))
         parallax = math.asin(min(1.0, moved / clearance))
         to_body_i = view.camera_to_body[i]
-        to_body_ref = ref.camera_to_body
         for band in wanted:
             box = _band_box(grid, camera, sky_to_cam, band, lines, parallax * px_per_rad)
             if box is None:
                 continue
             rays = grid.rays(*box).reshape(-1, 3)
-            # einsum, not a BLAS product: (n, 3) @ (3, 3) is many times slower through BLAS
-            pts, hit = intersect(ref.observer, np.einsum("ij,kj->ik", rays, to_body_ref), body)
-            on_body[box] |= hit.reshape(on_body[box].shape)
+            rng = ranges[box].reshape(-1)
+            hit = np.isfinite(rng)
             # primary samples, and a fallback for pixels that exposure i cannot see
             # from its own position (a sliver at the limb): the far direction's sample
             s, line = np.full(hit.size, np.nan), np.full(hit.size, np.nan)
@@ -321,7 +341,9 @@ def stitch_from_view(
             on = np.flatnonzero(hit)
             behind = on[:0]
             if on.size:  # surface points, seen from exposure i's own position
-                p = pts[on]
+                # einsum, not a BLAS product: (n, 3) @ (3, 3) is many times slower via BLAS
+                dirs = np.einsum("ij,kj->ik", rays[on], to_body_ref)
+                p = ref.observer + rng[on, None].astype(np.float64) * dirs
                 to_obs = view.observer[i] - p
                 facing = np.einsum("ij,ij->i", surface_normal(p, body), to_obs) > 0
                 behind = on[~facing]
@@ -338,11 +360,18 @@ def stitch_from_view(
                 far, cam, ps, pl = far[seen], cam[seen], ps[seen], pl[seen]
                 primary = ~hit[far]
                 if parallax > 0 and primary.any():
-                    # a far direction hidden by the body from exposure i's position
-                    _, hidden = intersect(
-                        view.observer[i], np.einsum("ij,kj->ik", cam[primary], to_body_i), body
+                    # a far direction hidden by the body from exposure i's position:
+                    # only those within the body's bounding cone need the ray test
+                    cand = np.flatnonzero(primary)
+                    d = np.einsum("ij,kj->ik", cam[cand], to_body_i)
+                    d /= np.linalg.norm(d, axis=1, keepdims=True)
+                    cand, d = (
+                        cand[d @ centre_dir[i] >= cone_cos[i]],
+                        d[d @ centre_dir[i] >= cone_cos[i]],
                     )
-                    primary[primary] = ~hidden
+                    if cand.size:
+                        _, hidden = intersect(view.observer[i], d, body)
+                        primary[cand[hidden]] = False
                 s[far[primary]], line[far[primary]] = ps[primary], pl[primary]
                 fs[far[~primary]], fl[far[~primary]] = ps[~primary], pl[~primary]
             img = np.asarray(framelets.data[i, framelets.index(band)], dtype=np.float32)
