@@ -205,7 +205,9 @@ def _band_box(
     rays = grid.rays_at(rr[:, None].astype(np.float64), cc[None, :].astype(np.float64))
     s, line = camera.ray_to_pixel(rays @ sky_to_cam.T, band)
     s0, s1 = camera.sample_range
-    pad = pad_px + 2.0 * step
+    # two node spacings, in framelet pixels (a coarse grid's nodes lie further apart)
+    scale = grid.scale if isinstance(grid, CylinderGrid) else grid.focal
+    pad = pad_px + 2.0 * step * max(1.0, camera.focal_px / scale)
     with np.errstate(invalid="ignore"):
         near = (line >= -pad) & (line <= lines - 1 + pad) & (s >= s0 - pad) & (s <= s1 + pad)
     if not near.any():
