@@ -315,8 +315,10 @@ def stitch_from_view(
     on_body = np.isfinite(ranges)
     acc = {b: np.zeros(grid.shape, np.float32) for b in wanted}
     wsum = {b: np.zeros(grid.shape, np.float32) for b in wanted}
-    acc_fb = {b: np.zeros(grid.shape, np.float32) for b in wanted}
-    wsum_fb = {b: np.zeros(grid.shape, np.float32) for b in wanted}
+    # fallback samples, few (near the limb): flat grid index, weighted value, weight
+    fallback: dict[Filter, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
+        b: [] for b in wanted
+    }
     # the body's bounding cone seen from each exposure: direction to its centre and
     # the cosine of its angular radius (on the longest axis)
     dist = np.linalg.norm(view.observer, axis=1)
@@ -377,7 +379,7 @@ def stitch_from_view(
                 s[far[primary]], line[far[primary]] = ps[primary], pl[primary]
                 fs[far[~primary]], fl[far[~primary]] = ps[~primary], pl[~primary]
             img = np.asarray(framelets.data[i, framelets.index(band)], dtype=np.float32)
-            for ss, ll, acc_b, w_b in ((s, line, acc, wsum), (fs, fl, acc_fb, wsum_fb)):
+            for ss, ll, primary_set in ((s, line, True), (fs, fl, False)):
                 with np.errstate(invalid="ignore"):
                     valid = (ss >= s_lo) & (ss <= s_hi) & (ll >= l_lo) & (ll <= l_hi)
                 if not valid.any():
@@ -391,17 +393,28 @@ def stitch_from_view(
                     )
                 wts = feather_weight(lv - l_lo, int(l_hi - l_lo) + 1, feather)
                 valid = valid.reshape(on_body[box].shape)
-                a = acc_b[band][box]
-                ws = w_b[band][box]
-                a[valid] += vals * wts
-                ws[valid] += wts
+                if primary_set:
+                    a = acc[band][box]
+                    ws = wsum[band][box]
+                    a[valid] += vals * wts
+                    ws[valid] += wts
+                else:
+                    rr, cc = np.nonzero(valid)
+                    flat = (rr + box[0].start) * grid.shape[1] + cc + box[1].start
+                    fallback[band].append((flat, vals * wts, wts))
     out = _BandDict()
     masks = _BandDict()
     for b in wanted:
-        # the fallback only where no exposure saw the pixel from its own position
-        alone = (wsum[b] == 0) & (wsum_fb[b] > 0)
-        acc[b][alone] = acc_fb[b][alone]
-        wsum[b][alone] = wsum_fb[b][alone]
+        if fallback[b]:
+            # the fallback only where no exposure saw the pixel from its own position
+            flat = np.concatenate([f[0] for f in fallback[b]])
+            where, k = np.unique(flat, return_inverse=True)
+            vw = np.bincount(k, np.concatenate([f[1] for f in fallback[b]]))
+            w = np.bincount(k, np.concatenate([f[2] for f in fallback[b]]))
+            a, ws = acc[b].reshape(-1), wsum[b].reshape(-1)
+            alone = ws[where] == 0
+            a[where[alone]] = vw[alone]
+            ws[where[alone]] = w[alone]
         m = wsum[b] > 0
         img = np.zeros(grid.shape, np.float32)
         np.divide(acc[b], wsum[b], out=img, where=m)
