@@ -60,6 +60,9 @@ __all__ = [
 #: Square-root units per integer step of the median filter's 16-bit copy.
 _ROOT_SCALE = 64.0
 
+#: Pixels prepared at a time (whole exposures): a chunk's temporaries stay in cache.
+_CHUNK_PIXELS = 600_000
+
 #: Lines trimmed at each framelet edge: the first and last line of a framelet carry
 #: readout transients.
 TRIM_LINES = 1
@@ -166,9 +169,21 @@ def _binomial(p: np.ndarray) -> np.ndarray:
     return h
 
 
-def _noise_sigma(g: np.ndarray) -> float:
-    """Robust per-pixel noise of square-root data from adjacent-sample differences."""
-    d = np.diff(g[..., ::4, :], axis=-1).ravel()
+def _root(x: np.ndarray) -> np.ndarray:
+    """Square root of linear data in 1/64 units, 0 where not finite or negative, at most
+    65535 (what the 16-bit median takes)."""
+    r = np.where(np.isfinite(x), x, np.float32(0.0))
+    np.maximum(r, 0.0, out=r)
+    np.sqrt(r, out=r)
+    r *= _ROOT_SCALE
+    np.minimum(r, 65535.0, out=r)
+    return r
+
+
+def _noise_sigma(g: np.ndarray, every: int = 4) -> float:
+    """Robust per-pixel noise of square-root data from adjacent-sample differences
+    (on every ``every``-th line)."""
+    d = np.diff(g[..., ::every, :], axis=-1).ravel()
     # a quarter of a million differences fix a robust sigma to a fraction of a percent
     d = d[:: max(1, d.size // 250_000)]
     d = d[np.isfinite(d)]
@@ -243,39 +258,52 @@ def prepare(
     ([1, 2, 4], (32, 412))
     """
     x = np.asarray(framelets.data, dtype=np.float32)
-    finite = np.isfinite(x)
-    all_finite = bool(finite.all())
-    # the median commutes with the square root, and on 16-bit integers (1/64 of a
-    # square-root unit, far below the noise) it runs several times faster than on floats
-    root = np.sqrt(np.maximum(x if all_finite else np.where(finite, x, np.float32(0.0)), 0.0))
-    root *= _ROOT_SCALE
-    np.minimum(root, 65535.0, out=root)
+    n_exp, n_bands, n_lines, n_samples = x.shape
+    # the noise is estimated on every fourth line (see _noise_sigma): only those roots
+    noise_root = _root(x[:, :, ::4, 40:-40])
     noise = {
-        band.value: _noise_sigma(root[:, k, :, 40:-40]) / _ROOT_SCALE
+        band.value: _noise_sigma(noise_root[:, k], every=1) / _ROOT_SCALE
         for k, band in enumerate(framelets.filters)
     }
-    g = median_3x5(root.astype(np.uint16)).astype(np.float32)
-    del root
-    g *= 1.0 / _ROOT_SCALE
-    unusable = ~finite
-    if saturation is not None:
-        unusable |= x >= saturation
-    if unusable.any():
-        e, b = np.nonzero(unusable.any(axis=(2, 3)))
-        for i, k in zip(e.tolist(), b.tolist(), strict=True):
-            grown = ndimage.maximum_filter(unusable[i, k].view(np.uint8), size=7) > 0
-            g[i, k][grown] = np.nan
-    built: dict[int, _Level] = {}
-    cur, f = g, 1
-    while f <= max(levels):
-        if f in levels:
-            built[f] = _level(_binomial(_binomial(cur)) if f == 1 else cur, f)
-        cur, f = _reduce(cur), 2 * f
+    del noise_root
+    # (only powers of two are levels: each is the 2 x 2 means of the one below)
+    wanted = sorted({f for f in levels if f >= 1 and f & (f - 1) == 0})
+    out = {f: np.empty((n_exp, n_bands, n_lines // f, n_samples // f), np.float32) for f in wanted}
+    # a few exposures at a time: every step below works framelet by framelet, and on
+    # chunks that stay in the processor's cache the whole preparation runs about twice
+    # as fast as on full-frame temporaries (same arithmetic, same result)
+    step = max(1, _CHUNK_PIXELS // max(1, n_bands * n_lines * n_samples))
+    for e0 in range(0, n_exp, step):
+        sl = slice(e0, min(e0 + step, n_exp))
+        chunk = x[sl]
+        root = _root(chunk)
+        # the median commutes with the square root, and on 16-bit integers (1/64 of a
+        # square-root unit, far below the noise) it runs several times faster than on
+        # floats
+        g = median_3x5(root.astype(np.uint16)).astype(np.float32)
+        del root
+        g *= 1.0 / _ROOT_SCALE
+        unusable = ~np.isfinite(chunk)
+        if saturation is not None:
+            unusable |= chunk >= saturation
+        if unusable.any():
+            e, b = np.nonzero(unusable.any(axis=(2, 3)))
+            for i, k in zip(e.tolist(), b.tolist(), strict=True):
+                grown = ndimage.maximum_filter(unusable[i, k].view(np.uint8), size=7) > 0
+                g[i, k][grown] = np.nan
+        cur, f = g, 1
+        while wanted and f <= wanted[-1]:
+            if f in out:
+                out[f][sl] = _binomial(_binomial(cur)) if f == 1 else cur
+            if f < wanted[-1]:
+                cur = _reduce(cur)
+            f *= 2
+    built = {f: _level(p, f) for f, p in out.items()}
     return PreparedFramelets(
         tuple(framelets.filters),
         framelets.n_exposures,
         framelets.framelet_lines,
-        x.shape[-1],
+        n_samples,
         noise,
         built,
     )
