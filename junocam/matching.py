@@ -504,39 +504,41 @@ def _blocks(
     edges = np.round(edges).astype(int)
     lines = np.arange(math.ceil(l_lo), math.floor(l_hi) + 1)
     pr = np.array(pairs, dtype=np.intp)
-    npairs = len(pairs)
+    # The spin turns the camera by the same angle about the same axis from each
+    # exposure to the next, so the map from a's pixels to b's depends on the pair's
+    # kind (exposure gap, band a, band b) only: block extents, point lattices and
+    # their images in b are computed once per kind and shared by its pairs.
+    kinds, first, kind_of = np.unique(
+        np.stack([pr[:, 2] - pr[:, 0], pr[:, 1], pr[:, 3]], axis=1),
+        axis=0,
+        return_index=True,
+        return_inverse=True,
+    )
+    kind_of = kind_of.reshape(-1)
+    rep = pr[first]  # one pair of each kind
+    nk = len(kinds)
     # where each a line falls in b, at the first, middle and last sample of each block
     probe = np.stack([edges[:-1], (edges[:-1] + edges[1:]) // 2, edges[1:] - 1], axis=1)
     ps, pl = np.meshgrid(probe.ravel(), lines)
-    per_band = {
-        k: _undistort(
-            camera, _from_level(ps.ravel(), f), _from_level(pl.ravel(), f), np.full(ps.size, k)
-        )
-        for k in np.unique(pr[:, 1]).tolist()
-    }
-    und = np.concatenate([per_band[int(k)] for k in pr[:, 1]])
-    s, ln = _map(camera, spin, und, pr, np.repeat(np.arange(npairs), ps.size))
+    ps_full = np.tile(_from_level(ps.ravel(), f), nk)
+    pl_full = np.tile(_from_level(pl.ravel(), f), nk)
+    und = _undistort(camera, ps_full, pl_full, np.repeat(rep[:, 1], ps.size))
+    s, ln = _map(camera, spin, und, rep, np.repeat(np.arange(nk), ps.size))
     s = _to_level(s, f)
     ln = _to_level(ln, f)
     inside = (ln >= l_lo + margin) & (ln <= l_hi - margin) & (s >= s_lo + margin)
     inside &= s <= s_hi - margin
     # lens distortion bends the overlap of thin (same-band) pairs across a block: keep
     # the lines any probe sees inside; each point is checked on its own below
-    seen = np.asarray(np.asarray(inside).reshape(npairs, lines.size, column_blocks, 3).any(3))
-    sel_pair: list[tuple[int, int, int, int]] = []
-    sel_block: list[int] = []
-    ka: list[np.ndarray] = []
-    la: list[np.ndarray] = []
-    sa: list[np.ndarray] = []
-    owner_rows: list[np.ndarray] = []
-    bad = None if level.bad is None else level.bad.reshape(-1)
-    for ip in range(npairs):
-        i, p, j, q = (int(v) for v in pr[ip])
-        kframe = i * nbands + int(lut[p])
+    seen = np.asarray(np.asarray(inside).reshape(nk, lines.size, column_blocks, 3).any(axis=3))
+    # the lattice of points of each (kind, column block): spread evenly over the block
+    lattice = np.full((nk, column_blocks), -1, np.intp)
+    lat_r: list[np.ndarray] = []
+    lat_c: list[np.ndarray] = []
+    lat_kind: list[int] = []
+    for ik in range(nk):
         for kc in range(column_blocks):
-            if only is not None and (i, p, j, q, kc) not in only:
-                continue
-            ok = np.flatnonzero(seen[ip, :, kc])
+            ok = np.flatnonzero(seen[ik, :, kc])
             if ok.size < min_rows:
                 continue
             r = lines[ok[0] : ok[-1] + 1]
@@ -547,24 +549,40 @@ def _blocks(
                 if n <= max_points
                 else np.linspace(0, n - 1, max_points).astype(np.intp)
             )
-            rr, cc = r[take // c.size], c[take % c.size]
-            flat = (kframe * nl + rr) * ns + cc
-            if bad is not None:
-                good = ~bad[flat]
-                flat, rr, cc = flat[good], rr[good], cc[good]
-            owner_rows.append(np.full(rr.size, len(sel_pair)))
-            sel_pair.append((i, p, j, q))
-            sel_block.append(kc)
-            ka.append(flat)
-            la.append(rr)
-            sa.append(cc)
-    if not sel_pair:
+            lattice[ik, kc] = len(lat_r)
+            lat_r.append(r[take // c.size])
+            lat_c.append(c[take % c.size])
+            lat_kind.append(ik)
+    if not lat_r:
         return None
-    pair = np.array(sel_pair, dtype=np.intp)
-    owner = np.concatenate(owner_rows)
-    ka_all = np.concatenate(ka)
+    lat_size = np.array([r.size for r in lat_r])
+    lat_start = np.concatenate([[0], np.cumsum(lat_size)[:-1]])
+    lr = np.concatenate(lat_r)
+    lc = np.concatenate(lat_c)
+    # every block: a pair and one of its kind's column blocks (pairs in order, then
+    # column blocks in order)
+    blk_pair, blk_kc = np.nonzero(lattice[kind_of] >= 0)
+    if only is not None:
+        want = [
+            (int(pr[ip, 0]), int(pr[ip, 1]), int(pr[ip, 2]), int(pr[ip, 3]), int(kc)) in only
+            for ip, kc in zip(blk_pair.tolist(), blk_kc.tolist(), strict=True)
+        ]
+        blk_pair, blk_kc = blk_pair[want], blk_kc[want]
+    if blk_pair.size == 0:
+        return None
+    blk_lat = lattice[kind_of[blk_pair], blk_kc]
+    size = lat_size[blk_lat]
+    owner = np.repeat(np.arange(blk_pair.size), size)
+    # each point's index into the lattices' arrays
+    pts = np.arange(owner.size) - np.repeat(np.cumsum(size) - size - lat_start[blk_lat], size)
+    pair = pr[blk_pair]
+    kframe = pair[:, 0] * nbands + lut[pair[:, 1]]
+    ka_all = (kframe[owner] * nl + lr[pts]) * ns + lc[pts]
+    if level.bad is not None:
+        good = ~level.bad.reshape(-1)[ka_all]
+        owner, pts, ka_all = owner[good], pts[good], ka_all[good]
     # a block of a without structure above the noise (black sky, smooth haze) cannot
-    # give a shift: leave it out before mapping anything
+    # give a shift: leave it out before anything else
     av = np.take(level.flat, ka_all)
     npts = np.maximum(np.bincount(owner, minlength=len(pair)), 1).astype(np.float64)
     a1 = np.bincount(owner, av, minlength=len(pair)) / npts
@@ -580,16 +598,16 @@ def _blocks(
     keep_pts = textured[owner]
     renumber = np.cumsum(textured) - 1
     owner = renumber[owner[keep_pts]]
+    pts = pts[keep_pts]
     pair = pair[textured]
     noise = noise[textured]
-    sel_block = [b for b, t in zip(sel_block, textured.tolist(), strict=True) if t]
-    ka_all = ka_all[keep_pts]
+    block = blk_kc[textured]
     av = av[keep_pts]
-    la_all = np.concatenate(la).astype(np.float64)[keep_pts]
-    sa_all = np.concatenate(sa).astype(np.float64)[keep_pts]
-    und = _undistort(camera, _from_level(sa_all, f), _from_level(la_all, f), pair[owner, 1])
-    s_b, l_b = _map(camera, spin, und, pair, owner)
-    rb, cb = _to_level(l_b, f), _to_level(s_b, f)
+    # where b sees the lattices under the model: once per lattice point
+    lat_band = np.repeat(rep[np.array(lat_kind), 1], lat_size)
+    und = _undistort(camera, _from_level(lc, f), _from_level(lr, f), lat_band)
+    s_b, l_b = _map(camera, spin, und, rep, np.repeat(np.array(lat_kind), lat_size))
+    rb, cb = _to_level(l_b, f)[pts], _to_level(s_b, f)[pts]
     kb = pair[owner, 2] * nbands + lut[pair[owner, 3]]
     # b must see the point inside its usable area, away from saturation (with room for
     # the matcher's steps)
@@ -609,7 +627,9 @@ def _blocks(
     pair = pair[enough]
     counts = counts[enough]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    la_all, sa_all = la_all[keep], sa_all[keep]
+    pts = pts[keep]
+    la_all = lr[pts].astype(np.float64)
+    sa_all = lc[pts].astype(np.float64)
 
     def norm(x: np.ndarray) -> np.ndarray:
         mean = np.add.reduceat(x, starts) / counts
@@ -618,7 +638,7 @@ def _blocks(
 
     return _Blocks(
         pair=pair,
-        block=np.array(sel_block, dtype=np.intp)[enough],
+        block=block[enough],
         starts=starts,
         counts=counts,
         owner=owner,
@@ -635,30 +655,46 @@ def _blocks(
 
 
 def _gather(
-    level: _Level, kb: np.ndarray, r: np.ndarray, c: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear values of ``level`` at (framelet, line, sample) points, with the
-    interpolant's own line and sample derivatives (so Gauss-Newton converges to the
-    least-squares shift of the interpolated image), and which points lay inside."""
+    level: _Level, base: np.ndarray, r: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear values of ``level`` at points (``base``: the first flat index of each
+    point's framelet; line ``r``, sample ``c``), with the interpolant's own line and
+    sample derivatives (so Gauss-Newton converges to the least-squares shift of the
+    interpolated image). Points outside are clamped to the edge."""
     nl, ns = level.shape
-    inside = (r >= 0) & (r <= nl - 1) & (c >= 0) & (c <= ns - 1)
     r = np.clip(r, 0.0, nl - 1.000001)
     c = np.clip(c, 0.0, ns - 1.000001)
     r0 = r.astype(np.intp)
     c0 = c.astype(np.intp)
     tr = (r - r0).astype(np.float32)
     tc = (c - c0).astype(np.float32)
-    i = (kb * nl + r0) * ns + c0
+    i = r0 * ns
+    i += c0
+    i += base
     g = level.flat
-    # np.take is several times faster than fancy indexing for large gathers
-    v00, v01 = np.take(g, i), np.take(g, i + 1)
-    v10, v11 = np.take(g, i + ns), np.take(g, i + ns + 1)
-    top = v00 + (v01 - v00) * tc
-    bot = v10 + (v11 - v10) * tc
-    val = top + (bot - top) * tr
+    # np.take is several times faster than fancy indexing for large gathers; the
+    # right, lower and lower-right neighbours are taken from shifted views
+    v00, v01 = np.take(g, i), np.take(g[1:], i)
+    v10, v11 = np.take(g[ns:], i), np.take(g[ns + 1 :], i)
+    v01 -= v00  # the sample differences along the upper and the lower line
+    v11 -= v10
+    top = v01 * tc
+    top += v00
+    bot = v11 * tc
+    bot += v10
     d_line = bot - top
-    d_sample = (v01 - v00) + ((v11 - v10) - (v01 - v00)) * tr
-    return val, d_line, d_sample, inside
+    val = d_line * tr
+    val += top
+    v11 -= v01
+    v11 *= tr
+    v11 += v01
+    return val, d_line, v11
+
+
+def _inside(level: _Level, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Which points lie inside the level's framelets (bilinear stencil included)."""
+    nl, ns = level.shape
+    return (r >= 0) & (r <= nl - 1) & (c >= 0) & (c <= ns - 1)
 
 
 def _segsum(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -765,22 +801,23 @@ def match_blocks(
         return empty
     nb = blk.starts.size
     av, noise = blk.av, blk.noise
+    plane = lv.shape[0] * lv.shape[1]
     d = np.zeros((nb, 2))
     limit = max_shift / f
     normal = np.zeros((nb, 6, 6))
     sol = np.full((nb, 6), np.nan)
     rejected = np.zeros(nb, bool)
-    sub = _subset(blk, av, np.arange(nb))
+    sub = _subset(blk, av, np.arange(nb), plane)
     act = np.ones(sub.ids.size, bool)  # blocks of the subset still iterating
     for it in range(iterations):
         if not act.any():
             break
         if blk.counts[sub.ids[act]].sum() < 0.7 * sub.owner.size:
             # most points belong to finished blocks: gather only the others' from now
-            sub = _subset(blk, av, sub.ids[act])
+            sub = _subset(blk, av, sub.ids[act], plane)
             act = np.ones(sub.ids.size, bool)
         dd = d[sub.ids]
-        bv, by, bx, _ = _gather(lv, sub.kb, sub.rb + dd[sub.owner, 0], sub.cb + dd[sub.owner, 1])
+        bv, by, bx = _gather(lv, sub.base, sub.rb + dd[sub.owner, 0], sub.cb + dd[sub.owner, 1])
         # b(x + d + e) ~ bv + by e_r + bx e_c  and  b ~ g a + o + p_r r + p_c c
         # -> bv = g a + o + p_r r + p_c c - by e_r - bx e_c
         np.negative(by, out=by)
@@ -812,10 +849,11 @@ def match_blocks(
     cand = np.flatnonzero(~rejected & np.isfinite(sol).all(axis=1))
     if cand.size == 0:
         return empty
-    fin = _subset(blk, av, cand)
-    bv, gl, gs, inside = _gather(
-        lv, fin.kb, fin.rb + d[cand, 0][fin.owner], fin.cb + d[cand, 1][fin.owner]
-    )
+    fin = _subset(blk, av, cand, plane)
+    r_fin = fin.rb + d[cand, 0][fin.owner]
+    c_fin = fin.cb + d[cand, 1][fin.owner]
+    bv, gl, gs = _gather(lv, fin.base, r_fin, c_fin)
+    inside = _inside(lv, r_fin, c_fin)
     sc = sol[cand]
     model = (
         sc[fin.owner, 0] * fin.fixed[0]
@@ -880,7 +918,7 @@ class _Subset:
 
     ids: np.ndarray  # the blocks, in order
     pts: np.ndarray  # the points, indices into the _Blocks arrays
-    kb: np.ndarray
+    base: np.ndarray  # first flat index of each point's b framelet
     rb: np.ndarray
     cb: np.ndarray
     owner: np.ndarray  # position in ``ids`` of each point's block
@@ -889,7 +927,7 @@ class _Subset:
     ff: np.ndarray  # (k, 4, 4) sums of the fixed columns' products
 
 
-def _subset(blk: _Blocks, av: np.ndarray, ids: np.ndarray) -> _Subset:
+def _subset(blk: _Blocks, av: np.ndarray, ids: np.ndarray, plane: int) -> _Subset:
     if ids.size == blk.starts.size:
         pts = np.arange(blk.owner.size)
     else:
@@ -905,7 +943,8 @@ def _subset(blk: _Blocks, av: np.ndarray, ids: np.ndarray) -> _Subset:
     for x in range(4):
         for y in range(x, 4):
             ff[:, x, y] = ff[:, y, x] = _segsum(fixed[x] * fixed[y], starts)
-    return _Subset(ids, pts, blk.kb[pts], blk.rb[pts], blk.cb[pts], owner, starts, fixed, ff)
+    base = blk.kb[pts] * plane
+    return _Subset(ids, pts, base, blk.rb[pts], blk.cb[pts], owner, starts, fixed, ff)
 
 
 def _solve6(normal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
