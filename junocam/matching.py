@@ -155,24 +155,28 @@ def _binomial(p: np.ndarray) -> np.ndarray:
     fall from 0.037 to 0.021 px, and on the real PJ43 frames the independent
     blue-to-green registration of the stitch keeps its median below half a pixel.
     """
-    q = np.pad(p, [(0, 0)] * (p.ndim - 2) + [(1, 1), (0, 0)], mode="edge")
-    v = q[..., 1:-1, :] * 2.0
-    v += q[..., :-2, :]
-    v += q[..., 2:, :]
-    del q
-    q = np.pad(v, [(0, 0)] * (p.ndim - 1) + [(1, 1)], mode="edge")
+    # (the edge terms are added where the repeated border value falls, in the same
+    # order as on a padded copy: the same numbers without the copies)
+    v = p * 2.0
+    v[..., 1:, :] += p[..., :-1, :]
+    v[..., :1, :] += p[..., :1, :]
+    v[..., :-1, :] += p[..., 1:, :]
+    v[..., -1:, :] += p[..., -1:, :]
+    h = v * 2.0
+    h[..., 1:] += v[..., :-1]
+    h[..., :1] += v[..., :1]
+    h[..., :-1] += v[..., 1:]
+    h[..., -1:] += v[..., -1:]
     del v
-    h = q[..., 1:-1] * 2.0
-    h += q[..., :-2]
-    h += q[..., 2:]
     h *= 0.0625
     return h
 
 
-def _root(x: np.ndarray) -> np.ndarray:
+def _root(x: np.ndarray, finite: np.ndarray | None = None) -> np.ndarray:
     """Square root of linear data in 1/64 units, 0 where not finite or negative, at most
-    65535 (what the 16-bit median takes)."""
-    r = np.where(np.isfinite(x), x, np.float32(0.0))
+    65535 (what the 16-bit median takes). ``finite``: ``np.isfinite(x)`` if known."""
+    finite = np.isfinite(x) if finite is None else finite
+    r = np.maximum(x, np.float32(0.0)) if finite.all() else np.where(finite, x, np.float32(0.0))
     np.maximum(r, 0.0, out=r)
     np.sqrt(r, out=r)
     r *= _ROOT_SCALE
@@ -206,9 +210,13 @@ def _reduce(p: np.ndarray) -> np.ndarray:
     return s
 
 
-def _level(p: np.ndarray, f: int) -> _Level:
+def _level(p: np.ndarray, f: int, clean: bool = False) -> _Level:
+    """A level from (exposures, bands, lines, samples) values with NaN where unusable
+    (``clean``: known to hold none)."""
     k = p.shape[0] * p.shape[1]
     shape = (p.shape[2], p.shape[3])
+    if clean:
+        return _Level(f, shape, p.reshape(-1), None, None)
     nan = ~np.isfinite(p).reshape(k, *shape)
     bad = wide = None
     hit = np.flatnonzero(nan.any(axis=(1, 2)))
@@ -273,20 +281,23 @@ def prepare(
     # chunks that stay in the processor's cache the whole preparation runs about twice
     # as fast as on full-frame temporaries (same arithmetic, same result)
     step = max(1, _CHUNK_PIXELS // max(1, n_bands * n_lines * n_samples))
+    clean = True  # no pixel marked unusable (NaN) anywhere
     for e0 in range(0, n_exp, step):
         sl = slice(e0, min(e0 + step, n_exp))
         chunk = x[sl]
-        root = _root(chunk)
+        finite = np.isfinite(chunk)
+        root = _root(chunk, finite)
         # the median commutes with the square root, and on 16-bit integers (1/64 of a
         # square-root unit, far below the noise) it runs several times faster than on
         # floats
         g = median_3x5(root.astype(np.uint16)).astype(np.float32)
         del root
         g *= 1.0 / _ROOT_SCALE
-        unusable = ~np.isfinite(chunk)
+        unusable = ~finite
         if saturation is not None:
             unusable |= chunk >= saturation
         if unusable.any():
+            clean = False
             e, b = np.nonzero(unusable.any(axis=(2, 3)))
             for i, k in zip(e.tolist(), b.tolist(), strict=True):
                 grown = ndimage.maximum_filter(unusable[i, k].view(np.uint8), size=7) > 0
@@ -298,7 +309,7 @@ def prepare(
             if f < wanted[-1]:
                 cur = _reduce(cur)
             f *= 2
-    built = {f: _level(p, f) for f, p in out.items()}
+    built = {f: _level(p, f, clean) for f, p in out.items()}
     return PreparedFramelets(
         tuple(framelets.filters),
         framelets.n_exposures,
@@ -817,18 +828,37 @@ def match_blocks(
             sub = _subset(blk, av, sub.ids[act], plane)
             act = np.ones(sub.ids.size, bool)
         dd = d[sub.ids]
-        bv, by, bx = _gather(lv, sub.base, sub.rb + dd[sub.owner, 0], sub.cb + dd[sub.owner, 1])
-        # b(x + d + e) ~ bv + by e_r + bx e_c  and  b ~ g a + o + p_r r + p_c c
-        # -> bv = g a + o + p_r r + p_c c - by e_r - bx e_c
-        np.negative(by, out=by)
-        np.negative(bx, out=bx)
-        cols = [*sub.fixed, by, bx]
+        bv, gy, gx = _gather(
+            lv,
+            sub.base,
+            sub.rb + np.repeat(dd[:, 0], sub.counts),
+            sub.cb + np.repeat(dd[:, 1], sub.counts),
+        )
+        # b(x + d + e) ~ bv + gy e_r + gx e_c  and  b ~ g a + o + p_r r + p_c c
+        # -> bv = g a + o + p_r r + p_c c - gy e_r - gx e_c: the shift's columns are -gy
+        # and -gx (their sums are taken with gy and gx and negated: the same numbers)
+        a, _, rn, cn = sub.fixed
+        st = sub.starts
         nrm = np.empty((sub.ids.size, 6, 6))
         nrm[:, :4, :4] = sub.ff
-        for x in range(6):
-            for y in range(max(x, 4), 6):
-                nrm[:, x, y] = nrm[:, y, x] = _segsum(cols[x] * cols[y], sub.starts)
-        rhs = np.stack([_segsum(c * bv, sub.starts) for c in cols], axis=1)
+        for y, g in ((4, gy), (5, gx)):
+            sums = (_segsum(a * g, st), _segsum(g, st), _segsum(rn * g, st), _segsum(cn * g, st))
+            for x in range(4):
+                nrm[:, x, y] = nrm[:, y, x] = -sums[x]
+        nrm[:, 4, 4] = _segsum(gy * gy, st)
+        nrm[:, 5, 5] = _segsum(gx * gx, st)
+        nrm[:, 4, 5] = nrm[:, 5, 4] = _segsum(gy * gx, st)
+        rhs = np.stack(
+            [
+                _segsum(a * bv, st),
+                _segsum(bv, st),
+                _segsum(rn * bv, st),
+                _segsum(cn * bv, st),
+                -_segsum(gy * bv, st),
+                -_segsum(gx * bv, st),
+            ],
+            axis=1,
+        )
         x_sol = _solve6(nrm, rhs)
         upd = sub.ids[act]
         normal[upd], sol[upd] = nrm[act], x_sol[act]
@@ -923,6 +953,7 @@ class _Subset:
     cb: np.ndarray
     owner: np.ndarray  # position in ``ids`` of each point's block
     starts: np.ndarray
+    counts: np.ndarray
     fixed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # a, 1, line, sample
     ff: np.ndarray  # (k, 4, 4) sums of the fixed columns' products
 
@@ -944,7 +975,7 @@ def _subset(blk: _Blocks, av: np.ndarray, ids: np.ndarray, plane: int) -> _Subse
         for y in range(x, 4):
             ff[:, x, y] = ff[:, y, x] = _segsum(fixed[x] * fixed[y], starts)
     base = blk.kb[pts] * plane
-    return _Subset(ids, pts, base, blk.rb[pts], blk.cb[pts], owner, starts, fixed, ff)
+    return _Subset(ids, pts, base, blk.rb[pts], blk.cb[pts], owner, starts, counts, fixed, ff)
 
 
 def _solve6(normal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
