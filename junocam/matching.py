@@ -210,29 +210,25 @@ def _reduce(p: np.ndarray) -> np.ndarray:
     return s
 
 
-def _level(p: np.ndarray, f: int, clean: bool = False) -> _Level:
-    """A level from (exposures, bands, lines, samples) values with NaN where unusable
-    (``clean``: known to hold none)."""
+def _level(p: np.ndarray, f: int, hit: np.ndarray) -> _Level:
+    """A level from (exposures, bands, lines, samples) values (an array of our own,
+    changed in place) with NaN where unusable, only ever in the framelets ``hit``
+    (flat framelet indices)."""
     k = p.shape[0] * p.shape[1]
     shape = (p.shape[2], p.shape[3])
-    if clean:
-        return _Level(f, shape, p.reshape(-1), None, None)
-    nan = ~np.isfinite(p).reshape(k, *shape)
+    frames = p.reshape(k, *shape)
     bad = wide = None
-    hit = np.flatnonzero(nan.any(axis=(1, 2)))
     if hit.size:
         # a bilinear stencil reaches one pixel on: a pixel of margin around NaN; the
         # wide mask leaves two more for a match's steps
-        bad = np.zeros(nan.shape, bool)
-        wide = np.zeros(nan.shape, bool)
+        bad = np.zeros((k, *shape), bool)
+        wide = np.zeros((k, *shape), bool)
         for i in hit.tolist():
-            bad[i] = ndimage.maximum_filter(nan[i].view(np.uint8), size=3) > 0
+            nan = ~np.isfinite(frames[i])
+            bad[i] = ndimage.maximum_filter(nan.view(np.uint8), size=3) > 0
             wide[i] = ndimage.maximum_filter(bad[i].view(np.uint8), size=5) > 0
-        p = np.where(nan.reshape(p.shape), np.float32(0.0), p)
-    flat = p.reshape(-1)
-    if bad is not None:
-        flat = np.where(bad.reshape(-1), np.float32(0.0), flat)
-    return _Level(f, shape, flat, bad, wide)
+            frames[i][bad[i]] = 0.0
+    return _Level(f, shape, frames.reshape(-1), bad, wide)
 
 
 def prepare(
@@ -281,7 +277,7 @@ def prepare(
     # chunks that stay in the processor's cache the whole preparation runs about twice
     # as fast as on full-frame temporaries (same arithmetic, same result)
     step = max(1, _CHUNK_PIXELS // max(1, n_bands * n_lines * n_samples))
-    clean = True  # no pixel marked unusable (NaN) anywhere
+    hit: list[int] = []  # framelets with pixels marked unusable (NaN)
     for e0 in range(0, n_exp, step):
         sl = slice(e0, min(e0 + step, n_exp))
         chunk = x[sl]
@@ -297,9 +293,9 @@ def prepare(
         if saturation is not None:
             unusable |= chunk >= saturation
         if unusable.any():
-            clean = False
             e, b = np.nonzero(unusable.any(axis=(2, 3)))
             for i, k in zip(e.tolist(), b.tolist(), strict=True):
+                hit.append((e0 + i) * n_bands + k)
                 grown = ndimage.maximum_filter(unusable[i, k].view(np.uint8), size=7) > 0
                 g[i, k][grown] = np.nan
         cur, f = g, 1
@@ -309,7 +305,7 @@ def prepare(
             if f < wanted[-1]:
                 cur = _reduce(cur)
             f *= 2
-    built = {f: _level(p, f, clean) for f, p in out.items()}
+    built = {f: _level(p, f, np.array(hit, dtype=np.intp)) for f, p in out.items()}
     return PreparedFramelets(
         tuple(framelets.filters),
         framelets.n_exposures,
