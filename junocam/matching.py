@@ -63,6 +63,10 @@ _ROOT_SCALE = 64.0
 #: Pixels prepared at a time (whole framelets): a chunk's temporaries stay in cache.
 _CHUNK_PIXELS = 250_000
 
+#: Points iterated together by the matcher (blocks are independent): a group's
+#: temporaries stay in cache.
+_GROUP_POINTS = 32_768
+
 #: Lines trimmed at each framelet edge: the first and last line of a framelet carry
 #: readout transients.
 TRIM_LINES = 1
@@ -810,75 +814,36 @@ def match_blocks(
     if blk is None:
         return empty
     nb = blk.starts.size
-    av, noise = blk.av, blk.noise
+    noise = blk.noise
     plane = lv.shape[0] * lv.shape[1]
     d = np.zeros((nb, 2))
     limit = max_shift / f
     normal = np.zeros((nb, 6, 6))
     sol = np.full((nb, 6), np.nan)
     rejected = np.zeros(nb, bool)
-    full = sub = _subset(blk, av, np.arange(nb), plane)
-    act = np.ones(sub.ids.size, bool)  # blocks of the subset still iterating
-    for it in range(iterations):
-        if not act.any():
-            break
-        if blk.counts[sub.ids[act]].sum() < 0.7 * sub.owner.size:
-            # most points belong to finished blocks: gather only the others' from now
-            sub = _subset(blk, av, sub.ids[act], plane, full)
-            act = np.ones(sub.ids.size, bool)
-        dd = d[sub.ids]
-        bv, gy, gx = _gather(
+    full = _all_blocks(blk, plane)
+    # blocks are independent: iterate them a group at a time, so that a group's
+    # temporaries stay in cache (the same steps and numbers as all at once)
+    first_point = np.cumsum(blk.counts) - blk.counts
+    cuts = np.flatnonzero(np.diff(first_point // _GROUP_POINTS)) + 1
+    for ids in np.split(np.arange(nb), cuts):
+        _lucas_kanade(
             lv,
-            sub.base,
-            sub.rb + np.repeat(dd[:, 0], sub.counts),
-            sub.cb + np.repeat(dd[:, 1], sub.counts),
+            blk,
+            full,
+            ids,
+            d,
+            normal,
+            sol,
+            rejected,
+            iterations=iterations,
+            limit=limit,
+            min_score=min_score,
         )
-        # b(x + d + e) ~ bv + gy e_r + gx e_c  and  b ~ g a + o + p_r r + p_c c
-        # -> bv = g a + o + p_r r + p_c c - gy e_r - gx e_c: the shift's columns are -gy
-        # and -gx (their sums are taken with gy and gx and negated: the same numbers)
-        a, _, rn, cn = sub.fixed
-        st = sub.starts
-        nrm = np.empty((sub.ids.size, 6, 6))
-        nrm[:, :4, :4] = sub.ff
-        for y, g in ((4, gy), (5, gx)):
-            sums = (_segsum(a * g, st), _segsum(g, st), _segsum(rn * g, st), _segsum(cn * g, st))
-            for x in range(4):
-                nrm[:, x, y] = nrm[:, y, x] = -sums[x]
-        nrm[:, 4, 4] = _segsum(gy * gy, st)
-        nrm[:, 5, 5] = _segsum(gx * gx, st)
-        nrm[:, 4, 5] = nrm[:, 5, 4] = _segsum(gy * gx, st)
-        rhs = np.stack(
-            [
-                _segsum(a * bv, st),
-                _segsum(bv, st),
-                _segsum(rn * bv, st),
-                _segsum(cn * bv, st),
-                -_segsum(gy * bv, st),
-                -_segsum(gx * bv, st),
-            ],
-            axis=1,
-        )
-        x_sol = _solve6(nrm, rhs)
-        upd = sub.ids[act]
-        normal[upd], sol[upd] = nrm[act], x_sol[act]
-        step = x_sol[act, 4:6]
-        bad_step = ~np.isfinite(step).all(axis=1)
-        d[upd] += np.where(bad_step[:, None], 0.0, step)
-        done = np.max(np.abs(np.where(bad_step[:, None], 0.0, step)), axis=1) < 0.005
-        lost = bad_step | (np.max(np.abs(d[upd]), axis=1) > limit)
-        if it == 2:
-            # a block that still matches this badly after three steps never reaches an
-            # acceptable score: Gauss-Newton would only drift along the noise
-            xs = [np.repeat(x_sol[:, k], sub.counts) for k in range(4)]
-            model = xs[0] * sub.fixed[0] + xs[1]
-            model += xs[2] * sub.fixed[2] + xs[3] * sub.fixed[3]
-            lost |= _score(bv, bv - model, sub.starts)[act] < min_score - 0.2
-        rejected[upd[lost]] = True
-        act[np.flatnonzero(act)[done | lost]] = False
     cand = np.flatnonzero(~rejected & np.isfinite(sol).all(axis=1))
     if cand.size == 0:
         return empty
-    fin = _subset(blk, av, cand, plane, full)
+    fin = _subset(blk, full, cand)
     r_fin = fin.rb + np.repeat(d[cand, 0], fin.counts)
     c_fin = fin.cb + np.repeat(d[cand, 1], fin.counts)
     bv, gl, gs = _gather(lv, fin.base, r_fin, c_fin)
@@ -937,6 +902,82 @@ def match_blocks(
     )
 
 
+def _lucas_kanade(
+    lv: _Level,
+    blk: _Blocks,
+    full: _Subset,
+    ids: np.ndarray,
+    d: np.ndarray,
+    normal: np.ndarray,
+    sol: np.ndarray,
+    rejected: np.ndarray,
+    *,
+    iterations: int,
+    limit: float,
+    min_score: float,
+) -> None:
+    """Gauss-Newton steps for blocks ``ids`` (consecutive): updates their rows of the
+    shifts ``d``, the normal matrices, the solutions and the rejections in place."""
+    sub = _subset(blk, full, ids)
+    act = np.ones(sub.ids.size, bool)  # blocks of the subset still iterating
+    for it in range(iterations):
+        if not act.any():
+            break
+        if blk.counts[sub.ids[act]].sum() < 0.7 * sub.owner.size:
+            # most points belong to finished blocks: gather only the others' from now
+            sub = _subset(blk, full, sub.ids[act])
+            act = np.ones(sub.ids.size, bool)
+        dd = d[sub.ids]
+        bv, gy, gx = _gather(
+            lv,
+            sub.base,
+            sub.rb + np.repeat(dd[:, 0], sub.counts),
+            sub.cb + np.repeat(dd[:, 1], sub.counts),
+        )
+        # b(x + d + e) ~ bv + gy e_r + gx e_c  and  b ~ g a + o + p_r r + p_c c
+        # -> bv = g a + o + p_r r + p_c c - gy e_r - gx e_c: the shift's columns are -gy
+        # and -gx (their sums are taken with gy and gx and negated: the same numbers)
+        a, _, rn, cn = sub.fixed
+        st = sub.starts
+        nrm = np.empty((sub.ids.size, 6, 6))
+        nrm[:, :4, :4] = sub.ff
+        for y, g in ((4, gy), (5, gx)):
+            sums = (_segsum(a * g, st), _segsum(g, st), _segsum(rn * g, st), _segsum(cn * g, st))
+            for x in range(4):
+                nrm[:, x, y] = nrm[:, y, x] = -sums[x]
+        nrm[:, 4, 4] = _segsum(gy * gy, st)
+        nrm[:, 5, 5] = _segsum(gx * gx, st)
+        nrm[:, 4, 5] = nrm[:, 5, 4] = _segsum(gy * gx, st)
+        rhs = np.stack(
+            [
+                _segsum(a * bv, st),
+                _segsum(bv, st),
+                _segsum(rn * bv, st),
+                _segsum(cn * bv, st),
+                -_segsum(gy * bv, st),
+                -_segsum(gx * bv, st),
+            ],
+            axis=1,
+        )
+        x_sol = _solve6(nrm, rhs)
+        upd = sub.ids[act]
+        normal[upd], sol[upd] = nrm[act], x_sol[act]
+        step = x_sol[act, 4:6]
+        bad_step = ~np.isfinite(step).all(axis=1)
+        d[upd] += np.where(bad_step[:, None], 0.0, step)
+        done = np.max(np.abs(np.where(bad_step[:, None], 0.0, step)), axis=1) < 0.005
+        lost = bad_step | (np.max(np.abs(d[upd]), axis=1) > limit)
+        if it == 2:
+            # a block that still matches this badly after three steps never reaches an
+            # acceptable score: Gauss-Newton would only drift along the noise
+            xs = [np.repeat(x_sol[:, k], sub.counts) for k in range(4)]
+            model = xs[0] * sub.fixed[0] + xs[1]
+            model += xs[2] * sub.fixed[2] + xs[3] * sub.fixed[3]
+            lost |= _score(bv, bv - model, sub.starts)[act] < min_score - 0.2
+        rejected[upd[lost]] = True
+        act[np.flatnonzero(act)[done | lost]] = False
+
+
 @dataclass(frozen=True, eq=False)
 class _Subset:
     """The points of some blocks, renumbered, with their fixed design columns."""
@@ -953,22 +994,36 @@ class _Subset:
     ff: np.ndarray  # (k, 4, 4) sums of the fixed columns' products
 
 
-def _subset(
-    blk: _Blocks, av: np.ndarray, ids: np.ndarray, plane: int, full: _Subset | None = None
-) -> _Subset:
-    """The points of blocks ``ids``; ``full``, the subset of every block, lends its
-    per-point columns and per-block sums (without it, ``ids`` must be every block)."""
+def _all_blocks(blk: _Blocks, plane: int) -> _Subset:
+    """The points of every block, with the per-block sums of the fixed columns'
+    products (``plane``: pixels per framelet of the level)."""
+    nb = blk.starts.size
+    av = blk.av
+    fixed = (av, np.ones_like(av), blk.rn.astype(np.float32), blk.cn.astype(np.float32))
+    ff = np.empty((nb, 4, 4))
+    for x in range(4):
+        for y in range(x, 4):
+            ff[:, x, y] = ff[:, y, x] = _segsum(fixed[x] * fixed[y], blk.starts)
+    return _Subset(
+        np.arange(nb),
+        np.arange(blk.owner.size),
+        blk.kb * plane,
+        blk.rb,
+        blk.cb,
+        blk.owner,
+        blk.starts,
+        blk.counts,
+        fixed,
+        ff,
+    )
+
+
+def _subset(blk: _Blocks, full: _Subset, ids: np.ndarray) -> _Subset:
+    """The points of blocks ``ids`` (in order), renumbered; ``full`` is
+    :func:`_all_blocks`, which lends its per-point columns and per-block sums."""
     counts = blk.counts[ids]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
     owner = np.repeat(np.arange(ids.size), counts)
-    if full is None:
-        pts = np.arange(blk.owner.size)
-        fixed = (av, np.ones_like(av), blk.rn.astype(np.float32), blk.cn.astype(np.float32))
-        ff = np.empty((ids.size, 4, 4))
-        for x in range(4):
-            for y in range(x, 4):
-                ff[:, x, y] = ff[:, y, x] = _segsum(fixed[x] * fixed[y], starts)
-        return _Subset(ids, pts, blk.kb * plane, blk.rb, blk.cb, owner, starts, counts, fixed, ff)
     # each point's index in the full set: its place here plus its block's offset
     pts = np.arange(int(counts.sum())) + np.repeat(blk.starts[ids] - starts, counts)
     fixed = (
