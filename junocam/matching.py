@@ -622,7 +622,7 @@ def _blocks(
     und = _undistort(camera, _from_level(lc, f), _from_level(lr, f), lat_band)
     s_b, l_b = _map(camera, spin, und, rep, np.repeat(np.array(lat_kind), lat_size))
     rb, cb = _to_level(l_b, f)[pts], _to_level(s_b, f)[pts]
-    kb = pair[owner, 2] * nbands + lut[pair[owner, 3]]
+    kb = (pair[:, 2] * nbands + lut[pair[:, 3]])[owner]
     # b must see the point inside its usable area, away from saturation (with room for
     # the matcher's steps)
     edge = 0.5 * margin

@@ -228,7 +228,9 @@ def _match_offsets(
         cam[:, :2] = undistorted[:, side]
         for k in np.unique(m.band[:, side]):
             cam[m.band[:, side] == k, 2] = camera.focal_for(bands[k])
-        rot = spin.rotation(m.exposure[:, side].astype(np.float64))
+        # one matrix per exposure, not per match (the same numbers)
+        ex, which = np.unique(m.exposure[:, side], return_inverse=True)
+        rot = spin.rotation(ex.astype(np.float64))[which.reshape(-1)]
         sky = np.einsum("njk,nk->nj", rot, cam)
         placed[:, side, 0], placed[:, side, 1] = grid.to_pixel(sky)
     return placed[:, 1] - placed[:, 0]
