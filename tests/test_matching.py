@@ -224,3 +224,33 @@ def test_blocks_of_one_pair_kind_share_their_geometry(grey) -> None:
     for name in ("sample", "line", "shift", "weight"):
         want = np.concatenate([getattr(m, name) for m in alone])
         np.testing.assert_allclose(getattr(together, name), want, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(1, 20),
+    st.integers(60, 200),
+    st.integers(0, 2**32 - 1),
+)
+def test_noise_from_the_sampled_differences_only(
+    n_exp: int, n_lines: int, n_samples: int, seed: int
+) -> None:
+    # the estimate computes only the differences it samples: the same numbers as
+    # sampling the differences of every fourth line's square roots
+    from junocam.matching import _ROOT_SCALE, _noise_sigma
+
+    rng = np.random.default_rng(seed)
+    x = rng.gamma(2.0, 300.0, (n_exp, n_lines, n_samples)).astype(np.float32)
+    x[rng.random(x.shape) < 0.01] = np.nan
+    root = np.sqrt(np.maximum(np.where(np.isfinite(x), x, 0.0), 0.0)) * _ROOT_SCALE
+    d = np.diff(root[:, ::4, 40:-40], axis=-1).ravel()
+    d = d[:: max(1, d.size // 250_000)]
+    if d.size == 0:
+        want = 1.0
+    else:
+        mad = float(np.median(np.abs(d - np.median(d))))
+        if mad == 0.0:
+            mad = float(np.mean(np.abs(d))) * 0.8
+        want = max(mad / 0.6745 / np.sqrt(2.0), 1e-3)
+    assert _noise_sigma(x) == pytest.approx(want, rel=1e-6)
