@@ -545,9 +545,12 @@ def _blocks(
     # where each a line falls in b, at the first, middle and last sample of each block
     probe = np.stack([edges[:-1], (edges[:-1] + edges[1:]) // 2, edges[1:] - 1], axis=1)
     ps, pl = np.meshgrid(probe.ravel(), lines)
-    ps_full = np.tile(_from_level(ps.ravel(), f), nk)
-    pl_full = np.tile(_from_level(pl.ravel(), f), nk)
-    und = _undistort(camera, ps_full, pl_full, np.repeat(rep[:, 1], ps.size))
+    ps_f, pl_f = _from_level(ps.ravel(), f), _from_level(pl.ravel(), f)
+    # the probes are the same pixels for every kind: undistorted once per band
+    per_band = {
+        k: _undistort(camera, ps_f, pl_f, np.full(ps_f.size, k)) for k in np.unique(rep[:, 1])
+    }
+    und = np.concatenate([per_band[k] for k in rep[:, 1]])
     s, ln = _map(camera, spin, und, rep, np.repeat(np.arange(nk), ps.size))
     s = _to_level(s, f)
     ln = _to_level(ln, f)
