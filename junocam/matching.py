@@ -6,15 +6,19 @@ module measures that directly between the two framelets' own pixels:
 
 1. every framelet is prepared once (hot pixels and TDI streaks removed by a separable
    3 x 5 median, square-root compressed so that shot noise is about uniform, saturated
-   areas marked) and reduced to a small pyramid (2 x 2 and 4 x 4 means);
+   areas marked) and reduced to a small pyramid (2 x 2 and 4 x 4 means), one framelet
+   at a time so that the temporaries stay in the processor's cache;
 2. the current camera and spin model map a lattice of framelet ``a``'s pixels into
    framelet ``b`` (an exact per-point warp, so no framelet is ever resampled onto a
-   grid);
+   grid). The spin turns every exposure by the same angle about one axis, so that map
+   depends only on the pair's kind (exposure gap, band of ``a``, band of ``b``): block
+   extents, lattices and their images are computed once per kind;
 3. each overlap block's residual shift in ``b``'s pixels is found by Lucas-Kanade
    with a brightness model (gain, offset and a linear gradient between the two, so
-   bands of different brightness compare), for every block of every pair in one set
-   of vectorised Gauss-Newton steps: gathers of all points, per-block normal equations
-   by segmented sums, and one batched 6 x 6 solve per step.
+   bands of different brightness compare), for all blocks in vectorised Gauss-Newton
+   steps over groups of blocks of a few tens of thousands of points: gathers of the
+   points, per-block normal equations by segmented sums, and one batched 6 x 6 solve
+   per step.
 
 A block's result is a correspondence in CCD coordinates that no longer depends on the
 model that measured it, so the spin parameters can be solved for exactly on those
