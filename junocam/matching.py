@@ -233,6 +233,28 @@ def _reduce(p: np.ndarray) -> np.ndarray:
     return s
 
 
+def _grow(mask: np.ndarray, size: int) -> np.ndarray:
+    """``mask`` (2-d bool) grown by a ``size`` x ``size`` square (odd ``size``): what
+    ``ndimage.maximum_filter`` gives, computed on the masked pixels' bounding box with
+    room for the window (a saturated limb is a small part of a framelet)."""
+    out = np.zeros(mask.shape, bool)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return out
+    r = size // 2
+    # the window of every pixel that can be set lies inside the box grown by 2 r
+    # (at the frame's edges the filter's reflection stays inside it too)
+    r0, r1 = max(rows[0] - 2 * r, 0), min(rows[-1] + 2 * r + 1, mask.shape[0])
+    c0, c1 = max(cols[0] - 2 * r, 0), min(cols[-1] + 2 * r + 1, mask.shape[1])
+    grown = ndimage.maximum_filter(mask[r0:r1, c0:c1].view(np.uint8), size=size) > 0
+    # only pixels within r of the box can be set: the rest of the crop's edge is
+    # filtered as if the crop ended there, and is left False
+    o0, o1 = max(rows[0] - r, 0), min(rows[-1] + r + 1, mask.shape[0])
+    p0, p1 = max(cols[0] - r, 0), min(cols[-1] + r + 1, mask.shape[1])
+    out[o0:o1, p0:p1] = grown[o0 - r0 : o1 - r0, p0 - c0 : p1 - c0]
+    return out
+
+
 def _level(p: np.ndarray, f: int, hit: np.ndarray) -> _Level:
     """A level from (exposures, bands, lines, samples) values (an array of our own,
     changed in place) with NaN where unusable, only ever in the framelets ``hit``
@@ -248,8 +270,8 @@ def _level(p: np.ndarray, f: int, hit: np.ndarray) -> _Level:
         wide = np.zeros((k, *shape), bool)
         for i in hit.tolist():
             nan = ~np.isfinite(frames[i])
-            bad[i] = ndimage.maximum_filter(nan.view(np.uint8), size=3) > 0
-            wide[i] = ndimage.maximum_filter(bad[i].view(np.uint8), size=5) > 0
+            bad[i] = _grow(nan, 3)
+            wide[i] = _grow(bad[i], 5)
             frames[i][bad[i]] = 0.0
     return _Level(f, shape, frames.reshape(-1), bad, wide)
 
@@ -318,7 +340,7 @@ def prepare(
         if unusable.any():
             for i in np.flatnonzero(unusable.any(axis=(1, 2))).tolist():
                 hit.append(k0 + i)
-                grown = ndimage.maximum_filter(unusable[i].view(np.uint8), size=7) > 0
+                grown = _grow(unusable[i], 7)
                 g[i][grown] = np.nan
         cur, f = g, 1
         while wanted and f <= wanted[-1]:

@@ -254,3 +254,19 @@ def test_noise_from_the_sampled_differences_only(
             mad = float(np.mean(np.abs(d))) * 0.8
         want = max(mad / 0.6745 / np.sqrt(2.0), 1e-3)
     assert _noise_sigma(x) == pytest.approx(want, rel=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(np.bool_, st.tuples(st.integers(1, 30), st.integers(1, 40)), elements=st.booleans()),
+    st.sampled_from([3, 5, 7]),
+    st.floats(0.0, 1.0),
+)
+def test_grow_is_the_maximum_filter(mask: np.ndarray, size: int, keep: float) -> None:
+    from junocam.matching import _grow
+
+    # sparse masks too (a saturated limb): thin the random mask to a fraction
+    rng = np.random.default_rng(mask.size)
+    mask = mask & (rng.random(mask.shape) < keep)
+    want = ndimage.maximum_filter(mask.view(np.uint8), size=size) > 0
+    assert np.array_equal(_grow(mask, size), want)
