@@ -267,12 +267,20 @@ def naive_band_offsets(
     return out
 
 
+def _fast_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The image's shape zero-padded to lengths the FFT factors well: the 1608
+    photoactive samples are 2^3 x 3 x 67, whose prime 67 makes every transform about
+    1.5x slower than at 1620."""
+    return tuple(sfft.next_fast_len(n, real=True) for n in shape)
+
+
 def _spectrum(img: np.ndarray) -> np.ndarray | None:
-    """Real-input FFT of the mean-free image (NaN as 0), or None for a flat image."""
+    """Real-input FFT of the mean-free image (NaN as 0, zero-padded to
+    :func:`_fast_shape`), or None for a flat image."""
     a = _finite(img)
     if a.size == 0 or float(a.std()) == 0.0:
         return None
-    return sfft.rfft2(a - a.mean())
+    return sfft.rfft2(a - a.mean(), s=_fast_shape(a.shape))
 
 
 def _phase_offset(
@@ -293,9 +301,9 @@ def _phase_offset(
         return None
     product = fa * np.conj(fb)
     product /= np.maximum(np.abs(product), 100 * np.finfo(np.float32).eps)
-    corr = sfft.irfft2(product, s=reference.shape)
+    corr = sfft.irfft2(product, s=_fast_shape(reference.shape))
     peak = np.unravel_index(int(np.argmax(np.abs(corr))), corr.shape)
-    h, w = reference.shape
+    h, w = corr.shape
     dy, dx = (int(p) if n > 1 else 0 for p, n in zip(peak, reference.shape, strict=True))
     # the correlation is circular: map shifts to the signed range
     dy = dy - h if dy > h // 2 else dy

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "stitch_frame",
     "fit_frame_spin",
     "SATURATION_CODE",
+    "Resampler",
 ]
 
 #: Raw SQROOT code from which samples are treated as saturated when fitting the spin.
@@ -139,6 +141,15 @@ class StitchedFrame:
         return dict(self.result.masks)
 
 
+#: ``resample(framelets, spin, grid, options) -> StitchResult``: renders the bands on
+#: the grid :func:`stitch_frame` chose, in place of the spin-only stitch (``junocam
+#: process --kernels`` renders from the SPICE positions and attitudes,
+#: :func:`junocam.planet.viewstitch.stitch_from_view`).
+Resampler = Callable[
+    [Framelets, SpinModel, "CylinderGrid | PerspectiveGrid", "GeometryOptions"], StitchResult
+]
+
+
 def _nominal_fit(spin: SpinModel, message: str) -> SpinFit:
     nan = math.nan
     return SpinFit(spin, spin, 0, 0, nan, nan, nan, True, message)
@@ -152,6 +163,7 @@ def stitch_frame(
     *,
     saturation: float | None = None,
     spin_fit: SpinFit | None = None,
+    resample: Resampler | None = None,
 ) -> StitchedFrame:
     """Fit the spin (optional), build the output grid and stitch every band.
 
@@ -169,6 +181,11 @@ def stitch_frame(
         SQROOT value of code :data:`SATURATION_CODE`.
     spin_fit : SpinFit, optional
         A fit already made for this frame (e.g. by another recipe): reused, not redone.
+    resample : Resampler, optional
+        Renders the bands on the chosen grid instead of the spin-only stitch (the
+        grid, and so the output's size and scale, stay those of the plain stitch);
+        the unusual-turn warning is then not given (the resampler knows the
+        geometry).
 
     Returns
     -------
@@ -208,7 +225,7 @@ def stitch_frame(
         camera = fit.camera or camera
     else:
         fit = _nominal_fit(spin, "spin fit disabled: nominal/explicit spin used")
-    if options.turn_per_exposure is None and interframe_delay is not None:
+    if options.turn_per_exposure is None and interframe_delay is not None and resample is None:
         # the plain stitch has no spacecraft positions: a close flyby's parallax in the
         # fitted turn distorts the body; say so
         warn_unusual_turn(fit, interframe_delay)
@@ -241,6 +258,8 @@ def stitch_frame(
                 up=-np.asarray(pg.rotation).reshape(3, 3)[:, 1],
             )
         grid = pg
+    if resample is not None:
+        return StitchedFrame(result=resample(framelets, spin, grid, options), fit=fit)
     result = stitch(
         framelets,
         camera,
@@ -323,7 +342,8 @@ def warn_unusual_turn(fit: SpinFit, interframe_delay: float) -> float | None:
     Stitched from the spin alone, a frame taken close to a body (a moon flyby) reads
     the parallax of the moving spacecraft as extra turn: on a simulated PJ57-like Io
     pass at 2,340 km and 30 km/s the fit reads +4 % and Io comes out stretched along
-    the spin. With kernels, ``junocam map`` uses the spacecraft's positions instead.
+    the spin. With kernels, ``junocam process`` and ``junocam map`` use the
+    spacecraft's positions instead.
 
     Returns
     -------
@@ -353,7 +373,7 @@ def warn_unusual_turn(fit: SpinFit, interframe_delay: float) -> float | None:
         f"the fitted spin turn is {off * 100:+.1f} % off Juno's usual spin (1.987 rpm): "
         "close to a body the spacecraft's motion (parallax) enters the fit and the body "
         "is stretched or squeezed along the spin; give the frame's SPICE kernels "
-        "(junocam map --kernels) to use the spacecraft positions",
+        "(junocam process/map --kernels) to use the spacecraft positions",
         JunoCamWarning,
         stacklevel=2,
     )

@@ -19,7 +19,7 @@ Examples
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import numpy as np
 from ._version import __version__
 from .calibrate import Calibration
 from .decode import DEFAULT_MAX_PIXELS, RawFrame, read_frame
+from .geometry import Resampler
 from .metadata import Filter, FrameMeta
 from .output import atomic_write, write_png, write_tiff16
 from .pipeline.engine import DefaultPipeline, Pipeline, PipelineResult
@@ -43,6 +44,7 @@ __all__ = [
     "write_image",
     "frame_record",
     "process_file",
+    "process_frame",
 ]
 
 #: Output formats and their file suffixes.
@@ -241,6 +243,62 @@ def process_file(
         max_pixels=max_pixels,
         allow_assumed=False,
     )
+    return process_frame(
+        frame,
+        pipeline,
+        popts,
+        inputs=(path, metadata),
+        calibration=calibration,
+        spin_fit=spin_fit,
+    )
+
+
+def process_frame(
+    frame: RawFrame,
+    pipeline: Pipeline | DefaultPipeline,
+    popts: ProcessOptions,
+    *,
+    inputs: Sequence[str | Path | None] = (),
+    calibration: Calibration | None = None,
+    spin_fit: SpinFit | None = None,
+    resampler: Resampler | None = None,
+    record_extra: Callable[[PipelineResult], dict[str, Any]] | None = None,
+) -> ProcessedFrame:
+    """Run ``pipeline`` on a decoded frame and write the image and its JSON record.
+
+    The second half of :func:`process_file`, for callers that read the frame
+    themselves (``junocam process --kernels`` needs its metadata for the geometry
+    first).
+
+    Parameters
+    ----------
+    frame : RawFrame
+    pipeline, popts, calibration, spin_fit
+        As for :func:`process_file`.
+    inputs : sequence of path
+        More files never to overwrite (the frame's own path and metadata always are).
+    resampler : Resampler, optional
+        Renders the stitch stage's grid in place of the spin-only stitch (see
+        :meth:`junocam.pipeline.Pipeline.run`).
+    record_extra : callable, optional
+        ``record_extra(result)`` gives entries added to the JSON record after the run
+        (e.g. the geometry used).
+
+    Returns
+    -------
+    ProcessedFrame
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from junocam.metadata import assumed_meta
+    >>> fr = RawFrame(np.zeros((384, 1648), np.uint8), assumed_meta(384, source="JNCE_X-raw.png"))
+    >>> naive = Pipeline([("stitch", {"geometry": "naive"}), "compose"])
+    >>> done = process_frame(fr, naive, ProcessOptions(Path(tempfile.mkdtemp())),
+    ...                      record_extra=lambda result: {"a": 1})
+    >>> done.image.name, done.record["a"]
+    ('JNCE_X-custom-naive.png', 1)
+    """
     if isinstance(pipeline, DefaultPipeline):
         pipeline = pipeline.for_meta(frame.meta)
     # only the picture is written: the band images are freed after the compose stage
@@ -249,13 +307,16 @@ def process_file(
         calibration=calibration,
         keep_stages=popts.save_stages,
         spin_fit=spin_fit,
+        resampler=resampler,
         keep_bands=False,
     )
     label = output_label(pipeline)
     target = output_path(frame.meta, popts, label)
-    protect = (*popts.protect, *_inputs(frame, path, metadata))
+    protect = (*popts.protect, *_inputs(frame, *inputs))
     write_image(result.rgba() if popts.alpha else result.rgb, target, popts, protect)
     record = frame_record(frame, pipeline, result)
+    if record_extra is not None:
+        record |= record_extra(result)
     text = json.dumps(record, indent=2, default=str) + "\n"
     record_path = target.with_suffix(".json")
     atomic_write(record_path, lambda fh: fh.write(text.encode("utf-8")), protect=protect)

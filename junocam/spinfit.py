@@ -228,7 +228,9 @@ def _match_offsets(
         cam[:, :2] = undistorted[:, side]
         for k in np.unique(m.band[:, side]):
             cam[m.band[:, side] == k, 2] = camera.focal_for(bands[k])
-        rot = spin.rotation(m.exposure[:, side].astype(np.float64))
+        # one matrix per exposure, not per match (the same numbers)
+        ex, which = np.unique(m.exposure[:, side], return_inverse=True)
+        rot = spin.rotation(ex.astype(np.float64))[which.reshape(-1)]
         sky = np.einsum("njk,nk->nj", rot, cam)
         placed[:, side, 0], placed[:, side, 1] = grid.to_pixel(sky)
     return placed[:, 1] - placed[:, 0]
@@ -320,12 +322,16 @@ def _max_displacement(
     ls = float(framelets.framelet_lines - 1)
     s = np.array([s0, s1, s0, s1, (s0 + s1) / 2])
     ln = np.array([0.0, 0.0, ls, ls, ls / 2])
+    exposures = np.arange(framelets.n_exposures, dtype=np.float64)
+    r_old, r_new = old.rotation(exposures), new.rotation(exposures)  # (E, 3, 3)
     worst = 0.0
-    for i in range(framelets.n_exposures):
-        for band in framelets.filters:
-            r0, c0 = grid.to_pixel(camera.pixel_to_ray(s, ln, band) @ old.rotation(i).T)
-            r1, c1 = grid.to_pixel(new_camera.pixel_to_ray(s, ln, band) @ new.rotation(i).T)
-            worst = max(worst, float(np.max(np.hypot(r1 - r0, c1 - c0))))
+    for band in framelets.filters:
+        # every exposure's corners in one go: rays (5, 3) -> sky (E, 5, 3)
+        sky0 = np.einsum("ekj,pj->epk", r_old, camera.pixel_to_ray(s, ln, band))
+        sky1 = np.einsum("ekj,pj->epk", r_new, new_camera.pixel_to_ray(s, ln, band))
+        r0, c0 = grid.to_pixel(sky0)
+        r1, c1 = grid.to_pixel(sky1)
+        worst = max(worst, float(np.max(np.hypot(r1 - r0, c1 - c0))))
     return worst
 
 

@@ -2,8 +2,8 @@
 
 Writes synthetic SPICE kernels of a PJ57-like Io flyby (or a PJ34-like Ganymede
 one) and a 16-exposure RGB raw frame of a textured, sunlit moon rendered through
-them into OUT; maps the frame with the attitude navigated from the limb, terminator
-and shading (the CK is ignored: ``--navigate limb``) and renders the map on the
+them into OUT; maps the frame with the attitude navigated from the whole limb (the
+CK is ignored: ``--navigate limb``) and renders the map on the
 moon's globe. With ``--docs`` the map and globe also go to docs/images/ (the
 README's pictures).
 

@@ -68,3 +68,24 @@ def test_quick_report_table(quick_report: tuple[dict, str]):
     for name in TARGETS:
         assert f"| {name} |" in table
     assert "| 8:stitch |" in table
+
+
+def test_spin_fit_phases_add_up():
+    import numpy as np
+
+    from benchmarks.spin_fit import profile_fit
+    from junocam.companding import decompand
+    from junocam.framelets import split
+    from junocam.simulate import JupiterScene, SimulationSpec, simulate_frame
+
+    spec = SimulationSpec(n_exposures=5, oversample=1)
+    sim = simulate_frame(JupiterScene(radius_deg=12.0), spec)
+    fr = split(decompand(sim.strip, "SQROOT"), spec.filters)
+    p = profile_fit(fr, spec.interframe_delay, repeat=1)
+    names = [ph[0] for ph in p["phases"]]
+    assert names[0] == "prepare" and names[-1] == "other"
+    assert names.count("match") >= 2 and "solve" in names
+    assert "level 4" in p["phases"][1][3]
+    assert all(_positive(ph[2]) for ph in p["phases"][:-1])
+    assert np.isclose(sum(ph[2] for ph in p["phases"]), p["cpu_s"])
+    assert p["message"].startswith("fitted turn")

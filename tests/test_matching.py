@@ -157,3 +157,116 @@ def test_median_removes_hot_pixels_and_streaks() -> None:
     diff = np.abs(clean - median_3x5(x))
     assert diff[10, 50] < 0.01
     assert np.max(diff) < 0.05
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(
+        np.float32,
+        st.tuples(st.integers(1, 3), st.integers(1, 9), st.integers(1, 12)),
+        elements=st.floats(0, 4000, width=32),
+    )
+)
+def test_binomial_is_the_edge_repeating_121_filter(x: np.ndarray) -> None:
+    from junocam.matching import _binomial
+
+    w = np.array([0.25, 0.5, 0.25])
+    want = ndimage.correlate1d(x.astype(np.float64), w, axis=-2, mode="nearest")
+    want = ndimage.correlate1d(want, w, axis=-1, mode="nearest")
+    got = _binomial(x)
+    assert got.dtype == np.float32 and got.shape == x.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-3)
+
+
+def test_prepare_in_chunks_is_prepare_at_once(monkeypatch) -> None:
+    import junocam.matching as matching
+
+    rng = np.random.default_rng(5)
+    data = ndimage.gaussian_filter(rng.uniform(0, 2000, (5 * 2 * 62, 203)), 1.5)
+    data = data.astype(np.float32)
+    data[7, 30] = np.nan  # exposure 0
+    data[130, 100] = np.inf  # exposure 1
+    data[400:404, 50:60] = 5000.0  # saturated, exposure 3
+    data[500, 10] = -50.0  # negative (dark-subtracted noise)
+    fr = split(data, ["RED", "GREEN"], 62)
+    monkeypatch.setattr(matching, "_CHUNK_PIXELS", 1)  # one exposure at a time
+    parts = prepare(fr, saturation=4000.0)
+    monkeypatch.setattr(matching, "_CHUNK_PIXELS", 10**9)
+    whole = prepare(fr, saturation=4000.0)
+    assert parts.noise == whole.noise
+    for f in (1, 2, 4):
+        a, b = parts.levels[f], whole.levels[f]
+        assert a.shape == b.shape == (62 // f, 203 // f)
+        assert np.array_equal(a.flat, b.flat) and np.isfinite(a.flat).all()
+        assert a.bad is not None and b.bad is not None
+        assert np.array_equal(a.bad, b.bad) and np.array_equal(a.wide_bad, b.wide_bad)
+        # unusable pixels (and only framelets with some) are masked at every level
+        assert set(np.flatnonzero(a.bad.any(axis=(1, 2)))) == {0, 2, 6}
+    bad1 = parts.levels[1].bad.reshape(5, 2, 62, 203)
+    assert bad1[0, 0, 7, 30] and bad1[1, 0, 6, 100] and bad1[3, 0, 28:32, 50:60].all()
+
+
+def test_blocks_of_one_pair_kind_share_their_geometry(grey) -> None:
+    # the spin turns each exposure by the same angle: pairs of one kind (exposure
+    # gap, bands) are matched on shared lattices, and measuring them together gives
+    # what measuring each pair alone gives
+    fr, true = grey
+    prep = prepare(fr, levels=(4,))
+    pairs = overlapping_pairs(prep, CameraModel(), true)
+    green = list(Filter).index(Filter.GREEN)
+    some = [p for p in pairs if p[1] == p[3] == green][:3] + [
+        p for p in pairs if p[1] != p[3] and p[2] - p[0] == 1
+    ][:1]
+    assert len(some) == 4
+    together = match_blocks(prep, CameraModel(), true, level=4, min_rows=3, pairs=some)
+    alone = [match_blocks(prep, CameraModel(), true, level=4, min_rows=3, pairs=[p]) for p in some]
+    assert len(together) == sum(len(m) for m in alone) > 4
+    for name in ("sample", "line", "shift", "weight"):
+        want = np.concatenate([getattr(m, name) for m in alone])
+        np.testing.assert_allclose(getattr(together, name), want, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(1, 20),
+    st.integers(60, 200),
+    st.integers(0, 2**32 - 1),
+)
+def test_noise_from_the_sampled_differences_only(
+    n_exp: int, n_lines: int, n_samples: int, seed: int
+) -> None:
+    # the estimate computes only the differences it samples: the same numbers as
+    # sampling the differences of every fourth line's square roots
+    from junocam.matching import _ROOT_SCALE, _noise_sigma
+
+    rng = np.random.default_rng(seed)
+    x = rng.gamma(2.0, 300.0, (n_exp, n_lines, n_samples)).astype(np.float32)
+    x[rng.random(x.shape) < 0.01] = np.nan
+    root = np.sqrt(np.maximum(np.where(np.isfinite(x), x, 0.0), 0.0)) * _ROOT_SCALE
+    d = np.diff(root[:, ::4, 40:-40], axis=-1).ravel()
+    d = d[:: max(1, d.size // 250_000)]
+    if d.size == 0:
+        want = 1.0
+    else:
+        mad = float(np.median(np.abs(d - np.median(d))))
+        if mad == 0.0:
+            mad = float(np.mean(np.abs(d))) * 0.8
+        want = max(mad / 0.6745 / np.sqrt(2.0), 1e-3)
+    assert _noise_sigma(x) == pytest.approx(want, rel=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(np.bool_, st.tuples(st.integers(1, 30), st.integers(1, 40)), elements=st.booleans()),
+    st.sampled_from([3, 5, 7]),
+    st.floats(0.0, 1.0),
+)
+def test_grow_is_the_maximum_filter(mask: np.ndarray, size: int, keep: float) -> None:
+    from junocam.matching import _grow
+
+    # sparse masks too (a saturated limb): thin the random mask to a fraction
+    rng = np.random.default_rng(mask.size)
+    mask = mask & (rng.random(mask.shape) < keep)
+    want = ndimage.maximum_filter(mask.view(np.uint8), size=size) > 0
+    assert np.array_equal(_grow(mask, size), want)

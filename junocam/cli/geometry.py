@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import click
+import numpy as np
 
 from ..metadata import Filter
 from .options import (
@@ -43,6 +45,12 @@ from .options import (
     show_default=True,
     help="Seconds added to every exposure time (start-time correction).",
 )
+@click.option(
+    "--navigate",
+    is_flag=True,
+    help="Without a CK, fit the attitude to the target's limb (as map does: spin "
+    'self-calibration, then navigation) so that "bodies" says which are in view.',
+)
 @click.pass_context
 def geometry_cmd(
     ctx: click.Context,
@@ -52,6 +60,7 @@ def geometry_cmd(
     filters: Sequence[Filter] | None,
     target: str | None,
     time_offset: float,
+    navigate: bool,
 ) -> None:
     """Print the sub-spacecraft point of every exposure of FRAMES as JSON.
 
@@ -62,14 +71,15 @@ def geometry_cmd(
     exposure is evaluated at mid-exposure with light-time and aberration
     correction. When the frame's metadata gives the sub-spacecraft point,
     "metadata_match" names the best-matching exposure and the differences.
-    "bodies" lists the other moons the kernels have and, with a CK, whether the
-    frame sees them.
+    "bodies" lists the other moons the kernels have and, with a CK or --navigate,
+    whether the frame sees them ("attitude" says where the attitude came from).
 
     \b
     Examples:
       junocam geometry frame-raw.png --kernels kernels/
       junocam geometry a.png b.png --kernels juno.tm
       junocam geometry io-raw.png --kernels kernels/ --target IO
+      junocam geometry frame-raw.png --kernels kernels/ --navigate
     """
     from ..planet.spice import KernelSet, geometry_report
 
@@ -82,6 +92,24 @@ def geometry_cmd(
         if kernels is None:
             kernels = KernelSet.from_path(list(kernel_paths))
         frame = load_frame(path, metadata, filters, opts)
-        click.echo(json.dumps(geometry_report(frame.meta, kernels, time_offset, target), indent=2))
+        attitude = None
+        if navigate:
+            attitude = _navigated_attitude(frame, kernels, time_offset, target)
+        rep = geometry_report(frame.meta, kernels, time_offset, target, attitude)
+        click.echo(json.dumps(rep, indent=2))
 
     for_each(ctx, frames, one)
+
+
+def _navigated_attitude(
+    frame: Any, kernels: Any, time_offset: float, target: str | None
+) -> np.ndarray | None:
+    """Camera-to-J2000 per exposure fitted to the limb (None when the kernels have a CK:
+    the report then takes the CK's own attitude)."""
+    from ..maps.frame import frame_geometry
+
+    geo = frame_geometry(frame, kernels, time_offset=time_offset, target=target)
+    nav = geo.navigation
+    if nav is None or nav.pointing is None:
+        return None
+    return nav.pointing.camera_to_j2000(np.arange(frame.meta.n_exposures))

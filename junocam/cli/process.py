@@ -11,7 +11,9 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,7 +23,8 @@ from ..errors import JunoCamError, OutputError
 from ..metadata import Filter
 from ..output import ensure_output_dir, write_png
 from ..pipeline.engine import DefaultPipeline, Pipeline
-from ..process import ProcessOptions, process_file
+from ..process import ProcessedFrame, ProcessOptions, process_file
+from .maps import _geometry_cache, no_cache_option
 from .options import (
     CONTEXT,
     GlobalOptions,
@@ -33,14 +36,38 @@ from .options import (
     for_each,
     format_option,
     frame_inputs,
+    kernels_option,
     load_default_or_named,
     load_frame,
     load_pipeline,
     metadata_option,
+    navigate_option,
     out_option,
     recipe_options,
     report,
+    target_option,
 )
+
+
+@dataclass
+class SpiceInputs:
+    """``process --kernels``: the kernels (loaded on first use), navigation mode,
+    target and geometry cache."""
+
+    paths: tuple[str, ...]
+    mode: str = "auto"
+    target: str | None = None
+    cache: Any = None
+    _kernels: Any = None
+
+    @property
+    def kernels(self) -> Any:
+        """The :class:`junocam.planet.spice.KernelSet` (read once)."""
+        if self._kernels is None:
+            from ..planet.spice import KernelSet
+
+            self._kernels = KernelSet.from_path(list(self.paths))
+        return self._kernels
 
 
 def geometry_overrides(
@@ -80,20 +107,46 @@ def process_frame(
     popts: ProcessOptions,
     pipeline: Pipeline | DefaultPipeline | None = None,
     calibration: Calibration | None = None,
+    spice: SpiceInputs | None = None,
 ) -> Path:
-    """``junocam process`` for one frame: :func:`junocam.process.process_file`, then
-    tell the user what was assumed, skipped and fitted."""
+    """``junocam process`` for one frame: :func:`junocam.process.process_file` (with
+    ``spice``, :func:`junocam.maps.spiceview.process_with_kernels`), then tell the user
+    what was assumed, skipped and fitted."""
     pipeline = pipeline or Pipeline.named("raw").with_overrides(['stitch.geometry="naive"'])
-    done = process_file(
-        path,
-        pipeline,
-        popts,
-        metadata=metadata,
-        filters=filters,
-        interframe_delay=delay,
-        max_pixels=opts.max_pixels,
-        calibration=calibration,
-    )
+    if spice is not None:
+        from ..maps.spiceview import process_with_kernels
+
+        done = process_with_kernels(
+            path,
+            spice.kernels,
+            pipeline,
+            popts,
+            mode=spice.mode,
+            target=spice.target,
+            cache=spice.cache,
+            metadata=metadata,
+            filters=filters,
+            interframe_delay=delay,
+            max_pixels=opts.max_pixels,
+            calibration=calibration,
+        )
+    else:
+        done = process_file(
+            path,
+            pipeline,
+            popts,
+            metadata=metadata,
+            filters=filters,
+            interframe_delay=delay,
+            max_pixels=opts.max_pixels,
+            calibration=calibration,
+        )
+    tell(path, done)
+    return done.image
+
+
+def tell(path: str, done: ProcessedFrame) -> None:
+    """Print what was assumed, noted and fitted for one processed frame (stderr)."""
     if done.meta.assumed:
         values = ", ".join(f"{n}={field_text(done.meta, n)}" for n in done.meta.assumed)
         click.echo(f"note: {path}: assumed {values}", err=True)
@@ -101,7 +154,20 @@ def process_frame(
         click.echo(f"note: {path}: {note}", err=True)
     if done.fit is not None:
         click.echo(f"{path}: spin: {done.fit.message}", err=True)
-    return done.image
+    geo = done.record.get("geometry")
+    if geo:
+        nav = geo.get("navigation")
+        how = "the CK" if geo["attitude"] == "ck" else "navigation (limb)"
+        text = f"{path}: geometry from {how} and the SPK positions"
+        if nav:
+            text += (
+                f": limb RMS {nav['limb_rms_px']:.2f} px ({nav['n_limb']} points), "
+                f"time offset {nav['time_offset_s'] * 1000:+.1f} ms"
+            )
+        fraction = geo.get("on_body_fraction")
+        if fraction is not None:
+            text += f"; {fraction:.0%} of the picture on {geo['target']['name'].title()}"
+        click.echo(text, err=True)
 
 
 def _parse_center(
@@ -156,6 +222,10 @@ def _parse_center(
 )
 @format_option
 @alpha_option
+@kernels_option(required=False)
+@target_option
+@navigate_option
+@no_cache_option
 @click.pass_context
 def process(
     ctx: click.Context,
@@ -175,6 +245,10 @@ def process(
     interframe_delay: float | None,
     fmt: str,
     alpha: bool,
+    kernel_paths: tuple[str, ...],
+    target: str | None,
+    mode: str,
+    no_cache: bool,
 ) -> None:
     """Process raw frames into colour pictures with a pipeline recipe.
 
@@ -186,6 +260,12 @@ def process(
     A frame without metadata needs --filters; its interframe delay is assumed
     (0.372 s; the spin fit measures the turn per exposure) unless given.
 
+    With --kernels (SPICE: an LSK, a PCK and an SPK covering the frame; a CK adds the
+    attitude, else it is navigated from the limb as `map` does) the same picture is
+    rendered as seen from the spacecraft at the frame's middle exposure, every
+    exposure sampled from its own position: a moon on a close flyby keeps its shape
+    (the spin alone reads the parallax as turn and stretches it). Needs spiceypy.
+
     \b
     Examples:
       junocam process JNCE_2022186_43C00078_V01-raw.png -o out/
@@ -195,9 +275,26 @@ def process(
       junocam process frame-raw.png -o out/ --set stretch.high=99.0 --save-stages
       junocam process frame-raw.png -o out/ --calibration calib/ --format tiff16
       junocam process old-raw.png --filters BLUE,GREEN,RED -o out/
+      junocam process io-flyby-raw.png --kernels kernels/ -o out/
+      junocam process frame-raw.png --kernels juno.tm --target IO --navigate limb -o out/
     """
     opts: GlobalOptions = ctx.obj
     check_single(metadata, frames)
+    spice = None
+    if kernel_paths:
+        from ..planet.spice import require_spiceypy
+
+        try:
+            require_spiceypy()
+        except JunoCamError as err:
+            report("--kernels", err, opts.debug)
+            ctx.exit(1)
+        spice = SpiceInputs(kernel_paths, mode, target, _geometry_cache(no_cache))
+    else:
+        for name in ("target", "mode", "no_cache"):
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+                flag = {"mode": "--navigate", "no_cache": "--no-cache"}.get(name, "--target")
+                raise click.UsageError(f"{flag} needs --kernels")
     pipeline = load_default_or_named(
         pipeline_name, [*geometry_overrides(geometry, fov, size, center, fast), *overrides]
     )
@@ -217,7 +314,7 @@ def process(
 
     def work(path: str) -> None:
         target = process_frame(
-            path, metadata, filters, interframe_delay, opts, popts, pipeline, cal
+            path, metadata, filters, interframe_delay, opts, popts, pipeline, cal, spice
         )
         click.echo(f"{path}: wrote {target}")
 

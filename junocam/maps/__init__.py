@@ -20,6 +20,8 @@ globe
     A map wrapped on the body's spheroid, seen from a virtual camera.
 flyby
     Views along the spacecraft's path and the movie file.
+spiceview
+    ``junocam process --kernels``: a frame's stitched picture with its SPICE geometry.
 
 Examples
 --------
@@ -37,6 +39,7 @@ from .frame import FrameGeometry, MapOptions, frame_geometry, map_file, map_fram
 from .geotiff import Georeference, georeference, write_colour_geotiff, write_float_geotiff
 from .globe import GlobeView, render_globe, subsolar_point
 from .mosaic import MosaicOptions, mosaic_files, mosaic_frames
+from .spiceview import ViewResampler, process_with_kernels
 from .store import load_map
 
 __all__ = [
@@ -62,4 +65,6 @@ __all__ = [
     "subsolar_point",
     "flyby_views",
     "encode_movie",
+    "ViewResampler",
+    "process_with_kernels",
 ]

@@ -36,6 +36,7 @@ from ..compose import compose_rgb, over_sky, sky_level
 from ..decode import RawFrame
 from ..errors import RecipeError
 from ..framelets import Framelets, split
+from ..geometry import Resampler
 from ..metadata import Filter, FrameMeta
 from ..planet.photometry import Backplanes
 from ..spinfit import SpinFit
@@ -336,6 +337,7 @@ class Pipeline:
         keep_stages: bool = False,
         spin_fit: SpinFit | None = None,
         projector: Projector | None = None,
+        resampler: Resampler | None = None,
         keep_bands: bool = True,
         stream: bool = True,
     ) -> PipelineResult:
@@ -363,6 +365,10 @@ class Pipeline:
             Replaces the stitch stage's geometry: ``projector(framelets)`` returns a
             :class:`junocam.planet.projection.MapResult` (map projection with backplanes), as
             ``junocam map`` does. The photometric stages need it.
+        resampler : Resampler, optional
+            Keeps the stitch stage's grid but renders the bands on it with this
+            function instead of the spin-only stitch (``junocam process --kernels``:
+            from the SPICE positions, :func:`junocam.planet.viewstitch.stitch_from_view`).
         keep_bands : bool
             Keep the linear band images in :attr:`PipelineResult.bands` (the default,
             for code that reads them). ``junocam process``, ``batch`` and ``compare``
@@ -393,6 +399,7 @@ class Pipeline:
             notes=[],
             spin_fit=spin_fit,
             projector=projector,
+            resampler=resampler,
         )
         if keep_stages or not stream:
             # no local names: the decompanded frame is freed once a stage replaces it

@@ -26,6 +26,7 @@ import numpy as np
 from ..calibrate import Calibration
 from ..decode import RawFrame
 from ..framelets import Framelets
+from ..geometry import Resampler
 from ..metadata import Filter
 from ..planet.photometry import Backplanes
 from ..spinfit import SpinFit
@@ -87,6 +88,9 @@ class Context:
     notes: list[str]
     spin_fit: SpinFit | None = None
     projector: Projector | None = None
+    #: renders the stitch stage's bands on its grid instead of the spin-only stitch
+    #: (``junocam process --kernels``); see :data:`junocam.geometry.Resampler`
+    resampler: Resampler | None = None
 
 
 @dataclass(frozen=True)

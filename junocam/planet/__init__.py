@@ -21,6 +21,8 @@ navigate
 projection
     Map grids (equirectangular, polar, orthographic) and the inverse-mapping
     projection of framelets onto them.
+viewstitch
+    The stitcher's grid rendered from each exposure's own position (close flybys).
 simkernels
     Synthetic SPICE kernels for closed-loop tests.
 

@@ -48,7 +48,7 @@ Step 1 on a drawn disc of radius 300 pixels: the outline found lies on its edge.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -61,7 +61,7 @@ from ..camera import CameraModel
 from ..errors import GeometryError
 from ..framelets import DARK_SAMPLES, PHOTOACTIVE_SAMPLES, Framelets
 from ..metadata import Filter
-from ..spin import SpinModel, rotation_matrix
+from ..spin import FK_SPIN_AXIS, SpinModel, rotation_matrix
 from .pointing import Pointing, ViewGeometry, small_rotation, view_from_ck, view_from_pointing
 from .spheroid import Ellipsoid, intersect, limb_miss, surface_normal
 from .spice import Ephemeris
@@ -73,6 +73,9 @@ TIME_PRIOR_S = 0.020
 #: Brightness (fraction of full scale) that separates the lit disc from the night
 #: side: low, so the terminator found hardly depends on the albedo beside it.
 TERMINATOR_LEVEL = 0.02
+#: Sampled pixels that the coarse steps of the first attitude's grid search use at least
+#: (a full frame has about 300,000; one exposure of one band 6,000, all of them used).
+COARSE_RAYS = 40_000
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,19 @@ def detect_edges(
     (True, True)
     """
     use = _nav_bands(framelets, bands)
-    norm = _normalised(framelets, use)
+    return _edges(_normalised(framelets, use), use, window, floor, step, margin, min_contrast)
+
+
+def _edges(
+    norm: dict[Filter, np.ndarray],
+    use: tuple[Filter, ...],
+    window: int = 9,
+    floor: float = 0.08,
+    step: int = 2,
+    margin: int = 3,
+    min_contrast: float = 0.25,
+) -> EdgePoints:
+    """:func:`detect_edges` on the stacks of :func:`_normalised`."""
     parts = []
     for k, b in enumerate(use):
         stack = norm[b]
@@ -237,7 +252,18 @@ def detect_terminator(
     True
     """
     use = _nav_bands(framelets, bands)
-    norm = _normalised(framelets, use)
+    return _terminator(_normalised(framelets, use), use, level, step, margin, reach)
+
+
+def _terminator(
+    norm: dict[Filter, np.ndarray],
+    use: tuple[Filter, ...],
+    level: float = TERMINATOR_LEVEL,
+    step: int = 3,
+    margin: int = 3,
+    reach: float = 40.0,
+) -> EdgePoints:
+    """:func:`detect_terminator` on the stacks of :func:`_normalised`."""
     parts = []
     for k, b in enumerate(use):
         stack = norm[b]
@@ -401,10 +427,9 @@ def _tangent_mu0(
 
 
 def _sample_pixels(
-    framelets: Framelets, bands: tuple[Filter, ...], step: int
+    norm: dict[Filter, np.ndarray], bands: tuple[Filter, ...], step: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A regular subsample of framelet pixels: exposure, band, sample, line, brightness."""
-    norm = _normalised(framelets, bands)
+    """A regular subsample of normalised pixels: exposure, band, sample, line, brightness."""
     ex, bi, ss, ll, vv = [], [], [], [], []
     for k, b in enumerate(bands):
         stack = norm[b]
@@ -471,9 +496,24 @@ def initial_pointing(
     >>> round(float(np.degrees(np.arccos(boresight @ true_boresight))), 1)
     1.9
     """
-    camera = camera or CameraModel()
     use = _nav_bands(framelets, bands)
-    ex, bi, ss, ll, val = _sample_pixels(framelets, use, step)
+    norm = _normalised(framelets, use)
+    return _initial_pointing(
+        norm, use, ephemeris, spin, camera or CameraModel(), step, lit_fraction
+    )
+
+
+def _initial_pointing(
+    norm: dict[Filter, np.ndarray],
+    use: tuple[Filter, ...],
+    ephemeris: Ephemeris,
+    spin: SpinModel,
+    camera: CameraModel,
+    step: int = 6,
+    lit_fraction: float = 0.12,
+) -> Pointing:
+    """:func:`initial_pointing` on the stacks of :func:`_normalised`."""
+    ex, bi, ss, ll, val = _sample_pixels(norm, use, step)
     bright = val > lit_fraction
     if bright.sum() < 20:
         raise GeometryError("too few bright pixels to find the planet")
@@ -504,25 +544,36 @@ def initial_pointing(
     limit = float(reach.max()) + pan + roll + math.radians(0.5)
     base_sky = np.einsum("nj,kj->nk", sky, base)
     keep = np.arccos(np.clip(np.einsum("ni,i->n", base_sky, lit_dir), -1.0, 1.0)) <= limit
-    lit_of = _LitTest(sky[keep], ephemeris, ex[keep])
-    bright_kept = bright[keep]
-    n_bright = int(bright.sum())
 
-    def agreement(r: np.ndarray) -> float:
-        lit = lit_of(r)
-        # intersection over union: the sky, dark in both, must not dominate the score
-        inter = int(np.sum(lit & bright_kept))
-        union = n_bright + int(np.sum(lit & ~bright_kept))
-        return float(inter / max(union, 1))
+    def scorer(every: int) -> Callable[[np.ndarray], float]:
+        """Agreement of a candidate attitude on every ``every``-th sampled pixel."""
+        sub = slice(None, None, every)
+        k, b = keep[sub], bright[sub]
+        lit_of = _LitTest(sky[sub][k], ephemeris, ex[sub][k])
+        bright_kept, n_bright = b[k], int(b.sum())
 
-    def best_roll(r0: np.ndarray, axis: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, float]:
+        def agreement(r: np.ndarray) -> float:
+            lit = lit_of(r)
+            # intersection over union: the sky, dark in both, must not dominate the score
+            inter = int(np.sum(lit & bright_kept))
+            union = n_bright + int(np.sum(lit & ~bright_kept))
+            return float(inter / max(union, 1))
+
+        return agreement
+
+    def best_roll(
+        score: Callable[[np.ndarray], float], r0: np.ndarray, axis: np.ndarray, angles: np.ndarray
+    ) -> np.ndarray:
         cands = [rotation_matrix(axis, a) @ r0 for a in angles]
-        scores = [agreement(r) for r in cands]
-        k = int(np.argmax(scores))
-        return cands[k], scores[k]
+        return cands[int(np.argmax([score(r) for r in cands]))]
 
-    r, _ = best_roll(base, lit_dir, np.radians(np.arange(0.0, 360.0, 3.0)))
+    # coarse to fine: the full turn of roll on at least COARSE_RAYS of the pixels, the
+    # pan on twice as many, the final fine roll on all of them (the coarse steps only
+    # need to land in the right 3 degrees / pan cell: the fits start from the result)
+    every = max(1, ex.size // COARSE_RAYS)
+    r = best_roll(scorer(every), base, lit_dir, np.radians(np.arange(0.0, 360.0, 3.0)))
     east, north = _tangent_axes(u)
+    agreement = scorer(max(1, every // 2))
     best, score = r, agreement(r)
     for a in np.linspace(-0.25, 0.25, 7) * radius:
         for b in np.linspace(-0.25, 0.25, 7) * radius:
@@ -530,7 +581,7 @@ def initial_pointing(
             s = agreement(cand)
             if s > score:
                 best, score = cand, s
-    best, _ = best_roll(best, u, np.radians(np.arange(-4.0, 4.01, 0.5)))  # <= roll
+    best = best_roll(scorer(1), best, u, np.radians(np.arange(-4.0, 4.01, 0.5)))  # <= roll
     return Pointing(best, spin)
 
 
@@ -702,8 +753,6 @@ class _Model:
         camera: CameraModel,
         base: Pointing | None,
         fit_time: bool,
-        fit_axis: bool = False,
-        shade: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.limb_pts = limb
         self.term_pts = term
@@ -723,35 +772,13 @@ class _Model:
         # three attitude angles and a relative correction of the turn per exposure:
         # the spin fitted from overlaps takes the planet's parallax (the spacecraft
         # moves 200 km in a frame) for rotation, which the ephemeris here separates
-        # on a close flyby the parallax corrupts the overlap-fitted spin axis too:
-        # then its two tilts are fitted as well (a full disc in every exposure pins them)
-        self.fit_axis = fit_axis and base is not None
-        self.n_att = 0 if base is None else (6 if self.fit_axis else 4)
+        self.n_att = 0 if base is None else 4
         self.i_dt = self.n_att
         self.i_off = self.n_att + int(fit_time)
         self.term_weight = 1.0
-        # shading (close flybys): the lit disc's brightness over its whole face follows
-        # cos(incidence) times the albedo, which pins the roll about the line of sight
-        # that a round body's limb leaves free; one log-albedo offset per band
-        self.n_shade = 0
-        self.s_keep = np.zeros(0, bool)
-        if shade is not None:
-            ex, band, rays, value = shade
-            self.s_ex, self.s_band, self.s_rays = ex, band, rays
-            self.s_log = np.log(np.maximum(value, 1e-6))
-            self.n_shade = int(band.max()) + 1 if band.size else 0
-        self.i_shade = self.i_off + 2
 
     def initial(self) -> np.ndarray:
-        return np.zeros(self.i_off + 2 + self.n_shade)
-
-    def shade_mu0(self, v: ViewGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """cos(incidence), hit flag and limb distance (px) of the shading pixels."""
-        e = self.s_ex
-        d = np.einsum("nij,nj->ni", v.camera_to_body[e], self.s_rays)
-        mu0, hit = _mu0(v.observer[e], d, v.sun[e], v.body)
-        miss, _ = limb_miss(v.observer[e], d, v.body)
-        return mu0, hit, miss * self.focal
+        return np.zeros(self.i_off + 2)
 
     def view(self, p: np.ndarray) -> ViewGeometry:
         dt = float(p[self.i_dt]) if self.fit_time else 0.0
@@ -766,8 +793,6 @@ class _Model:
         spin = replace(
             self.base.spin, turn_per_exposure=self.base.spin.turn_per_exposure * (1.0 + p[3])
         )
-        if self.fit_axis:
-            spin = replace(spin, tilt_y=spin.tilt_y + p[4], tilt_z=spin.tilt_z + p[5])
         return Pointing(r, spin, dt)
 
     def limb_px(self, v: ViewGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -797,14 +822,6 @@ class _Model:
         v = self.view(p)
         miss_px, front, lit = self.limb_px(v)
         limb = front & (np.abs(miss_px - p[self.i_off]) < gate) & lit
-        if self.n_shade:
-            mu0, hit, s_miss = self.shade_mu0(v)
-            self.s_keep = hit & (mu0 > SHADE_MIN_MU0) & (s_miss < -SHADE_MARGIN_PX)
-            if not p[self.i_shade : self.i_shade + self.n_shade].any():
-                for k in range(self.n_shade):  # start the offsets at their median
-                    m = self.s_keep & (self.s_band == k)
-                    if m.any():
-                        p[self.i_shade + k] = np.median(self.s_log[m] - np.log(mu0[m]))
         if not self.term_pts.size:
             return limb, np.zeros(0, bool)
         dist, t_miss, ok = self.term_px(v)
@@ -825,11 +842,6 @@ class _Model:
             dist, _, _ = self.term_px(v)
             depth = self.term_pts.depth[term] if self.term_pts.depth is not None else 0.0
             parts.append(self.term_weight * (dist[term] - depth - p[self.i_off + 1]))
-        if self.n_shade and self.s_keep.any():
-            mu0, _, _ = self.shade_mu0(v)
-            k = self.s_keep
-            c = p[self.i_shade + self.s_band[k]]
-            parts.append(SHADE_WEIGHT * (self.s_log[k] - np.log(np.maximum(mu0[k], 1e-3)) - c))
         if self.fit_time:
             parts.append(np.array([p[self.i_dt] / TIME_PRIOR_S]))
         return np.concatenate(parts)
@@ -912,29 +924,43 @@ def navigate(
     On a close flyby of a moon (a few thousand km away, :func:`parallax_turn_bound`
     above :data:`CLOSE_FLYBY_PARALLAX`; Jupiter frames keep the plain fit) the
     overlap-fitted spin carries the parallax:
-    the turn correction may then reach that bound, the spin axis' two tilts are fitted
-    too, and the lit disc's shading (log brightness against log cos(incidence), one
-    albedo offset per band) joins the limb and terminator to pin the roll about the
-    line of sight that a round body's limb leaves free.
+    the turn correction may then reach that bound, the spin axis' tilts are taken from
+    the FK instead of the overlaps, and the whole limb, seen in every exposure, is fitted
+    alone: its drift across the sweep (the flyby's parallax) is what pins the roll about
+    the line of sight that a round body's outline leaves free. The terminator and the
+    disc's shading are not used there: the moon's albedo biases both (a textured
+    synthetic Ganymede's terminator depth is off by 5-10 px where the albedo changes;
+    a shading fit tilted the roll by up to 1.8 degrees). That roll is the weakest part
+    of such a fit: 0.3-1.0 degree on five synthetic Io, Europa and Ganymede passes,
+    against at most 0.04 degree across the line of sight. Use a CK where the roll
+    matters.
     """
     camera = camera or CameraModel()
     ck = ephemeris.has_attitude if use_ck is None else use_ck
     if ck and not ephemeris.has_attitude:
         raise GeometryError("use_ck is set but the ephemeris has no CK attitude")
     use = _nav_bands(framelets, bands)
-    edges = detect_edges(framelets, use)
-    term_pts = detect_terminator(framelets, use)
-    base = None if ck else (initial or initial_pointing(framelets, ephemeris, spin, camera))
+    # smoothed and scaled once for the edges, the terminator and the first attitude
+    norm = _normalised(framelets, use)
+    edges = _edges(norm, use)
     parallax = parallax_turn_bound(ephemeris, spin)
     # moons only: Jupiter's own perijove frames keep the proven limb-only fit and guard
     close = parallax > CLOSE_FLYBY_PARALLAX and ephemeris.target.naif_id != 599
-    shade = None
-    if close and base is not None:
-        ex, bi, ss, ll, val = _sample_pixels(framelets, use, SHADE_STEP)
-        lit = val > 0.03
-        rays = _band_rays(camera, use, bi[lit], ss[lit].astype(float), ll[lit].astype(float))
-        shade = (ex[lit], bi[lit], rays, val[lit])
-    model = _Model(edges, term_pts, ephemeris, camera, base, fit_time, fit_axis=close, shade=shade)
+    if close and not ck:
+        # the overlaps read the flyby's parallax as a tilt of the spin axis too, and the
+        # limb cannot tell such a tilt from the roll about the line of sight; the axis
+        # in the camera frame is a constant of the mounting, so take it from the FK.
+        # The whole limb in every exposure then pins the attitude, the roll through the
+        # parallax's drift across the sweep; the terminator is left out: on a textured
+        # moon its depth is off by 5-10 px wherever the albedo changes along the chord
+        # (measured at the true attitude of the synthetic Ganymede pass), which tilted
+        # the fitted roll by more than half a degree
+        spin = replace(spin, tilt_y=FK_TILT_Y, tilt_z=FK_TILT_Z)
+        term_pts = _edge_points([], use)
+    else:
+        term_pts = _terminator(norm, use)
+    base = None if ck else (initial or _initial_pointing(norm, use, ephemeris, spin, camera))
+    model = _Model(edges, term_pts, ephemeris, camera, base, fit_time)
     model.term_weight = terminator_weight
     p = model.initial()
     limb = term = np.zeros(0, bool)
@@ -1007,13 +1033,10 @@ MAX_TURN_CORRECTION = 0.02
 #: Above this parallax share of the turn (:func:`parallax_turn_bound`) a flyby counts
 #: as close: navigation without a CK fits the spin axis' tilts as well.
 CLOSE_FLYBY_PARALLAX = 0.005
-#: Shading fit of close flybys: pixel subsampling step, weight of one pixel's log
-#: brightness residual (against 1 px of limb), least cos(incidence), distance from the
-#: limb (px) of the pixels used.
-SHADE_STEP = 16
-SHADE_WEIGHT = 1.0
-SHADE_MIN_MU0 = 0.15
-SHADE_MARGIN_PX = 15.0
+#: The spin axis' tilts in the camera frame (radians), from the FK [juno_v12.tf] via
+#: :data:`junocam.spin.FK_SPIN_AXIS`: what close flybys navigate with.
+FK_TILT_Y = FK_SPIN_AXIS[1] / -FK_SPIN_AXIS[0]
+FK_TILT_Z = FK_SPIN_AXIS[2] / -FK_SPIN_AXIS[0]
 
 
 def parallax_turn_bound(ephemeris: Ephemeris, spin: SpinModel) -> float:

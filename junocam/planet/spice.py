@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import KernelError, MissingEphemerisError, MissingMetadataError
+from ..errors import GeometryError, KernelError, MissingEphemerisError, MissingMetadataError
 from ..metadata import INTERFRAME_DELTA, START_TIME_BIAS, FrameMeta
 from .spheroid import Ellipsoid, planetographic
 from .targets import JUPITER_TARGET, TARGETS, Target, target_named, target_of
@@ -703,6 +703,7 @@ def geometry_report(
     kernels: KernelSet,
     time_offset: float = 0.0,
     target: Target | str | None = None,
+    camera_to_j2000: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The ``junocam geometry`` JSON: sub-spacecraft point per exposure and at mid-frame.
 
@@ -712,8 +713,11 @@ def geometry_report(
     names the exposure that matches them best and the differences (degrees, degrees,
     km). ``bodies`` lists the other bodies of :data:`~junocam.planet.targets.TARGETS`
     whose ephemeris the kernels hold, at mid-frame: range, angular radius, angle
-    from the target and, when a CK gives the attitude, the exposures whose
-    framelets see them (``in_view``; ``null`` without a CK).
+    from the target and, when the attitude is known, the exposures whose framelets
+    see them (``in_view``; ``null`` without one). The attitude comes from
+    ``camera_to_j2000`` when given (one camera-to-J2000 rotation per exposure, e.g.
+    navigated: :meth:`junocam.planet.pointing.Pointing.camera_to_j2000`), else from a
+    CK among the kernels; ``attitude`` says which (``"given"``, ``"ck"`` or ``null``).
 
     Examples
     --------
@@ -730,7 +734,7 @@ def geometry_report(
     ...                  spacecraft_altitude_km=110000.0)
     >>> rep = geometry_report(meta, KernelSet.from_path(folder))
     >>> sorted(rep)
-    ['bodies', 'exposures', 'kernels', 'metadata_match', 'mid', 'product_id', 'target']
+    ['attitude', 'bodies', 'exposures', 'kernels', 'metadata_match', 'mid', 'product_id', 'target']
     >>> rep["metadata_match"]["index"], rep["metadata_match"]["within_tolerance"]
     (0, True)
     >>> rep["target"]["name"], rep["target"]["convention"]
@@ -743,9 +747,16 @@ def geometry_report(
         et = _start_et(sp, meta) + offsets
         points = _sub_points(sp, meta, kernels, np.append(et, 0.5 * (et[0] + et[-1])), target)
         target = target.with_radii(sp.bodvrd(target.name, "RADII", 3)[1])
-        cam = None
-        if _has_ck(sp, kernels):
+        cam, source = None, None
+        if camera_to_j2000 is not None:
+            cam, source = np.asarray(camera_to_j2000, dtype=np.float64), "given"
+            if cam.shape != (et.size, 3, 3):
+                raise GeometryError(
+                    f"camera_to_j2000 has shape {cam.shape}, the frame {et.size} exposures"
+                )
+        elif _has_ck(sp, kernels):
             cam, _ = _attitude(sp, et, kernels, meta)
+            source = "ck"
         bodies = _bodies(sp, kernels, meta, target, et, cam)
     exposures = [
         {"index": i, "utc": p["utc"], "sub_spacecraft": _sub(p)} for i, p in enumerate(points[:-1])
@@ -753,6 +764,7 @@ def geometry_report(
     report: dict[str, Any] = {
         "product_id": meta.product_id,
         "target": target.as_dict(),
+        "attitude": source,
         "bodies": bodies,
         "exposures": exposures,
         "mid": {"utc": points[-1]["utc"], "sub_spacecraft": _sub(points[-1])},

@@ -52,6 +52,8 @@ def _stitch(state: State, p: Mapping[str, Any], ctx: Context) -> State:
         ctx.notes.append("stitch: replaced by the map projection")
         return State(bands=projected.bands, masks=projected.masks, backplanes=projected.backplanes)
     if p["geometry"] == "naive":
+        if ctx.resampler is not None:
+            ctx.notes.append("stitch: naive stacking does not use the SPICE geometry")
         bands = naive_band_images(fr, photoactive=True)
         offsets = naive_band_offsets(
             bands, interframe_delay=meta.interframe_delay, framelet_lines=fr.framelet_lines
@@ -75,9 +77,13 @@ def _stitch(state: State, p: Mapping[str, Any], ctx: Context) -> State:
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", JunoCamWarning)
-        out = stitch_frame(fr, meta.interframe_delay, opts, spin_fit=ctx.spin_fit)
+        out = stitch_frame(
+            fr, meta.interframe_delay, opts, spin_fit=ctx.spin_fit, resample=ctx.resampler
+        )
     for w in caught:
         ctx.notes.append(f"stitch: {w.message}")
+    if ctx.resampler is not None:
+        ctx.notes.append("stitch: rendered from the SPICE geometry (each exposure's position)")
     return State(bands=out.result.bands, masks=out.result.masks, fit=out.fit)
 
 
