@@ -292,16 +292,20 @@ def _contour_normals(
     """
     gl, gs = np.gradient(stack, axis=(1, 2))
     for i in range(stack.shape[0]):
-        for c in find_contours(field[i], level):
-            c = _inside(c[::step], stack.shape[1], margin)
-            if not c.size:
-                continue
-            r = np.rint(c[:, 0]).astype(int)
-            q = np.rint(c[:, 1]).astype(int)
-            g = np.stack([gs[i, r, q], gl[i, r, q]], axis=1)
-            mag = np.linalg.norm(g, axis=1)
-            ok = mag > 1e-6
-            yield i, c[ok], g[ok] / mag[ok, None], (r[ok], q[ok])
+        # all of a framelet's contours at once: a noisy night side has thousands of
+        # tiny ones, and per-contour array work cost seconds on a methane frame
+        pieces = [c[::step] for c in find_contours(field[i], level)]
+        if not pieces:
+            continue
+        c = _inside(np.concatenate(pieces), stack.shape[1], margin)
+        if not c.size:
+            continue
+        r = np.rint(c[:, 0]).astype(int)
+        q = np.rint(c[:, 1]).astype(int)
+        g = np.stack([gs[i, r, q], gl[i, r, q]], axis=1)
+        mag = np.linalg.norm(g, axis=1)
+        ok = mag > 1e-6
+        yield i, c[ok], g[ok] / mag[ok, None], (r[ok], q[ok])
 
 
 def _inside(c: np.ndarray, lines: int, margin: int) -> np.ndarray:
@@ -795,20 +799,31 @@ class _Model:
         )
         return Pointing(r, spin, dt)
 
-    def limb_px(self, v: ViewGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        e = self.limb_pts.exposure
-        d = np.einsum("nij,nj->ni", v.camera_to_body[e], self.rays)
+    def limb_px(
+        self, v: ViewGeometry, sel: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Distance (px) from the predicted limb, in front flag and lit flag of the limb
+        points (only those of the mask ``sel``: then no lit flag, None)."""
+        e = self.limb_pts.exposure if sel is None else self.limb_pts.exposure[sel]
+        rays = self.rays if sel is None else self.rays[sel]
+        d = np.einsum("nij,nj->ni", v.camera_to_body[e], rays)
         miss, front = limb_miss(v.observer[e], d, v.body)
-        lit = _tangent_mu0(v.observer[e], d, v.sun[e], v.body) > 0.02
+        lit = None if sel is not None else _tangent_mu0(v.observer[e], d, v.sun[e], v.body) > 0.02
         return miss * self.focal, front, lit
 
-    def term_px(self, v: ViewGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Distance (px) from the predicted terminator, limb distance, usable flag."""
-        e = self.term_pts.exposure
+    def term_px(
+        self, v: ViewGeometry, sel: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distance (px) from the predicted terminator, limb distance, usable flag (of
+        the terminator points of the mask ``sel`` only, when given: the fit's rounds
+        keep a few of the many points a noisy night side yields)."""
+        e = self.term_pts.exposure if sel is None else self.term_pts.exposure[sel]
+        rays = self.t_rays if sel is None else self.t_rays[sel]
+        rays_in = self.t_rays_in if sel is None else self.t_rays_in[sel]
         o, sun = v.observer[e], v.sun[e]
         m = v.camera_to_body[e]
-        d = np.einsum("nij,nj->ni", m, self.t_rays)
-        d_in = np.einsum("nij,nj->ni", m, self.t_rays_in)
+        d = np.einsum("nij,nj->ni", m, rays)
+        d_in = np.einsum("nij,nj->ni", m, rays_in)
         mu, hit = _mu0(o, d, sun, v.body)
         mu_in, hit_in = _mu0(o, d_in, sun, v.body)
         rate = (mu_in - mu) / self.t_reach  # per pixel towards the bright side
@@ -821,6 +836,7 @@ class _Model:
     def classify(self, p: np.ndarray, gate: float) -> tuple[np.ndarray, np.ndarray]:
         v = self.view(p)
         miss_px, front, lit = self.limb_px(v)
+        assert lit is not None
         limb = front & (np.abs(miss_px - p[self.i_off]) < gate) & lit
         if not self.term_pts.size:
             return limb, np.zeros(0, bool)
@@ -836,12 +852,12 @@ class _Model:
 
     def residuals(self, p: np.ndarray, limb: np.ndarray, term: np.ndarray) -> np.ndarray:
         v = self.view(p)
-        miss_px, _, _ = self.limb_px(v)
-        parts = [miss_px[limb] - p[self.i_off]]
+        miss_px, _, _ = self.limb_px(v, limb)
+        parts = [miss_px - p[self.i_off]]
         if term.any():
-            dist, _, _ = self.term_px(v)
+            dist, _, _ = self.term_px(v, term)
             depth = self.term_pts.depth[term] if self.term_pts.depth is not None else 0.0
-            parts.append(self.term_weight * (dist[term] - depth - p[self.i_off + 1]))
+            parts.append(self.term_weight * (dist - depth - p[self.i_off + 1]))
         if self.fit_time:
             parts.append(np.array([p[self.i_dt] / TIME_PRIOR_S]))
         return np.concatenate(parts)
