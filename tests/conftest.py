@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -145,3 +146,24 @@ def grey_texture(size: int = 1600, seed: int = 5) -> np.ndarray:
     )
     tex = (tex - tex.mean()) / tex.std()
     return np.clip(0.45 + 0.12 * tex, 0.02, 1.0).astype(np.float32)
+
+
+def moon_flyby_frame(root: Path, flyby: Any, n_exposures: int = 16) -> tuple[Any, Path, Any]:
+    """Kernels and a green raw frame of a synthetic moon flyby (``IO_FLYBY``, ...): a
+    textured, sunlit moon, 16 exposures. Returns (PassTruth, raw PNG, PlanetTexture);
+    the moon closed loops and the ``process --kernels`` tests share it."""
+    from junocam.metadata import Filter
+    from junocam.simulate import PlanetTexture, SimulationSpec, simulate_pass_frames
+
+    frame = SimulationSpec(
+        filters=(Filter.GREEN,),
+        n_exposures=n_exposures,
+        oversample=1,
+        tdi=3,
+        full_well_dn=2400.0,
+        hot_pixels=0,
+        seed=3,
+    )
+    texture = PlanetTexture.volcanic((360, 720), seed=5, n_spots=120)
+    truth, (png,) = simulate_pass_frames(root, flyby, frame=frame, texture=texture)
+    return truth, png, texture

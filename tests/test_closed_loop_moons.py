@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import moon_flyby_frame
 
 from junocam.decode import read_frame
 from junocam.framelets import Framelets
@@ -30,7 +31,7 @@ from junocam.metadata import Filter
 from junocam.planet import photometric_factor
 from junocam.planet.pointing import ViewGeometry, view_from_ck
 from junocam.planet.projection import MapGrid, project_frame
-from junocam.simulate import PlanetTexture, SimulationSpec
+from junocam.simulate import PlanetTexture
 
 sp = pytest.importorskip("spiceypy")
 
@@ -60,19 +61,8 @@ class Flyby:
 
 def _make(root: Path, name: str, spec: SyntheticPass) -> Flyby:
     from junocam.maps.frame import linear_framelets
-    from junocam.simulate import simulate_pass_frames
 
-    frame = SimulationSpec(
-        filters=(Filter.GREEN,),
-        n_exposures=N_EXPOSURES,
-        oversample=1,
-        tdi=3,
-        full_well_dn=2400.0,
-        hot_pixels=0,
-        seed=3,
-    )
-    texture = PlanetTexture.volcanic((360, 720), seed=5, n_spots=120)
-    truth, (png,) = simulate_pass_frames(root / name, spec, frame=frame, texture=texture)
+    truth, png, texture = moon_flyby_frame(root / name, spec, N_EXPOSURES)
     raw = read_frame(png)
     true_view = view_from_ck(frame_ephemeris(raw.meta, truth.kernels))
     return Flyby(name, spec, truth, texture, true_view, png, linear_framelets(raw))

@@ -24,6 +24,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import moon_flyby_frame
 from scipy import ndimage
 from scipy.spatial.transform import Rotation, Slerp
 from skimage.measure import label, regionprops
@@ -41,7 +42,7 @@ from junocam.planet import (
     surface_normal,
 )
 from junocam.planet.spheroid import surface_point
-from junocam.simulate import PlanetTexture, SimulationSpec
+from junocam.simulate import PlanetTexture
 from junocam.stitch import CylinderGrid
 
 N_EXPOSURES = 16
@@ -72,20 +73,9 @@ def io_pass(tmp_path_factory: pytest.TempPathFactory) -> Pass:
     from junocam.maps.spiceview import ViewResampler
     from junocam.planet.simkernels import IO_FLYBY
     from junocam.planet.spice import KernelSet
-    from junocam.simulate import simulate_pass_frames
 
-    spec = SimulationSpec(
-        filters=(Filter.GREEN,),
-        n_exposures=N_EXPOSURES,
-        oversample=1,
-        tdi=3,
-        full_well_dn=2400.0,
-        hot_pixels=0,
-        seed=3,
-    )
-    texture = PlanetTexture.volcanic((360, 720), seed=5, n_spots=120)
     root = tmp_path_factory.mktemp("io-process")
-    truth_kernels, (png,) = simulate_pass_frames(root, IO_FLYBY, frame=spec, texture=texture)
+    _, png, texture = moon_flyby_frame(root, IO_FLYBY, N_EXPOSURES)
     raw = read_frame(png)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -144,6 +144,7 @@ def detect_edges(
     step: int = 2,
     margin: int = 3,
     min_contrast: float = 0.25,
+    normalised: dict[Filter, np.ndarray] | None = None,
 ) -> EdgePoints:
     """Sub-pixel points of the lit disc's outline in every framelet.
 
@@ -171,6 +172,9 @@ def detect_edges(
     min_contrast : float
         Points whose bright side is fainter than this fraction of full scale are
         dropped (the faint limb near the terminator has no sharp edge).
+    normalised : dict of Filter to numpy.ndarray, optional
+        The bands' smoothed stacks over their full scale, when already made
+        (:func:`navigate` makes them once for all its steps).
 
     Returns
     -------
@@ -186,19 +190,7 @@ def detect_edges(
     (True, True)
     """
     use = _nav_bands(framelets, bands)
-    return _edges(_normalised(framelets, use), use, window, floor, step, margin, min_contrast)
-
-
-def _edges(
-    norm: dict[Filter, np.ndarray],
-    use: tuple[Filter, ...],
-    window: int = 9,
-    floor: float = 0.08,
-    step: int = 2,
-    margin: int = 3,
-    min_contrast: float = 0.25,
-) -> EdgePoints:
-    """:func:`detect_edges` on the stacks of :func:`_normalised`."""
+    norm = _normalised(framelets, use) if normalised is None else normalised
     parts = []
     for k, b in enumerate(use):
         stack = norm[b]
@@ -232,6 +224,7 @@ def detect_terminator(
     step: int = 3,
     margin: int = 3,
     reach: float = 40.0,
+    normalised: dict[Filter, np.ndarray] | None = None,
 ) -> EdgePoints:
     """Points where the disc's brightness first rises above the night side.
 
@@ -241,7 +234,7 @@ def detect_terminator(
     zero in proportion to cos(incidence) times the albedo; so each point also gets
     the distance at which the brightness, extrapolated linearly from the point
     and from ``reach`` pixels further in, reaches zero: where the terminator is,
-    whatever the (locally uniform) albedo.
+    whatever the (locally uniform) albedo. ``normalised`` as for :func:`detect_edges`.
 
     Examples
     --------
@@ -252,18 +245,7 @@ def detect_terminator(
     True
     """
     use = _nav_bands(framelets, bands)
-    return _terminator(_normalised(framelets, use), use, level, step, margin, reach)
-
-
-def _terminator(
-    norm: dict[Filter, np.ndarray],
-    use: tuple[Filter, ...],
-    level: float = TERMINATOR_LEVEL,
-    step: int = 3,
-    margin: int = 3,
-    reach: float = 40.0,
-) -> EdgePoints:
-    """:func:`detect_terminator` on the stacks of :func:`_normalised`."""
+    norm = _normalised(framelets, use) if normalised is None else normalised
     parts = []
     for k, b in enumerate(use):
         stack = norm[b]
@@ -470,13 +452,16 @@ def initial_pointing(
     bands: tuple[Filter, ...] | None = None,
     step: int = 6,
     lit_fraction: float = 0.12,
+    normalised: dict[Filter, np.ndarray] | None = None,
 ) -> Pointing:
     """A first attitude: the lit disc on the planet, roll and pan by grid search.
 
     The bright pixels' mean direction is turned onto the direction of Jupiter's
     centre; then the roll about that direction (every 3 degrees) and a pan within
     half the planet's apparent radius are chosen to maximise the agreement of the
-    observed bright pixels with the predicted lit disc.
+    observed bright pixels with the predicted lit disc. The coarse steps use a thinned
+    set of pixels (at least :data:`COARSE_RAYS`). ``normalised`` takes the bands'
+    smoothed stacks when already made (see :func:`detect_edges`).
 
     Examples
     --------
@@ -500,23 +485,9 @@ def initial_pointing(
     >>> round(float(np.degrees(np.arccos(boresight @ true_boresight))), 1)
     1.9
     """
+    camera = camera or CameraModel()
     use = _nav_bands(framelets, bands)
-    norm = _normalised(framelets, use)
-    return _initial_pointing(
-        norm, use, ephemeris, spin, camera or CameraModel(), step, lit_fraction
-    )
-
-
-def _initial_pointing(
-    norm: dict[Filter, np.ndarray],
-    use: tuple[Filter, ...],
-    ephemeris: Ephemeris,
-    spin: SpinModel,
-    camera: CameraModel,
-    step: int = 6,
-    lit_fraction: float = 0.12,
-) -> Pointing:
-    """:func:`initial_pointing` on the stacks of :func:`_normalised`."""
+    norm = _normalised(framelets, use) if normalised is None else normalised
     ex, bi, ss, ll, val = _sample_pixels(norm, use, step)
     bright = val > lit_fraction
     if bright.sum() < 20:
@@ -958,7 +929,7 @@ def navigate(
     use = _nav_bands(framelets, bands)
     # smoothed and scaled once for the edges, the terminator and the first attitude
     norm = _normalised(framelets, use)
-    edges = _edges(norm, use)
+    edges = detect_edges(framelets, use, normalised=norm)
     parallax = parallax_turn_bound(ephemeris, spin)
     # moons only: Jupiter's own perijove frames keep the proven limb-only fit and guard
     close = parallax > CLOSE_FLYBY_PARALLAX and ephemeris.target.naif_id != 599
@@ -974,8 +945,13 @@ def navigate(
         spin = replace(spin, tilt_y=FK_TILT_Y, tilt_z=FK_TILT_Z)
         term_pts = _edge_points([], use)
     else:
-        term_pts = _terminator(norm, use)
-    base = None if ck else (initial or _initial_pointing(norm, use, ephemeris, spin, camera))
+        term_pts = detect_terminator(framelets, use, normalised=norm)
+    base = (
+        None
+        if ck
+        else initial
+        or initial_pointing(framelets, ephemeris, spin, camera, bands=use, normalised=norm)
+    )
     model = _Model(edges, term_pts, ephemeris, camera, base, fit_time)
     model.term_weight = terminator_weight
     p = model.initial()
