@@ -9,14 +9,13 @@ stay within a memory bound (traced allocations, not wall clock).
 
 from __future__ import annotations
 
-import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from benchmarks.runner import traced_peak
 from junocam.companding import decompand
 from junocam.decode import RawFrame, read_frame
 from junocam.framelets import Framelets, split
@@ -108,20 +107,6 @@ def test_streaming_leaves_the_frame_alone(sim3: RawFrame):
     np.testing.assert_array_equal(sim3.pixels, before)
 
 
-def _peak(fn: Callable[[], Any]) -> int:
-    """Peak traced bytes (numpy buffers included) allocated while ``fn`` runs."""
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        out = fn()
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-    del out
-    return int(peak)
-
-
 def test_raw_recipe_peak_memory_is_bounded():
     """The `raw` recipe's traced peak on a 4-exposure frame, the spin fit given.
 
@@ -142,8 +127,8 @@ def test_raw_recipe_peak_memory_is_bounded():
     pipe = Pipeline.named("raw")
     fit = pipe.run(frame).fit
     raw = frame.pixels.nbytes
-    streamed = _peak(lambda: pipe.run(frame, spin_fit=fit, keep_bands=False))
-    whole = _peak(lambda: pipe.run(frame, spin_fit=fit, stream=False))
+    streamed = traced_peak(lambda: pipe.run(frame, spin_fit=fit, keep_bands=False))
+    whole = traced_peak(lambda: pipe.run(frame, spin_fit=fit, stream=False))
     assert streamed < 29 * raw
     assert streamed < 0.75 * whole
 
@@ -174,7 +159,7 @@ def test_cleanup_stages_hold_one_band_at_a_time(sim3: RawFrame):
 
     np.testing.assert_array_equal(whole().data, streamed().data)
     raw = sim3.pixels.nbytes
-    assert _peak(streamed) < _peak(whole) - 2.5 * raw
+    assert traced_peak(streamed) < traced_peak(whole) - 2.5 * raw
 
 
 def test_real_frame_streamed_equals_whole(shared_junocam: Path):
