@@ -92,10 +92,10 @@ def geometry_cmd(
         if kernels is None:
             kernels = KernelSet.from_path(list(kernel_paths))
         frame = load_frame(path, metadata, filters, opts)
-        attitude = None
-        if navigate:
+        rep = geometry_report(frame.meta, kernels, time_offset, target)
+        if navigate and rep["attitude"] is None:  # a CK's attitude needs no navigation
             attitude = _navigated_attitude(frame, kernels, time_offset, target)
-        rep = geometry_report(frame.meta, kernels, time_offset, target, attitude)
+            rep = geometry_report(frame.meta, kernels, time_offset, target, attitude)
         click.echo(json.dumps(rep, indent=2))
 
     for_each(ctx, frames, one)
@@ -104,11 +104,10 @@ def geometry_cmd(
 def _navigated_attitude(
     frame: Any, kernels: Any, time_offset: float, target: str | None
 ) -> np.ndarray | None:
-    """Camera-to-J2000 per exposure fitted to the limb (None when the kernels have a CK:
-    the report then takes the CK's own attitude)."""
+    """Camera-to-J2000 per exposure fitted to the limb (the kernels have no CK)."""
     from ..maps.frame import frame_geometry
 
-    geo = frame_geometry(frame, kernels, time_offset=time_offset, target=target)
+    geo = frame_geometry(frame, kernels, mode="limb", time_offset=time_offset, target=target)
     nav = geo.navigation
     if nav is None or nav.pointing is None:
         return None
