@@ -148,11 +148,16 @@ def grey_texture(size: int = 1600, seed: int = 5) -> np.ndarray:
     return np.clip(0.45 + 0.12 * tex, 0.02, 1.0).astype(np.float32)
 
 
-def moon_flyby_frame(root: Path, flyby: Any, n_exposures: int = 16) -> tuple[Any, Path, Any]:
-    """Kernels and a green raw frame of a synthetic moon flyby (``IO_FLYBY``, ...): a
-    textured, sunlit moon, 16 exposures. Returns (PassTruth, raw PNG, PlanetTexture);
-    the moon closed loops and the ``process --kernels`` tests share it."""
+def moon_flyby_frames(
+    root: Path, flyby: Any, n_exposures: int = 16, spins: tuple[int, ...] = (0,)
+) -> tuple[Any, list[Path], Any]:
+    """Kernels and green raw frames of a synthetic moon flyby (``IO_FLYBY``, ...): a
+    textured, sunlit moon, 16 exposures, one frame centred on the moon at mid-pass and
+    one more for every further whole spin in ``spins`` (where the sweep crosses the
+    moon again). Returns (PassTruth, raw PNGs, PlanetTexture); the moon closed loops
+    and the ``process --kernels`` tests share it."""
     from junocam.metadata import Filter
+    from junocam.planet.simkernels import sweep_crossings
     from junocam.simulate import PlanetTexture, SimulationSpec, simulate_pass_frames
 
     frame = SimulationSpec(
@@ -164,6 +169,13 @@ def moon_flyby_frame(root: Path, flyby: Any, n_exposures: int = 16) -> tuple[Any
         hot_pixels=0,
         seed=3,
     )
+    offsets = (0.0,) if spins == (0,) else sweep_crossings(root / "probe", flyby, spins)
     texture = PlanetTexture.volcanic((360, 720), seed=5, n_spots=120)
-    truth, (png,) = simulate_pass_frames(root, flyby, frame=frame, texture=texture)
+    truth, pngs = simulate_pass_frames(root, flyby, offsets_s=offsets, frame=frame, texture=texture)
+    return truth, pngs, texture
+
+
+def moon_flyby_frame(root: Path, flyby: Any, n_exposures: int = 16) -> tuple[Any, Path, Any]:
+    """The mid-pass frame of :func:`moon_flyby_frames`: (PassTruth, raw PNG, texture)."""
+    truth, (png,), texture = moon_flyby_frames(root, flyby, n_exposures)
     return truth, png, texture

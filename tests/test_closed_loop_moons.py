@@ -7,23 +7,24 @@ a textured, sunlit moon is rendered through them; then
 * the spin fitted from the overlaps alone reads the flyby's parallax as turn, and
   the plain stitch warns about it (point 3);
 * navigation without a CK fits the full limb (the spin axis' tilts from the FK) and is
-  compared with the CK truth (point 2, 4);
+  compared with the CK truth (point 2, 4); one frame leaves the roll about the line of
+  sight loose, a second frame two spins later tied to the same spin axis pins it;
 * the frame is mapped with the navigated geometry (per-exposure SPK positions) and
   the texture's spots are found where they belong (point 4).
 
-Small frames (one green band, 16 exposures) and a coarse map keep it fast.
+Small frames (one green band, 16 exposures, two per pass) and a coarse map keep it fast.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import moon_flyby_frame
+from conftest import moon_flyby_frames
 
 from junocam.decode import read_frame
 from junocam.framelets import Framelets
@@ -57,15 +58,18 @@ class Flyby:
     true_view: ViewGeometry
     png: Path
     framelets: Framelets
+    #: a second frame of the pass, two spins later (where the sweep crosses the moon
+    #: again): the line of sight has turned 23 (Io) or 10 (Ganymede) degrees
+    later: Path
 
 
 def _make(root: Path, name: str, spec: SyntheticPass) -> Flyby:
     from junocam.maps.frame import linear_framelets
 
-    truth, png, texture = moon_flyby_frame(root / name, spec, N_EXPOSURES)
+    truth, (png, later), texture = moon_flyby_frames(root / name, spec, N_EXPOSURES, (0, 2))
     raw = read_frame(png)
     true_view = view_from_ck(frame_ephemeris(raw.meta, truth.kernels))
-    return Flyby(name, spec, truth, texture, true_view, png, linear_framelets(raw))
+    return Flyby(name, spec, truth, texture, true_view, png, linear_framelets(raw), later)
 
 
 @pytest.fixture(scope="module", params=["io", "ganymede"])
@@ -142,11 +146,14 @@ def test_spin_only_fit_absorbs_the_parallax_and_the_stitch_warns(
         )
 
 
-def _attitude_errors(flyby: Flyby, nav: object) -> tuple[float, float]:
+def _attitude_errors(
+    flyby: Flyby, nav: object, true_view: ViewGeometry | None = None
+) -> tuple[float, float]:
     """Largest error (degrees) about the line of sight (roll) and across it."""
+    truth = true_view or flyby.true_view
     roll, cross = [], []
     for i in range(N_EXPOSURES):
-        d = nav.view.camera_to_body[i].T @ flyby.true_view.camera_to_body[i]  # type: ignore[attr-defined]
+        d = nav.view.camera_to_body[i].T @ truth.camera_to_body[i]  # type: ignore[attr-defined]
         axis, angle = sp.raxisa(d)
         rv = np.asarray(axis) * angle
         los = nav.view.camera_to_body[i].T @ -nav.view.observer[i]  # type: ignore[attr-defined]
@@ -179,17 +186,82 @@ def test_navigated_map_puts_the_spots_where_they_belong(flyby: Flyby, navigated:
     assert len(offsets) >= 3 and max(offsets) < 0.5, offsets
 
 
-@pytest.mark.xfail(
-    reason="issue 16 point 4 not met: the roll about the line of sight, which a round "
-    "moon's outline leaves free, rests on the limb's drift across the sweep (the flyby's "
-    "parallax) and comes out 0.3-0.6 deg off on these passes (the terminator and the "
-    "shading are biased by the albedo); a CK gives it exactly",
-    strict=True,
-)
-def test_navigation_without_ck_recovers_the_roll(flyby: Flyby, navigated: tuple) -> None:
+@dataclass(frozen=True)
+class Pair:
+    """Both frames of a pass: their inputs, alone and tied navigations, true views."""
+
+    frames: tuple  # of NavFrame
+    alone: tuple  # of Navigation
+    tied: tuple  # of Navigation
+    truths: tuple  # of ViewGeometry
+
+
+@pytest.fixture(scope="module")
+def pair(flyby: Flyby, fitted: object, navigated: tuple) -> Pair:
+    from junocam.geometry import fit_frame_spin
+    from junocam.maps.frame import linear_framelets
+    from junocam.planet.navigate import NavFrame, navigate, navigate_jointly
+
     _, nav = navigated
-    roll, cross = _attitude_errors(flyby, nav)
-    assert max(roll, cross) < 0.05, (roll, cross)
+    raw = read_frame(flyby.png)
+    later = read_frame(flyby.later)
+    later_framelets = linear_framelets(later)
+    fits = (fitted, fit_frame_spin(later_framelets, later.meta.interframe_delay))
+    frames = tuple(
+        NavFrame(fl, frame_ephemeris(r.meta, flyby.truth.kernels, use_ck=False), f.spin, f.camera)  # type: ignore[attr-defined]
+        for r, fl, f in zip((raw, later), (flyby.framelets, later_framelets), fits, strict=True)
+    )
+    f = frames[1]
+    alone = (nav, navigate(f.framelets, f.ephemeris, f.spin, f.camera))
+    tied = navigate_jointly(frames, navigations=alone)
+    truths = (flyby.true_view, view_from_ck(frame_ephemeris(later.meta, flyby.truth.kernels)))
+    return Pair(frames, alone, tied, truths)
+
+
+def test_navigation_without_ck_recovers_the_roll(flyby: Flyby, pair: Pair) -> None:
+    """Point 4: two frames of the flyby tied to one spin axis pin each frame's roll
+    about the line of sight, which one frame of a round moon leaves loose."""
+    for nav, truth in zip(pair.tied, pair.truths, strict=True):
+        roll, cross = _attitude_errors(flyby, nav, truth)
+        assert max(roll, cross) < 0.05, (roll, cross, nav.as_dict())
+    for single, tied in zip(pair.alone, pair.tied, strict=True):
+        # the tie costs the limb nothing (the frames do share one axis) and narrows
+        # the attitude's uncertainty
+        assert tied.limb_rms_px < single.limb_rms_px + 0.05
+        assert tied.attitude_sigma_deg < single.attitude_sigma_deg
+    # what the tie adds: these frames alone miss their roll by tenths of a degree
+    rolls = [_attitude_errors(flyby, n, t)[0] for n, t in zip(pair.alone, pair.truths, strict=True)]
+    assert max(rolls) > 0.1, rolls
+
+
+def test_frames_that_do_not_share_a_spin_axis_are_refused(flyby: Flyby, pair: Pair) -> None:
+    """A frame whose spin axis differs from the others' is refused once the frames can
+    tell: with two frames each one's roll can take up any turn of the axis between
+    them, so here the later frame comes twice, once with its inertial frame turned
+    (as if Juno had tilted its spin axis by a degree): the same line of sight, so no
+    roll can hide the turn, and tying them would misplace their limbs."""
+    from junocam.errors import GeometryError
+    from junocam.planet.navigate import NavFrame, navigate, navigate_jointly
+    from junocam.spin import rotation_matrix
+
+    if flyby.name != "io":
+        pytest.skip("the check is the same for both passes: run once")
+    first, later = pair.frames
+    nav = pair.alone[0]
+    eph = later.ephemeris
+    # the same pictures, but the later one's inertial frame turned by one degree (as if
+    # Juno had tilted its spin axis between them) about the direction across both the
+    # axis and the line of sight: no roll of either frame can take that up
+    mid = N_EXPOSURES // 2
+    sight = -(eph.j2000_to_body[mid].T @ eph.observer[mid])
+    axis = nav.pointing.reference_to_j2000 @ nav.pointing.spin.axis
+    tilt = np.cross(axis, sight)
+    turn = rotation_matrix(tilt / np.linalg.norm(tilt), math.radians(1.0))
+    turned = replace(eph, j2000_to_body=eph.j2000_to_body @ turn)
+    moved = NavFrame(later.framelets, turned, later.spin, later.camera)
+    alone = navigate(moved.framelets, turned, moved.spin, moved.camera)
+    with pytest.raises(GeometryError, match="spin axis|not trustworthy"):
+        navigate_jointly([first, later, moved], navigations=[nav, pair.alone[1], alone])
 
 
 def _offset(img: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
@@ -308,3 +380,34 @@ def test_geometry_report_lists_a_body_in_view_of_a_given_attitude(flyby: Flyby) 
     (jupiter,) = rep["bodies"]
     assert rep["attitude"] == "given"
     assert jupiter["in_view"] is True and jupiter["exposures"] == [k]
+
+
+def test_map_of_two_flyby_frames_ties_them_to_one_spin_axis(
+    flyby: Flyby, pair: Pair, tmp_path: Path
+) -> None:
+    """``junocam map A B`` without a CK navigates a flyby's frames together; the
+    sidecars record it and the attitude is the joint fit's."""
+    import json
+
+    from click.testing import CliRunner
+
+    from junocam.cli.app import main
+
+    if flyby.name != "io":
+        pytest.skip("the CLI path is the same for both passes: run once")
+    plain = _kernels_without_ck(flyby, tmp_path / "k")
+    out = tmp_path / "maps"
+    args = ["map", str(flyby.png), str(flyby.later), "--kernels", str(plain), "-o", str(out)]
+    res = CliRunner().invoke(
+        main,
+        [*args, "--resolution", "2", "--no-cache", "-p", "raw", "--projection", "orthographic"],
+    )
+    assert res.exit_code == 0, res.output
+    assert res.output.count("one spin axis with 1 more frames") == 2, res.output
+    sidecars = sorted(out.glob("*.json"))
+    assert len(sidecars) == 2
+    for path, tied in zip(sidecars, pair.tied, strict=True):
+        nav = json.loads(path.read_text())["geometry"]["navigation"]
+        assert nav["tied_frames"] == 2
+        got = np.array(nav["reference_to_j2000"])
+        assert np.allclose(got, tied.pointing.reference_to_j2000, atol=1e-7)

@@ -132,7 +132,9 @@ def map_cmd(
 
     Positions come from the SPK in --kernels; the camera attitude from a CK when
     one is given, otherwise it is navigated from the planet's limb and terminator
-    (the fit's residual in pixels is printed). The recipe (-p) runs with the map
+    (the fit's residual in pixels is printed). Several frames of one close moon
+    flyby are navigated together, tied to one spin axis (which pins each frame's
+    roll about the line of sight). The recipe (-p) runs with the map
     projection in place of the stitcher; its `photometry` stage can divide out the
     lighting (e.g. --set photometry... in a recipe that has it, or -p map).
 
@@ -152,6 +154,14 @@ def map_cmd(
     calib = load_calibration(calibration) if calibration else None
     ensure_output_dir(out_dir)
     kernels = None
+    tied: dict[str, Any] = {}
+    if len(frames) > 1 and mode != "ck":
+        # frames of one close moon flyby are navigated together (one spin axis);
+        # a frame that fails here fails again, and is reported, when it is mapped
+        kernels = KernelSet.from_path(list(kernel_paths))
+        tied = _tied_geometries(
+            frames, kernels, mode, time_offset, target, no_cache, metadata, opts.max_pixels
+        )
 
     def one(path: str) -> None:
         nonlocal kernels
@@ -178,9 +188,12 @@ def map_cmd(
             metadata=metadata,
             max_pixels=opts.max_pixels,
             calibration=calib,
+            geometry=tied.get(path),
         )
         nav = rec["geometry"].get("navigation")
         how = rec["geometry"]["attitude"]
+        if nav and nav.get("tied_frames", 1) > 1:
+            how += f" (one spin axis with {nav['tied_frames'] - 1} more frames)"
         if nav:
             click.echo(
                 f"{rec['product_id']}: attitude from {how}: limb RMS {nav['limb_rms_px']:.2f} px "
@@ -194,6 +207,38 @@ def map_cmd(
         )
 
     for_each(ctx, frames, one)
+
+
+def _tied_geometries(
+    frames: Sequence[str],
+    kernels: Any,
+    mode: str,
+    time_offset: float,
+    target: str | None,
+    no_cache: bool,
+    metadata: str | None,
+    max_pixels: int,
+) -> dict[str, Any]:
+    """The geometries of the frames that a close moon flyby ties together, by path."""
+    from ..decode import read_frame
+    from ..errors import JunoCamError
+    from ..maps.frame import frame_geometry, tie_flyby_frames
+
+    cache = _geometry_cache(no_cache)
+    paths, raws, geos = [], [], []
+    for path in frames:
+        try:
+            raw = read_frame(path, metadata, max_pixels=max_pixels)
+            geo = frame_geometry(
+                raw, kernels, mode=mode, time_offset=time_offset, cache=cache, target=target
+            )
+        except JunoCamError:
+            continue
+        paths.append(path)
+        raws.append(raw)
+        geos.append(geo)
+    tied = tie_flyby_frames(raws, geos)
+    return {p: t for p, g, t in zip(paths, geos, tied, strict=True) if t is not g}
 
 
 @click.command("mosaic", context_settings=CONTEXT)

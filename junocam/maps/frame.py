@@ -35,6 +35,7 @@ needs the frame's metadata only, not its pixels):
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,110 @@ def frame_geometry(
     camera = fit.camera or CameraModel()
     nav = navigate(framelets, eph, fit.spin, camera)
     return FrameGeometry(nav.view, eph, nav, fit)
+
+
+#: Frames of one flyby are tied together (:func:`tie_flyby_frames`) when each is within
+#: this many seconds of the previous one: a close flyby's imaging lasts minutes, and
+#: Juno does not manoeuvre in between.
+FLYBY_GAP_S = 900.0
+
+
+def tie_flyby_frames(
+    frames: Sequence[RawFrame | str | Path],
+    geometries: Sequence[FrameGeometry],
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> list[FrameGeometry]:
+    """Navigate the frames of a close moon flyby together (one spin axis).
+
+    Frames navigated without a CK on a close flyby of a moon (where one frame leaves
+    its roll about the line of sight loose, see
+    :func:`junocam.planet.navigate.navigate_jointly`) are grouped by target and time
+    (gaps under :data:`FLYBY_GAP_S`); every group of two or more is re-fitted with
+    one spin axis. Other frames (a CK, Jupiter, a single frame) keep their geometry.
+    A group that does not share one axis keeps its single-frame navigations, with a
+    warning.
+
+    Parameters
+    ----------
+    frames : sequence of RawFrame or path
+        The frames (paths are read only when a frame is tied).
+    geometries : sequence of FrameGeometry
+        Their single-frame geometries (:func:`frame_geometry`), in the same order.
+    max_pixels : int
+        Decompression-bomb limit when reading a path.
+
+    Returns
+    -------
+    list of FrameGeometry
+
+    Examples
+    --------
+    Frames with a CK attitude keep it (here one frame of a synthetic pass, mapped
+    with ``mode="ck"``):
+
+    >>> import tempfile
+    >>> from junocam.metadata import Filter
+    >>> from junocam.simulate import PlanetTexture, SimulationSpec, simulate_pass_frames
+    >>> spec = SimulationSpec(filters=(Filter.GREEN,), n_exposures=1, oversample=1)
+    >>> truth, (png,) = simulate_pass_frames(tempfile.mkdtemp(), frame=spec,
+    ...                                      texture=PlanetTexture.procedural((90, 180)))
+    >>> frame = read_frame(png)
+    >>> geo = frame_geometry(frame, truth.kernels, mode="ck")
+    >>> tie_flyby_frames([frame, frame], [geo, geo]) == [geo, geo]
+    True
+    """
+    import warnings
+
+    from ..planet.navigate import CLOSE_FLYBY_PARALLAX, NavFrame, navigate_jointly
+    from ..planet.navigate import parallax_turn_bound as bound
+    from ..spinfit import JunoCamWarning
+
+    out = list(geometries)
+    free = [
+        k
+        for k, g in enumerate(geometries)
+        if g.navigation is not None
+        and g.navigation.pointing is not None
+        and g.fit is not None
+        and g.ephemeris.target.naif_id != 599
+        and bound(g.ephemeris, g.fit.spin) > CLOSE_FLYBY_PARALLAX
+    ]
+    free.sort(key=lambda k: (geometries[k].ephemeris.target.naif_id, geometries[k].ephemeris.et[0]))
+    groups: list[list[int]] = []
+    for k in free:
+        g, last = geometries[k], groups[-1][-1] if groups else None
+        if (
+            last is not None
+            and geometries[last].ephemeris.target == g.ephemeris.target
+            and g.ephemeris.et[0] - geometries[last].ephemeris.et[-1] < FLYBY_GAP_S
+        ):
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    for group in groups:
+        if len(group) < 2:
+            continue
+        nav_frames, navs = [], []
+        for k in group:
+            g = geometries[k]
+            assert g.fit is not None and g.navigation is not None
+            camera = g.fit.camera or CameraModel()
+            f = frames[k]
+            raw = f if isinstance(f, RawFrame) else read_frame(f, max_pixels=max_pixels)
+            nav_frames.append(NavFrame(linear_framelets(raw), g.ephemeris, g.fit.spin, camera))
+            navs.append(g.navigation)
+        try:
+            tied = navigate_jointly(nav_frames, navigations=navs)
+        except GeometryError as err:
+            names = ", ".join(str(getattr(frames[k], "path", frames[k])) for k in group)
+            warnings.warn(
+                f"{names}: kept their own navigations: {err}", JunoCamWarning, stacklevel=2
+            )
+            continue
+        for k, nav in zip(group, tied, strict=True):
+            out[k] = replace(geometries[k], view=nav.view, navigation=nav)
+    return out
 
 
 def _geometry_parts(geo: FrameGeometry) -> tuple[Any, ...]:
@@ -381,8 +486,12 @@ def map_file(
     metadata: str | Path | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     calibration: Calibration | None = None,
+    geometry: FrameGeometry | None = None,
 ) -> dict[str, Any]:
     """Map one raw frame and write the map, its sidecar JSON and optional extras.
+
+    ``geometry`` gives the frame's geometry when already known (e.g. from
+    :func:`tie_flyby_frames`); by default :func:`frame_geometry` finds it.
 
     Returns
     -------
@@ -416,7 +525,7 @@ def map_file(
     t0 = time.perf_counter()
     frame = read_frame(path, metadata, max_pixels=max_pixels)
     protect = (*mopts.protect, *(Path(p) for p in (frame.path, frame.meta.source) if p))
-    geo = frame_geometry(
+    geo = geometry or frame_geometry(
         frame,
         kernels,
         mode=mopts.mode,

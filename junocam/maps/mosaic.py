@@ -42,6 +42,7 @@ from .frame import (
     crop_result,
     frame_geometry,
     run_projected,
+    tie_flyby_frames,
     wrap_padded,
 )
 from .geotiff import (
@@ -206,6 +207,13 @@ def mosaic_frames(
         raise GeometryError(
             "no frame could be navigated: " + "; ".join(x["error"] for x in skipped)
         )
+    # the frames of a close moon flyby share one spin axis: navigated together, each
+    # one's roll about the line of sight is pinned (junocam.planet.navigate_jointly)
+    tied = tie_flyby_frames([p for p, _ in geos], [g for _, g in geos], max_pixels=max_pixels)
+    for k, joint in enumerate(tied):
+        if joint is not geos[k][1]:
+            geos[k] = (geos[k][0], joint)
+            records[k].update(joint.as_dict())
     names = sorted({g.ephemeris.target.name for _, g in geos})
     if len(names) > 1:
         raise GeometryError(

@@ -19,6 +19,9 @@ easy to get. With positions only, the attitude of a frame is fitted to the image
    up to one fitted offset: haze above the 1-bar level, the twilight's softness).
    The terminator fixes the roll about the line of sight that a nearly circular
    limb leaves open. Implausible fits are refused rather than returned.
+4. :func:`navigate_jointly` ties several frames of one close moon flyby to one spin
+   axis: a round moon's limb leaves each frame's roll loose, the other frames' lines
+   of sight pin it.
 
 Observability: without a CK, a start-time offset is nearly equivalent to a turn
 of the spin phase (the camera turns 12 degrees a second, so 1 ms is 0.2 pixel),
@@ -48,7 +51,7 @@ Step 1 on a drawn disc of radius 300 pixels: the outline found lies on its edge.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,7 +69,15 @@ from .pointing import Pointing, ViewGeometry, small_rotation, view_from_ck, view
 from .spheroid import Ellipsoid, intersect, limb_miss, surface_normal
 from .spice import Ephemeris
 
-__all__ = ["EdgePoints", "Navigation", "detect_edges", "initial_pointing", "navigate"]
+__all__ = [
+    "EdgePoints",
+    "NavFrame",
+    "Navigation",
+    "detect_edges",
+    "initial_pointing",
+    "navigate",
+    "navigate_jointly",
+]
 
 #: Prior on the start-time offset (s): the ~20 ms jitter of the timing model [CAMERA.md].
 TIME_PRIOR_S = 0.020
@@ -665,6 +676,9 @@ class Navigation:
     turn_correction : float
         Relative correction of the spin's turn per exposure (no CK).
     used_ck : bool
+    tied_frames : int
+        How many frames shared this fit's spin axis (:func:`navigate_jointly`; 1: the
+        frame alone).
     """
 
     view: ViewGeometry
@@ -680,6 +694,7 @@ class Navigation:
     terminator_offset_px: float
     turn_correction: float
     used_ck: bool
+    tied_frames: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (attitude as a row-major 3x3 matrix)."""
@@ -695,6 +710,7 @@ class Navigation:
             "limb_offset_px": round(self.limb_offset_px, 3),
             "terminator_offset_px": round(self.terminator_offset_px, 3),
             "turn_correction": round(self.turn_correction, 7),
+            "tied_frames": self.tied_frames,
         }
         if self.pointing is not None:
             d["reference_to_j2000"] = self.pointing.reference_to_j2000.round(9).tolist()
@@ -919,33 +935,16 @@ def navigate(
     synthetic Ganymede's terminator depth is off by 5-10 px where the albedo changes;
     a shading fit tilted the roll by up to 1.8 degrees). That roll is the weakest part
     of such a fit: 0.3-1.0 degree on five synthetic Io, Europa and Ganymede passes,
-    against at most 0.04 degree across the line of sight. Use a CK where the roll
-    matters.
+    against at most 0.04 degree across the line of sight. Two or more frames of the
+    flyby pin it: :func:`navigate_jointly` ties them to one spin axis.
     """
     camera = camera or CameraModel()
     ck = ephemeris.has_attitude if use_ck is None else use_ck
     if ck and not ephemeris.has_attitude:
         raise GeometryError("use_ck is set but the ephemeris has no CK attitude")
-    use = _nav_bands(framelets, bands)
-    # smoothed and scaled once for the edges, the terminator and the first attitude
-    norm = _normalised(framelets, use)
-    edges = detect_edges(framelets, use, normalised=norm)
-    parallax = parallax_turn_bound(ephemeris, spin)
-    # moons only: Jupiter's own perijove frames keep the proven limb-only fit and guard
-    close = parallax > CLOSE_FLYBY_PARALLAX and ephemeris.target.naif_id != 599
-    if close and not ck:
-        # the overlaps read the flyby's parallax as a tilt of the spin axis too, and the
-        # limb cannot tell such a tilt from the roll about the line of sight; the axis
-        # in the camera frame is a constant of the mounting, so take it from the FK.
-        # The whole limb in every exposure then pins the attitude, the roll through the
-        # parallax's drift across the sweep; the terminator is left out: on a textured
-        # moon its depth is off by 5-10 px wherever the albedo changes along the chord
-        # (measured at the true attitude of the synthetic Ganymede pass), which tilted
-        # the fitted roll by more than half a degree
-        spin = replace(spin, tilt_y=FK_TILT_Y, tilt_z=FK_TILT_Z)
-        term_pts = _edge_points([], use)
-    else:
-        term_pts = detect_terminator(framelets, use, normalised=norm)
+    use, norm, edges, term_pts, spin, close, parallax = _inputs(
+        framelets, ephemeris, spin, bands, ck
+    )
     base = (
         None
         if ck
@@ -975,26 +974,67 @@ def navigate(
         )
         p = sol.x
     assert sol is not None
-    limb, term = model.classify(p, gates[-1])
+    sig = np.sqrt(np.clip(np.diag(_covariance(sol.jac, sol.fun)), 0.0, None))
+    return _result(model, p, sig, gates[-1], MAX_TURN_CORRECTION + (parallax if close else 0.0))
+
+
+def _inputs(
+    framelets: Framelets,
+    ephemeris: Ephemeris,
+    spin: SpinModel,
+    bands: tuple[Filter, ...] | None,
+    ck: bool,
+) -> tuple[
+    tuple[Filter, ...], dict[Filter, np.ndarray], EdgePoints, EdgePoints, SpinModel, bool, float
+]:
+    """Bands, smoothed stacks, limb and terminator points, spin, close-flyby flag and
+    parallax bound of a frame, as :func:`navigate` and :func:`navigate_jointly` fit them."""
+    use = _nav_bands(framelets, bands)
+    # smoothed and scaled once for the edges, the terminator and the first attitude
+    norm = _normalised(framelets, use)
+    edges = detect_edges(framelets, use, normalised=norm)
+    parallax = parallax_turn_bound(ephemeris, spin)
+    # moons only: Jupiter's own perijove frames keep the proven limb-only fit and guard
+    close = parallax > CLOSE_FLYBY_PARALLAX and ephemeris.target.naif_id != 599
+    if close and not ck:
+        # the overlaps read the flyby's parallax as a tilt of the spin axis too, and the
+        # limb cannot tell such a tilt from the roll about the line of sight; the axis
+        # in the camera frame is a constant of the mounting, so take it from the FK.
+        # The whole limb in every exposure then pins the attitude, the roll through the
+        # parallax's drift across the sweep; the terminator is left out: on a textured
+        # moon its depth is off by 5-10 px wherever the albedo changes along the chord
+        # (measured at the true attitude of the synthetic Ganymede pass), which tilted
+        # the fitted roll by more than half a degree
+        spin = replace(spin, tilt_y=FK_TILT_Y, tilt_z=FK_TILT_Z)
+        term_pts = _edge_points([], use)
+    else:
+        term_pts = detect_terminator(framelets, use, normalised=norm)
+    return use, norm, edges, term_pts, spin, close, parallax
+
+
+def _result(
+    model: _Model,
+    p: np.ndarray,
+    sig: np.ndarray,
+    gate: float,
+    max_turn: float,
+    turn_before: float = 0.0,
+) -> Navigation:
+    """The :class:`Navigation` of a converged fit (parameters ``p``, 1-sigma ``sig``),
+    refused when implausible. ``turn_before`` is a turn correction already in the
+    model's base spin (a joint fit refining single-frame fits)."""
+    limb, term = model.classify(p, gate)
     v = model.view(p)
     miss_px, _, _ = model.limb_px(v)
     l_res = miss_px[limb] - p[model.i_off]
     t_rms = float("nan")
     if term.any():
         dist, _, _ = model.term_px(v)
-        depth = term_pts.depth[term] if term_pts.depth is not None else 0.0
+        depth = model.term_pts.depth[term] if model.term_pts.depth is not None else 0.0
         t_rms = float(np.sqrt(np.mean((dist[term] - depth - p[model.i_off + 1]) ** 2)))
-    cov = _covariance(sol.jac, sol.fun)
-    sig = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    att_sigma = float(np.degrees(sig[:3].max())) if model.n_att else float("nan")
-    t_sigma = float(sig[model.i_dt]) if fit_time else 0.0
-    dt = float(p[model.i_dt]) if fit_time else 0.0
-    problems = _implausible(
-        int(limb.sum()),
-        float(p[model.i_off]),
-        float(p[3]) if base else 0.0,
-        MAX_TURN_CORRECTION + (parallax if close else 0.0),
-    )
+    fitted = model.base is not None
+    turn = (1.0 + turn_before) * (1.0 + float(p[3])) - 1.0 if fitted else 0.0
+    problems = _implausible(int(limb.sum()), float(p[model.i_off]), turn, max_turn)
     if problems:
         raise GeometryError(
             "navigation is not trustworthy: " + "; ".join(problems) + " (the limb in view is "
@@ -1002,19 +1042,257 @@ def navigate(
         )
     return Navigation(
         view=v,
-        pointing=model.pointing(p) if base is not None else None,
-        time_offset=dt,
-        time_offset_sigma=t_sigma,
+        pointing=model.pointing(p) if fitted else None,
+        time_offset=float(p[model.i_dt]) if model.fit_time else 0.0,
+        time_offset_sigma=float(sig[model.i_dt]) if model.fit_time else 0.0,
         limb_rms_px=float(np.sqrt(np.mean(l_res**2))),
         terminator_rms_px=t_rms,
         n_limb=int(limb.sum()),
         n_terminator=int(term.sum()),
-        attitude_sigma_deg=att_sigma,
+        attitude_sigma_deg=float(np.degrees(sig[:3].max())) if fitted else float("nan"),
         limb_offset_px=float(p[model.i_off]),
         terminator_offset_px=float(p[model.i_off + 1]),
-        turn_correction=float(p[3]) if base is not None else 0.0,
-        used_ck=base is None,
+        turn_correction=turn,
+        used_ck=not fitted,
     )
+
+
+@dataclass(frozen=True)
+class NavFrame:
+    """One frame of :func:`navigate_jointly`: what :func:`navigate` takes.
+
+    Attributes
+    ----------
+    framelets : Framelets
+        Linear framelets of the frame.
+    ephemeris : Ephemeris
+        Its SPK positions (no CK attitude is needed).
+    spin : SpinModel
+        Its self-calibrated spin (``SpinFit.spin``).
+    camera : CameraModel, optional
+        ``SpinFit.camera`` when it has per-band focal factors.
+    """
+
+    framelets: Framelets
+    ephemeris: Ephemeris
+    spin: SpinModel
+    camera: CameraModel | None = None
+
+
+#: Weight of the shared spin axis in :func:`navigate_jointly`, in limb-residual pixels
+#: per radian of disagreement between two frames' axes: 0.001 degree costs 1.7 px, so
+#: the frames share one axis to well under a thousandth of a degree.
+AXIS_TIE_PX_PER_RAD = 1.0e5
+#: A frame's limb RMS may grow this much (px) when its attitude is tied to the others'
+#: spin axis; more means the frames do not share one axis (Juno turned between them).
+MAX_JOINT_RMS_RISE_PX = 0.25
+
+
+def navigate_jointly(
+    frames: Sequence[NavFrame],
+    *,
+    navigations: Sequence[Navigation] | None = None,
+    bands: tuple[Filter, ...] | None = None,
+    gates: tuple[float, ...] = (5.0, 3.0),
+) -> tuple[Navigation, ...]:
+    """Navigate several frames of one flyby together: one spin axis for all of them.
+
+    A single frame of a round moon leaves its roll about the line of sight weakly
+    determined (only the limb's drift across one sweep, a few degrees of parallax,
+    pins it: 0.3-1 degree on synthetic passes). Juno is spin-stabilised: between
+    manoeuvres its spin axis stays fixed in space, while over a flyby the line of
+    sight to the moon swings by tens of degrees. Each frame's disc fixes the camera's
+    attitude across its own line of sight to a few hundredths of a degree; tying all
+    frames to one spin axis turns those into the roll of every frame (synthetic Io
+    and Ganymede passes, frames 60-120 s apart: roll 0.001-0.014 degree against
+    0.02-2.9 for the same frames alone). Each frame keeps its own spin phase, turn
+    correction, start time and limb offset.
+
+    Parameters
+    ----------
+    frames : sequence of NavFrame
+        Frames of one flyby, taken while Juno held its spin axis (no manoeuvre in
+        between; frames minutes apart on one pass).
+    navigations : sequence of Navigation, optional
+        Their single-frame navigations (:func:`navigate`), when already done (e.g.
+        cached); by default computed here.
+    bands : tuple of Filter, optional
+        Bands to use (default every non-methane band).
+    gates : tuple of float
+        Successive limb-distance limits (px) of the joint fit's rounds.
+
+    Returns
+    -------
+    tuple of Navigation
+        One per frame, in order. Frames navigated with a CK are returned as they are
+        (their attitude is known); fewer than two without one: all unchanged.
+
+    Raises
+    ------
+    GeometryError
+        When a frame cannot be navigated, or a frame's limb fits clearly worse once
+        tied to the others' spin axis (they do not share one). Two frames cannot show
+        that: each one's roll can take up any turn of the axis between them (and would
+        then be off by about the turn over the sine of the angle between the lines of
+        sight); from three frames on a turn shows in the limbs.
+
+    Examples
+    --------
+    Frames whose kernels have a CK keep their CK navigation (only frames without one
+    are tied together); here a one-exposure frame of a synthetic pass, twice:
+
+    >>> import tempfile
+    >>> from junocam.metadata import from_website_json
+    >>> from junocam.planet.simkernels import write_pass_kernels
+    >>> from junocam.planet.spice import frame_ephemeris
+    >>> from junocam.simulate import (PlanetTexture, SimulationSpec, simulate_planet_frame,
+    ...                               website_metadata)
+    >>> truth = write_pass_kernels(tempfile.mkdtemp())
+    >>> spec = SimulationSpec(n_exposures=1, oversample=1)
+    >>> meta = from_website_json(website_metadata(spec, spec.true_spin()))
+    >>> eph = frame_ephemeris(meta, truth.kernels)
+    >>> sim = simulate_planet_frame(PlanetTexture.procedural((90, 180)), view_from_ck(eph), spec)
+    >>> one = NavFrame(Framelets(sim.linear, spec.filters), eph, spec.true_spin())
+    >>> [n.used_ck for n in navigate_jointly([one, one])]
+    [True, True]
+
+    The closed loops in ``tests/test_closed_loop_moons.py`` tie rendered Io and
+    Ganymede frames without a CK.
+    """
+    navs = (
+        list(navigations)
+        if navigations is not None
+        else [navigate(f.framelets, f.ephemeris, f.spin, f.camera, bands=bands) for f in frames]
+    )
+    if len(navs) != len(frames):
+        raise GeometryError(f"{len(frames)} frames but {len(navs)} navigations")
+    free = [k for k, n in enumerate(navs) if n.pointing is not None]
+    if len(free) < 2:
+        return tuple(navs)
+    models: list[_Model] = []
+    starts: list[np.ndarray] = []
+    limits: list[float] = []
+    for k in free:
+        f, nav = frames[k], navs[k]
+        assert nav.pointing is not None
+        _, _, edges, term_pts, _, close, parallax = _inputs(
+            f.framelets, f.ephemeris, f.spin, bands, ck=False
+        )
+        model = _Model(edges, term_pts, f.ephemeris, f.camera or CameraModel(), nav.pointing, True)
+        p = model.initial()
+        p[model.i_dt] = nav.time_offset
+        p[model.i_off] = nav.limb_offset_px
+        p[model.i_off + 1] = nav.terminator_offset_px
+        models.append(model)
+        starts.append(p)
+        limits.append(MAX_TURN_CORRECTION + (parallax if close else 0.0))
+    fit = _JointFit(models)
+    x = np.concatenate(starts)
+    sol = None
+    for gate in gates:
+        fit.masks = [m.classify(p, gate) for m, p in zip(models, fit.split(x), strict=True)]
+        sol = least_squares(
+            fit.residuals, x, jac=fit.jacobian, loss=fit.loss, f_scale=1.0, x_scale="jac"
+        )
+        x = sol.x
+    assert sol is not None
+    sig = np.sqrt(np.clip(np.diag(_covariance(sol.jac, sol.fun)), 0.0, None))
+    out = list(navs)
+    for j, k in enumerate(free):
+        lo, hi = fit.bounds[j], fit.bounds[j + 1]
+        why = (
+            f"frame {k + 1} of {len(frames)} does not share the others' spin axis (did "
+            "Juno turn between the frames? navigate them alone): "
+        )
+        try:
+            joint = _result(
+                models[j], x[lo:hi], sig[lo:hi], gates[-1], limits[j], navs[k].turn_correction
+            )
+        except GeometryError as err:
+            raise GeometryError(why + str(err)) from err
+        if joint.limb_rms_px > navs[k].limb_rms_px + MAX_JOINT_RMS_RISE_PX:
+            raise GeometryError(
+                why + f"tied to it, its limb RMS grows from {navs[k].limb_rms_px:.2f} to "
+                f"{joint.limb_rms_px:.2f} px"
+            )
+        out[k] = replace(joint, tied_frames=len(free))
+    return tuple(out)
+
+
+class _JointFit:
+    """Residuals and Jacobian of :func:`navigate_jointly`: every frame's own residuals,
+    then the differences of the frames' spin axes (J2000) from the first frame's."""
+
+    def __init__(self, models: list[_Model]) -> None:
+        self.models = models
+        self.bounds = np.cumsum([0] + [m.initial().size for m in models])
+        self.masks: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def robust(self) -> np.ndarray:
+        """Which residual rows (of the current masks) are edge points; the others are
+        the time priors and the tie."""
+        rows = []
+        for (limb, term), m in zip(self.masks, self.models, strict=True):
+            rows += [np.ones(int(limb.sum()) + int(term.sum()), bool)]
+            rows += [np.zeros(int(m.fit_time), bool)]
+        rows.append(np.zeros(3 * (len(self.models) - 1), bool))
+        return np.concatenate(rows)
+
+    def loss(self, z: np.ndarray) -> np.ndarray:
+        """soft_l1 on the edge points (outliers), plain squares on the priors and the
+        tie: a robust loss there would let a frame whose axis disagrees slip its tie
+        (or its start time, by a minute) instead of showing the misfit."""
+        edge = self.robust()
+        rho = np.empty((3, z.size))
+        rho[0], rho[1], rho[2] = z, 1.0, 0.0
+        t = 1.0 + z[edge]
+        rho[0, edge] = 2.0 * (np.sqrt(t) - 1.0)
+        rho[1, edge] = t**-0.5
+        rho[2, edge] = -0.5 * t**-1.5
+        return rho
+
+    def split(self, x: np.ndarray) -> list[np.ndarray]:
+        return [x[a:b] for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True)]
+
+    def _frame(self, j: int, p: np.ndarray) -> np.ndarray:
+        limb, term = self.masks[j]
+        return self.models[j].residuals(p, limb, term)
+
+    def _axis(self, j: int, p: np.ndarray) -> np.ndarray:
+        base = self.models[j].base
+        assert base is not None
+        return small_rotation(p[:3]) @ base.reference_to_j2000 @ base.spin.axis
+
+    def _tie(self, ps: list[np.ndarray]) -> np.ndarray:
+        a0 = self._axis(0, ps[0])
+        return AXIS_TIE_PX_PER_RAD * np.concatenate(
+            [self._axis(j, ps[j]) - a0 for j in range(1, len(ps))]
+        )
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        ps = self.split(x)
+        return np.concatenate([self._frame(j, p) for j, p in enumerate(ps)] + [self._tie(ps)])
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        # each frame's residuals depend on its own parameters only: difference them
+        # frame by frame instead of through every frame at once
+        ps = self.split(x)
+        own = [self._frame(j, p) for j, p in enumerate(ps)]
+        tie = self._tie(ps)
+        rows = np.cumsum([0] + [r.size for r in own])
+        jac = np.zeros((rows[-1] + tie.size, x.size))
+        step = 1e-7
+        for j, p in enumerate(ps):
+            for i in range(p.size):
+                q = p.copy()
+                q[i] += step
+                col = self.bounds[j] + i
+                jac[rows[j] : rows[j + 1], col] = (self._frame(j, q) - own[j]) / step
+                if i < 3:  # only the attitude moves the spin axis
+                    moved = list(ps)
+                    moved[j] = q
+                    jac[rows[-1] :, col] = (self._tie(moved) - tie) / step
+        return jac
 
 
 #: Limits of a plausible navigation: limb points, the limb's offset from the 1-bar

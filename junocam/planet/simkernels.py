@@ -428,3 +428,59 @@ def write_pass_kernels(folder: str | Path, spec: SyntheticPass = SyntheticPass()
         finally:
             sp.ckcls(handle)
     return PassTruth(KernelSet.from_path(out), mid, axis, rate)
+
+
+def sweep_crossings(
+    folder: str | Path, spec: SyntheticPass, spins: tuple[int, ...] = (0,)
+) -> tuple[float, ...]:
+    """When the camera's sweep crosses the target's centre, near whole spins from mid-pass.
+
+    At ``mid_utc`` the boresight points at the target's centre; ``n`` spins later it
+    points the same way in space, but Juno has moved and the line of sight to the
+    target has turned in the plane of the sweep. This finds, for each ``n`` of
+    ``spins``, the time (seconds from ``mid_utc``) when the boresight crosses the
+    target's centre again: frames centred there (``simulate_pass_frames``'
+    ``offsets_s``) see the target in the middle of their swath, as a flyby's later
+    frames do.
+
+    Parameters
+    ----------
+    folder : path
+        Where to write the pass' kernels (as :func:`write_pass_kernels`).
+    spec : SyntheticPass
+    spins : tuple of int
+        Whole spins from mid-pass (negative: before).
+
+    Returns
+    -------
+    tuple of float
+        Seconds from ``mid_utc``, one per spin count.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> t = sweep_crossings(tempfile.mkdtemp(), IO_FLYBY, (0, 2))
+    >>> t[0], round(t[1], 1)   # Io's line of sight turns against the spin
+    (0.0, 58.4)
+    """
+    sp = require_spiceypy()
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    truth = write_pass_kernels(folder, spec)
+    name = target_named(spec.target).name
+    axis = truth.spin_axis
+    out = []
+    with furnished(truth.kernels):
+
+        def sight(t: float) -> np.ndarray:
+            p = np.array(sp.spkpos(name, t, "J2000", "NONE", "JUNO")[0])
+            return _unit(p - (p @ axis) * axis)
+
+        ref = sight(truth.mid_et)
+        for n in spins:
+            dt = n * 2.0 * math.pi / truth.spin_rate
+            for _ in range(8):  # the line of sight turns slowly: a fixed point converges
+                s = sight(truth.mid_et + dt)
+                turned = math.atan2(float(np.cross(ref, s) @ axis), float(ref @ s))
+                dt = n * 2.0 * math.pi / truth.spin_rate + turned / truth.spin_rate
+            out.append(float(dt))
+    return tuple(out)
