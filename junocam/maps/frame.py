@@ -246,18 +246,18 @@ def tie_flyby_frames(
 
     Examples
     --------
-    Frames with a CK attitude keep it (here one frame of a synthetic pass, mapped
-    with ``mode="ck"``):
+    Frames with a CK attitude keep it (two frames of a synthetic Jupiter pass, one
+    spin apart, with ``mode="ck"``):
 
     >>> import tempfile
+    >>> from junocam import simulate as sim
     >>> from junocam.metadata import Filter
-    >>> from junocam.simulate import PlanetTexture, SimulationSpec, simulate_pass_frames
-    >>> spec = SimulationSpec(filters=(Filter.GREEN,), n_exposures=1, oversample=1)
-    >>> truth, (png,) = simulate_pass_frames(tempfile.mkdtemp(), frame=spec,
-    ...                                      texture=PlanetTexture.procedural((90, 180)))
-    >>> frame = read_frame(png)
-    >>> geo = frame_geometry(frame, truth.kernels, mode="ck")
-    >>> tie_flyby_frames([frame, frame], [geo, geo]) == [geo, geo]
+    >>> green = sim.SimulationSpec(filters=(Filter.GREEN,), n_exposures=1, oversample=1)
+    >>> truth, pngs = sim.simulate_pass_frames(
+    ...     tempfile.mkdtemp(), offsets_s=(0.0, 31.7), frame=green,
+    ...     texture=sim.PlanetTexture.procedural((60, 120)))
+    >>> geos = [frame_geometry(read_frame(p), truth.kernels, mode="ck") for p in pngs]
+    >>> tie_flyby_frames(pngs, geos) == geos
     True
     """
     import warnings

@@ -1142,17 +1142,16 @@ def navigate_jointly(
     are tied together); here a one-exposure frame of a synthetic pass, twice:
 
     >>> import tempfile
+    >>> from junocam import simulate as sim
     >>> from junocam.metadata import from_website_json
-    >>> from junocam.planet.simkernels import write_pass_kernels
-    >>> from junocam.planet.spice import frame_ephemeris
-    >>> from junocam.simulate import (PlanetTexture, SimulationSpec, simulate_planet_frame,
-    ...                               website_metadata)
-    >>> truth = write_pass_kernels(tempfile.mkdtemp())
-    >>> spec = SimulationSpec(n_exposures=1, oversample=1)
-    >>> meta = from_website_json(website_metadata(spec, spec.true_spin()))
-    >>> eph = frame_ephemeris(meta, truth.kernels)
-    >>> sim = simulate_planet_frame(PlanetTexture.procedural((90, 180)), view_from_ck(eph), spec)
-    >>> one = NavFrame(Framelets(sim.linear, spec.filters), eph, spec.true_spin())
+    >>> from junocam.planet import simkernels, spice
+    >>> kernels = simkernels.write_pass_kernels(tempfile.mkdtemp()).kernels
+    >>> spec = sim.SimulationSpec(n_exposures=1, oversample=1)  # blue, green, red
+    >>> meta = from_website_json(sim.website_metadata(spec, spec.true_spin()))
+    >>> eph = spice.frame_ephemeris(meta, kernels)
+    >>> disc = sim.simulate_planet_frame(sim.PlanetTexture.procedural((90, 180)),
+    ...                                  view_from_ck(eph), spec).linear
+    >>> one = NavFrame(Framelets(disc, spec.filters), eph, spec.true_spin())
     >>> [n.used_ck for n in navigate_jointly([one, one])]
     [True, True]
 
