@@ -229,6 +229,11 @@ def test_navigation_without_ck_recovers_the_roll(flyby: Flyby, pair: Pair) -> No
         # the attitude's uncertainty
         assert tied.limb_rms_px < single.limb_rms_px + 0.05
         assert tied.attitude_sigma_deg < single.attitude_sigma_deg
+    # and the map of the tied navigation puts the spots where they belong
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        offsets = _spot_offsets(flyby, pair.tied[0].view)
+    assert len(offsets) >= 3 and max(offsets) < 0.5, offsets
     # what the tie adds: these frames alone miss their roll by tenths of a degree
     rolls = [_attitude_errors(flyby, n, t)[0] for n, t in zip(pair.alone, pair.truths, strict=True)]
     assert max(rolls) > 0.1, rolls

@@ -942,8 +942,8 @@ def navigate(
     ck = ephemeris.has_attitude if use_ck is None else use_ck
     if ck and not ephemeris.has_attitude:
         raise GeometryError("use_ck is set but the ephemeris has no CK attitude")
-    use, norm, edges, term_pts, spin, close, parallax = _inputs(
-        framelets, ephemeris, spin, bands, ck
+    use, norm, edges, term_pts, spin, camera, close, parallax = _inputs(
+        framelets, ephemeris, spin, camera, bands, ck
     )
     base = (
         None
@@ -982,13 +982,22 @@ def _inputs(
     framelets: Framelets,
     ephemeris: Ephemeris,
     spin: SpinModel,
+    camera: CameraModel,
     bands: tuple[Filter, ...] | None,
     ck: bool,
 ) -> tuple[
-    tuple[Filter, ...], dict[Filter, np.ndarray], EdgePoints, EdgePoints, SpinModel, bool, float
+    tuple[Filter, ...],
+    dict[Filter, np.ndarray],
+    EdgePoints,
+    EdgePoints,
+    SpinModel,
+    CameraModel,
+    bool,
+    float,
 ]:
-    """Bands, smoothed stacks, limb and terminator points, spin, close-flyby flag and
-    parallax bound of a frame, as :func:`navigate` and :func:`navigate_jointly` fit them."""
+    """Bands, smoothed stacks, limb and terminator points, spin, camera, close-flyby flag
+    and parallax bound of a frame, as :func:`navigate` and :func:`navigate_jointly` fit
+    them."""
     use = _nav_bands(framelets, bands)
     # smoothed and scaled once for the edges, the terminator and the first attitude
     norm = _normalised(framelets, use)
@@ -1006,10 +1015,15 @@ def _inputs(
         # (measured at the true attitude of the synthetic Ganymede pass), which tilted
         # the fitted roll by more than half a degree
         spin = replace(spin, tilt_y=FK_TILT_Y, tilt_z=FK_TILT_Z)
+        # the overlaps also read the parallax as a difference of scale between the
+        # bands (0.2 % on a synthetic Io frame two spins after mid-pass, which put that
+        # frame 0.11 degree off across the line of sight): the bands' focal lengths
+        # are the instrument kernel's too
+        camera = replace(camera, band_scale=CameraModel().band_scale)
         term_pts = _edge_points([], use)
     else:
         term_pts = detect_terminator(framelets, use, normalised=norm)
-    return use, norm, edges, term_pts, spin, close, parallax
+    return use, norm, edges, term_pts, spin, camera, close, parallax
 
 
 def _result(
@@ -1174,10 +1188,12 @@ def navigate_jointly(
     for k in free:
         f, nav = frames[k], navs[k]
         assert nav.pointing is not None
-        _, _, edges, term_pts, _, close, parallax = _inputs(
-            f.framelets, f.ephemeris, f.spin, bands, ck=False
+        # the camera as the frame's own navigation had it (nominal band scales on a
+        # close flyby)
+        _, _, edges, term_pts, _, camera, close, parallax = _inputs(
+            f.framelets, f.ephemeris, f.spin, f.camera or CameraModel(), bands, ck=False
         )
-        model = _Model(edges, term_pts, f.ephemeris, f.camera or CameraModel(), nav.pointing, True)
+        model = _Model(edges, term_pts, f.ephemeris, camera, nav.pointing, True)
         p = model.initial()
         p[model.i_dt] = nav.time_offset
         p[model.i_off] = nav.limb_offset_px
