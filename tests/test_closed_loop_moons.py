@@ -387,11 +387,12 @@ def test_geometry_report_lists_a_body_in_view_of_a_given_attitude(flyby: Flyby) 
     assert jupiter["in_view"] is True and jupiter["exposures"] == [k]
 
 
-def test_map_of_two_flyby_frames_ties_them_to_one_spin_axis(
+def test_map_mosaic_and_geometry_tie_a_flybys_frames_to_one_spin_axis(
     flyby: Flyby, pair: Pair, tmp_path: Path
 ) -> None:
-    """``junocam map A B`` without a CK navigates a flyby's frames together; the
-    sidecars record it and the attitude is the joint fit's."""
+    """``junocam map A B``, ``mosaic A B`` and ``geometry A B --navigate`` without a CK
+    navigate a flyby's frames together; the outputs record it and the attitude is the
+    joint fit's."""
     import json
 
     from click.testing import CliRunner
@@ -401,11 +402,13 @@ def test_map_of_two_flyby_frames_ties_them_to_one_spin_axis(
     if flyby.name != "io":
         pytest.skip("the CLI path is the same for both passes: run once")
     plain = _kernels_without_ck(flyby, tmp_path / "k")
+    frames = [str(flyby.png), str(flyby.later), "--kernels", str(plain)]
+    small = ["--resolution", "2", "-p", "raw"]
+    # one geometry cache: the commands after the first reuse the frames' navigations
+    runner = CliRunner(env={"JUNOCAM_CACHE_DIR": str(tmp_path / "cache")})
     out = tmp_path / "maps"
-    args = ["map", str(flyby.png), str(flyby.later), "--kernels", str(plain), "-o", str(out)]
-    res = CliRunner().invoke(
-        main,
-        [*args, "--resolution", "2", "--no-cache", "-p", "raw", "--projection", "orthographic"],
+    res = runner.invoke(
+        main, ["map", *frames, *small, "--projection", "orthographic", "-o", str(out)]
     )
     assert res.exit_code == 0, res.output
     assert res.output.count("one spin axis with 1 more frames") == 2, res.output
@@ -416,3 +419,20 @@ def test_map_of_two_flyby_frames_ties_them_to_one_spin_axis(
         assert nav["tied_frames"] == 2
         got = np.array(nav["reference_to_j2000"])
         assert np.allclose(got, tied.pointing.reference_to_j2000, atol=1e-7)
+
+    res = runner.invoke(main, ["geometry", *frames, "--navigate"])
+    assert res.exit_code == 0, res.output
+    decoder, text, reports = json.JSONDecoder(), res.output.strip(), []
+    while text:
+        rep, end = decoder.raw_decode(text)
+        reports.append(rep)
+        text = text[end:].strip()
+    assert [r["tied_frames"] for r in reports] == [2, 2]
+    assert [r["attitude"] for r in reports] == ["given", "given"]
+
+    res = runner.invoke(main, ["mosaic", *frames, *small, "-o", str(tmp_path / "mosaic")])
+    assert res.exit_code == 0, res.output
+    (sidecar,) = (tmp_path / "mosaic").glob("*.json")
+    record = json.loads(sidecar.read_text())
+    navs = [f["navigation"] for f in record["frames"]]
+    assert [n["tied_frames"] for n in navs] == [2, 2]

@@ -72,7 +72,9 @@ def geometry_cmd(
     correction. When the frame's metadata gives the sub-spacecraft point,
     "metadata_match" names the best-matching exposure and the differences.
     "bodies" lists the other moons the kernels have and, with a CK or --navigate,
-    whether the frame sees them ("attitude" says where the attitude came from).
+    whether the frame sees them ("attitude" says where the attitude came from;
+    several frames of one close moon flyby are navigated together, tied to one spin
+    axis: "tied_frames" says how many).
 
     \b
     Examples:
@@ -80,12 +82,28 @@ def geometry_cmd(
       junocam geometry a.png b.png --kernels juno.tm
       junocam geometry io-raw.png --kernels kernels/ --target IO
       junocam geometry frame-raw.png --kernels kernels/ --navigate
+      junocam geometry io-1.png io-2.png --kernels kernels/ --navigate  # tied: one spin axis
     """
     from ..planet.spice import KernelSet, geometry_report
 
     check_single(metadata, frames)
     opts: GlobalOptions = ctx.obj
     kernels = None
+    tied: dict[str, Any] = {}
+    if navigate and len(frames) > 1:
+        from ..maps.frame import tied_geometries
+
+        # frames of one close moon flyby are navigated together (one spin axis)
+        kernels = KernelSet.from_path(list(kernel_paths))
+        tied = tied_geometries(
+            frames,
+            kernels,
+            mode="limb",
+            time_offset=time_offset,
+            target=target,
+            metadata=metadata,
+            max_pixels=opts.max_pixels,
+        )
 
     def one(path: str) -> None:
         nonlocal kernels
@@ -94,8 +112,15 @@ def geometry_cmd(
         frame = load_frame(path, metadata, filters, opts)
         rep = geometry_report(frame.meta, kernels, time_offset, target)
         if navigate and rep["attitude"] is None:  # a CK's attitude needs no navigation
-            attitude = _navigated_attitude(frame, kernels, time_offset, target)
+            geo = tied.get(path)
+            attitude = (
+                _pointing_attitude(geo.navigation, frame.meta.n_exposures)
+                if geo is not None
+                else _navigated_attitude(frame, kernels, time_offset, target)
+            )
             rep = geometry_report(frame.meta, kernels, time_offset, target, attitude)
+            if geo is not None:
+                rep["tied_frames"] = geo.navigation.tied_frames
         click.echo(json.dumps(rep, indent=2))
 
     for_each(ctx, frames, one)
@@ -108,7 +133,11 @@ def _navigated_attitude(
     from ..maps.frame import frame_geometry
 
     geo = frame_geometry(frame, kernels, mode="limb", time_offset=time_offset, target=target)
-    nav = geo.navigation
+    return _pointing_attitude(geo.navigation, frame.meta.n_exposures)
+
+
+def _pointing_attitude(nav: Any, n_exposures: int) -> np.ndarray | None:
+    """Camera-to-J2000 per exposure of a navigation without a CK (None with one)."""
     if nav is None or nav.pointing is None:
         return None
-    return nav.pointing.camera_to_j2000(np.arange(frame.meta.n_exposures))
+    return nav.pointing.camera_to_j2000(np.arange(n_exposures))

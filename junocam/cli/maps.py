@@ -144,7 +144,7 @@ def map_cmd(
       junocam map frame-raw.png --kernels juno.tm --resolution 0.1 --backplanes -o maps/
       junocam map frame-raw.png --kernels kernels/ --format geotiff --bands --backplanes -o gis/
     """
-    from ..maps.frame import MapOptions, map_file
+    from ..maps.frame import MapOptions, map_file, tied_geometries
     from ..planet.spice import KernelSet
 
     check_single(metadata, frames)
@@ -159,8 +159,15 @@ def map_cmd(
         # frames of one close moon flyby are navigated together (one spin axis);
         # a frame that fails here fails again, and is reported, when it is mapped
         kernels = KernelSet.from_path(list(kernel_paths))
-        tied = _tied_geometries(
-            frames, kernels, mode, time_offset, target, no_cache, metadata, opts.max_pixels
+        tied = tied_geometries(
+            frames,
+            kernels,
+            mode=mode,
+            time_offset=time_offset,
+            target=target,
+            cache=_geometry_cache(no_cache),
+            metadata=metadata,
+            max_pixels=opts.max_pixels,
         )
 
     def one(path: str) -> None:
@@ -207,38 +214,6 @@ def map_cmd(
         )
 
     for_each(ctx, frames, one)
-
-
-def _tied_geometries(
-    frames: Sequence[str],
-    kernels: Any,
-    mode: str,
-    time_offset: float,
-    target: str | None,
-    no_cache: bool,
-    metadata: str | None,
-    max_pixels: int,
-) -> dict[str, Any]:
-    """The geometries of the frames that a close moon flyby ties together, by path."""
-    from ..decode import read_frame
-    from ..errors import JunoCamError
-    from ..maps.frame import frame_geometry, tie_flyby_frames
-
-    cache = _geometry_cache(no_cache)
-    paths, raws, geos = [], [], []
-    for path in frames:
-        try:
-            raw = read_frame(path, metadata, max_pixels=max_pixels)
-            geo = frame_geometry(
-                raw, kernels, mode=mode, time_offset=time_offset, cache=cache, target=target
-            )
-        except JunoCamError:
-            continue
-        paths.append(path)
-        raws.append(raw)
-        geos.append(geo)
-    tied = tie_flyby_frames(raws, geos)
-    return {p: t for p, g, t in zip(paths, geos, tied, strict=True) if t is not g}
 
 
 @click.command("mosaic", context_settings=CONTEXT)

@@ -313,6 +313,63 @@ def tie_flyby_frames(
     return out
 
 
+def tied_geometries(
+    paths: Sequence[str],
+    kernels: KernelSet,
+    *,
+    mode: str = "auto",
+    time_offset: float = 0.0,
+    target: str | None = None,
+    cache: GeometryCache | None = None,
+    metadata: str | Path | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> dict[str, FrameGeometry]:
+    """The geometries of those of ``paths`` that a close moon flyby ties together.
+
+    Every frame is navigated (:func:`frame_geometry`; frames that cannot be read or
+    navigated are left out: they fail again, with their message, where the caller
+    handles them one by one), then :func:`tie_flyby_frames` ties those of one flyby.
+    The commands that take several frames (``map``, ``geometry --navigate``) use the
+    result in place of each frame's own navigation.
+
+    Returns
+    -------
+    dict
+        Path (as given) to its tied geometry; frames not tied are absent.
+
+    Examples
+    --------
+    A frame with a CK is never tied:
+
+    >>> import tempfile
+    >>> from junocam import simulate as sim
+    >>> from junocam.metadata import Filter
+    >>> spec = sim.SimulationSpec(filters=(Filter.RED,), n_exposures=1, oversample=1)
+    >>> truth, pngs = sim.simulate_pass_frames(tempfile.mkdtemp(), frame=spec,
+    ...                                        texture=sim.PlanetTexture.procedural((45, 90)))
+    >>> tied_geometries([str(p) for p in pngs], truth.kernels, mode="ck")
+    {}
+    """
+    from ..errors import JunoCamError
+
+    kept: list[str] = []
+    raws: list[RawFrame] = []
+    geos: list[FrameGeometry] = []
+    for path in paths:
+        try:
+            raw = read_frame(path, metadata, max_pixels=max_pixels)
+            geo = frame_geometry(
+                raw, kernels, mode=mode, time_offset=time_offset, cache=cache, target=target
+            )
+        except JunoCamError:
+            continue
+        kept.append(path)
+        raws.append(raw)
+        geos.append(geo)
+    tied = tie_flyby_frames(raws, geos)
+    return {p: t for p, g, t in zip(kept, geos, tied, strict=True) if t is not g}
+
+
 def _geometry_parts(geo: FrameGeometry) -> tuple[Any, ...]:
     return (geo.view, geo.ephemeris, geo.navigation, geo.fit)
 
