@@ -91,12 +91,24 @@ def geometry_cmd(
     kernels = None
     tied: dict[str, Any] = {}
     if navigate and len(frames) > 1:
-        from ..maps.frame import tied_geometries
+        from ..decode import read_frame
+        from ..errors import JunoCamError
+        from ..maps.frame import frame_geometries
 
-        # frames of one close moon flyby are navigated together (one spin axis)
+        # the frames without a CK navigated first, so that those of one close moon
+        # flyby are navigated together (one spin axis); a frame that fails here fails
+        # again, and is reported, in its turn
         kernels = KernelSet.from_path(list(kernel_paths))
-        tied = tied_geometries(
-            frames,
+        free = []
+        for path in frames:
+            try:
+                meta = read_frame(path, metadata, max_pixels=opts.max_pixels).meta
+                if geometry_report(meta, kernels, time_offset, target)["attitude"] is None:
+                    free.append(path)
+            except JunoCamError:
+                continue
+        tied = frame_geometries(
+            free,
             kernels,
             mode="limb",
             time_offset=time_offset,

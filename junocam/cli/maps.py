@@ -144,7 +144,7 @@ def map_cmd(
       junocam map frame-raw.png --kernels juno.tm --resolution 0.1 --backplanes -o maps/
       junocam map frame-raw.png --kernels kernels/ --format geotiff --bands --backplanes -o gis/
     """
-    from ..maps.frame import MapOptions, map_file, tied_geometries
+    from ..maps.frame import MapOptions, frame_geometries, map_file
     from ..planet.spice import KernelSet
 
     check_single(metadata, frames)
@@ -156,10 +156,11 @@ def map_cmd(
     kernels = None
     tied: dict[str, Any] = {}
     if len(frames) > 1 and mode != "ck":
-        # frames of one close moon flyby are navigated together (one spin axis);
-        # a frame that fails here fails again, and is reported, when it is mapped
+        # every frame navigated first, so that frames of one close moon flyby are
+        # navigated together (one spin axis); a frame that fails here fails again, and
+        # is reported, when it is mapped
         kernels = KernelSet.from_path(list(kernel_paths))
-        tied = tied_geometries(
+        tied = frame_geometries(
             frames,
             kernels,
             mode=mode,

@@ -313,7 +313,7 @@ def tie_flyby_frames(
     return out
 
 
-def tied_geometries(
+def frame_geometries(
     paths: Sequence[str],
     kernels: KernelSet,
     *,
@@ -324,22 +324,22 @@ def tied_geometries(
     metadata: str | Path | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict[str, FrameGeometry]:
-    """The geometries of those of ``paths`` that a close moon flyby ties together.
+    """The geometries of several frames, those of one close moon flyby tied together.
 
     Every frame is navigated (:func:`frame_geometry`; frames that cannot be read or
     navigated are left out: they fail again, with their message, where the caller
-    handles them one by one), then :func:`tie_flyby_frames` ties those of one flyby.
-    The commands that take several frames (``map``, ``geometry --navigate``) use the
-    result in place of each frame's own navigation.
+    handles them one by one), then :func:`tie_flyby_frames` ties those of one flyby
+    to one spin axis. The commands that take several frames (``map``, ``geometry
+    --navigate``) use the result in place of each frame's own navigation.
 
     Returns
     -------
     dict
-        Path (as given) to its tied geometry; frames not tied are absent.
+        Path (as given) to its geometry, for every frame navigated.
 
     Examples
     --------
-    A frame with a CK is never tied:
+    A frame with a CK keeps the CK's attitude:
 
     >>> import tempfile
     >>> from junocam import simulate as sim
@@ -347,8 +347,9 @@ def tied_geometries(
     >>> spec = sim.SimulationSpec(filters=(Filter.RED,), n_exposures=1, oversample=1)
     >>> truth, pngs = sim.simulate_pass_frames(tempfile.mkdtemp(), frame=spec,
     ...                                        texture=sim.PlanetTexture.procedural((45, 90)))
-    >>> tied_geometries([str(p) for p in pngs], truth.kernels, mode="ck")
-    {}
+    >>> geos = frame_geometries([str(p) for p in pngs], truth.kernels, mode="ck")
+    >>> [g.as_dict()["attitude"] for g in geos.values()]
+    ['ck']
     """
     from ..errors import JunoCamError
 
@@ -366,8 +367,7 @@ def tied_geometries(
         kept.append(path)
         raws.append(raw)
         geos.append(geo)
-    tied = tie_flyby_frames(raws, geos)
-    return {p: t for p, g, t in zip(kept, geos, tied, strict=True) if t is not g}
+    return dict(zip(kept, tie_flyby_frames(raws, geos), strict=True))
 
 
 def _geometry_parts(geo: FrameGeometry) -> tuple[Any, ...]:
