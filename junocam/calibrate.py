@@ -44,6 +44,7 @@ from types import MappingProxyType
 import numpy as np
 from scipy import ndimage
 
+from . import rank
 from .camera import IK_BAND_CY, IK_CX, IK_FOCAL_LENGTH_MM, IK_PIXEL_SIZE_MM
 from .errors import FormatError, JunoCamError
 from .framelets import DARK_SAMPLES, PHOTOACTIVE
@@ -221,7 +222,11 @@ def _hot_pixels_of(
     med = _median_filter_lines_samples(x, size)
     resid = x - med
     absr = np.abs(resid)
-    global_mad = np.median(absr.reshape(absr.shape[0], -1), axis=1)[:, None, None]
+    finite = bool(np.isfinite(x).all())
+    if finite:  # np.median's values, from a bracketed selection (junocam.rank)
+        global_mad = np.array([rank.median(a) for a in absr], np.float32)[:, None, None]
+    else:
+        global_mad = np.median(absr.reshape(absr.shape[0], -1), axis=1)[:, None, None]
     # neighbour extremes (the 3x3 ring without the centre)
     nmax, nmin = _ring_extremes(x)
     # shot noise and companding quantisation: the MAD is 0 on flat quantised areas
@@ -239,7 +244,7 @@ def _hot_pixels_of(
     # but it only raises the limit: with it at its floor (0) the limit is a lower
     # bound, so only the few pixels that pass the cheap test need the exact value.
     up, down = x - nmax, nmin - x
-    if np.isfinite(x).all():
+    if finite:
         cand = np.nonzero(outlier(resid, up, down, limit_of(0.0, global_mad, floor)))
     else:  # NaN breaks the bound (and the selection): every pixel, full rank filter
         cand = np.nonzero(np.ones(x.shape, dtype=bool))
@@ -410,6 +415,21 @@ def _median_over_exposures(x: np.ndarray) -> np.ndarray:
     return np.mean(s[n // 2 - 1 : n // 2 + 1], axis=0)
 
 
+def _median(x: np.ndarray) -> np.floating:
+    """``np.median(x)``, exactly; by :func:`junocam.rank.median` when ``x`` is finite."""
+    if x.size and np.isfinite(x).all():
+        return x.dtype.type(rank.median(x))
+    return np.median(x)
+
+
+def _percentile(x: np.ndarray, q: list[float]) -> np.ndarray:
+    """``np.percentile(x, q)``, exactly; by :func:`junocam.rank.percentile` when ``x``
+    is finite."""
+    if x.size and np.isfinite(x).all():
+        return rank.percentile(x, q)
+    return np.percentile(x, q)
+
+
 def _median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
@@ -497,10 +517,10 @@ def remove_fixed_pattern(
         resid = _median_along_samples(x[:, ls], width)
         np.subtract(x[:, ls], resid, out=resid)
         pattern[ls] = _median_over_exposures(resid)
-    mad = float(np.median(np.abs(pattern - np.median(pattern))))
+    mad = float(_median(np.abs(pattern - _median(pattern))))
     # quantised data often give the pattern a zero MAD: use the larger of the MAD and
     # the standard deviation of the central 99.8% of the pattern (defects are rarer)
-    lo, hi = np.percentile(pattern, [0.1, 99.9])
+    lo, hi = _percentile(pattern, [0.1, 99.9])
     core = pattern[(pattern >= lo) & (pattern <= hi)]
     sigma = max(1.4826 * mad, float(core.std()) if core.size else 0.0, 1e-6)
     keep = np.abs(pattern) > threshold * sigma
@@ -561,7 +581,7 @@ def correct_blemishes(
     if x.shape[0] < 3:
         return (x.copy(), ones) if return_gain else x.copy()
     smooth = _median_along_samples(x, width)
-    level = 0.2 * float(np.percentile(smooth, 99.0))
+    level = 0.2 * float(_percentile(smooth, [99.0])[0])
     cut = max(level, 1e-3)
     enough = np.zeros(x.shape[1:], dtype=bool)
     gain = np.ones(x.shape[1:], np.float32)
@@ -575,7 +595,7 @@ def correct_blemishes(
     if not enough.any():
         return (x.copy(), ones) if return_gain else x.copy()
     dev = gain[enough] - 1.0
-    sigma = max(1.4826 * float(np.median(np.abs(dev - np.median(dev)))), 1e-6)
+    sigma = max(1.4826 * float(_median(np.abs(dev - _median(dev)))), 1e-6)
     flagged = enough & (np.abs(gain - 1.0) > max(threshold * sigma, min_depth))
     gain = np.where(flagged, gain, 1.0).astype(np.float32)
     dead = flagged & (gain < 0.2)

@@ -32,6 +32,8 @@ from types import MappingProxyType
 import numpy as np
 from scipy import ndimage
 
+from . import rank
+
 __all__ = [
     "BAND_WEIGHTS",
     "EPOCH_BAND_WEIGHTS",
@@ -495,7 +497,9 @@ def stretch(
 
     def points(v: np.ndarray) -> tuple[float, float]:
         if method == "percentile":
-            lo, hi = np.percentile(v, [low, high], overwrite_input=True)
+            # np.percentile's values, bit for bit (px is finite: _as_image), from a
+            # bracketed selection instead of a partition of every pixel
+            lo, hi = rank.percentile(v, [low, high])
         else:
             m, s = float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64))
             lo, hi = m - sigma * s, m + sigma * s
