@@ -26,7 +26,7 @@ Examples
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 
 import numpy as np
@@ -35,6 +35,7 @@ from scipy import ndimage
 from . import rank
 
 __all__ = [
+    "apply_per_pixel",
     "BAND_WEIGHTS",
     "EPOCH_BAND_WEIGHTS",
     "epoch_band_weights",
@@ -202,6 +203,52 @@ def _masked_pixels(chans: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
+def apply_per_pixel(
+    img: np.ndarray,
+    per_pixel: np.ndarray,
+    op: Callable[..., object] = np.multiply,
+) -> np.ndarray:
+    """``op(img, per_pixel, out=img)`` in place, one ``per_pixel`` value for all the
+    channels of a pixel.
+
+    Broadcasting an (H, W, 1) operand over three channels runs numpy's inner loop
+    three values at a time, and ``img[~mask] = 0`` gathers two index arrays; a band
+    of rows with the operand repeated to (rows, 3 W) runs it over whole rows, five
+    to seven times faster, with the same values.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        (H, W) or (H, W, C) array, changed in place.
+    per_pixel : numpy.ndarray
+        (H, W) array (a gain, a weight, a mask).
+    op : callable
+        A ufunc-like ``op(a, b, out=a)``, e.g. :data:`numpy.multiply`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``img``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.ones((2, 2, 3), np.float32)
+    >>> apply_per_pixel(img, np.array([[0.5, 1.0], [2.0, 0.0]], np.float32))[..., 0].tolist()
+    [[0.5, 1.0], [2.0, 0.0]]
+    """
+    if img.ndim == 2 or not img.flags.c_contiguous:
+        op(img, per_pixel if img.ndim == 2 else per_pixel[..., None], out=img)
+        return img
+    h, w = per_pixel.shape
+    c = img.shape[-1]
+    flat = img.reshape(h, w * c)  # a view: img is C-contiguous
+    for rs in _row_chunks(h):
+        part = flat[rs]
+        op(part, np.repeat(per_pixel[rs], c, axis=1), out=part)
+    return img
+
+
 def _valid(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     """Bool (H, W) valid-pixel mask (all True when ``mask`` is None)."""
     if mask is None:
@@ -270,7 +317,7 @@ def _masked_blur(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple
     are block-averaged first and the result upsampled, which is exact enough for a
     field that is smooth on the scale of sigma.
     """
-    from skimage.transform import downscale_local_mean, resize
+    from skimage.transform import downscale_local_mean
 
     h, w = values.shape
     k = max(1, int(sigma // 4))
@@ -282,11 +329,42 @@ def _masked_blur(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple
     num = ndimage.gaussian_filter(num, s, mode="reflect", truncate=3.0)
     den = ndimage.gaussian_filter(den, s, mode="reflect", truncate=3.0)
     if k > 1:
-        big = (num.shape[0] * k, num.shape[1] * k)
-        num = resize(num, big, order=1, mode="edge", anti_aliasing=False)[:h, :w]
-        den = resize(den, big, order=1, mode="edge", anti_aliasing=False)[:h, :w]
+        num = _upsample_linear(np.asarray(num, np.float32), k, (h, w))
+        den = _upsample_linear(np.asarray(den, np.float32), k, (h, w))
     # float32 in, float32 out: no copies of the full-size fields
     return num.astype(np.float32, copy=False), den.astype(np.float32, copy=False)
+
+
+def _linear_weights(n_in: int, k: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Left neighbour and weight of the right one for the first ``n_out`` samples of a
+    ``k`` times upsampling with pixel-centred grids (``x_in = (x_out + 0.5) / k -
+    0.5``), clamped to the edge samples."""
+    x = (np.arange(n_out, dtype=np.float64) + 0.5) / k - 0.5
+    np.clip(x, 0.0, n_in - 1, out=x)
+    i0 = np.minimum(np.floor(x).astype(np.intp), max(n_in - 2, 0))
+    return i0, (x - i0).astype(np.float32)
+
+
+def _upsample_linear(a: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear ``k`` times upsampling of a float32 (h, w) array, cropped to ``shape``.
+
+    The values of ``skimage.transform.resize(a, (h k, w k), order=1, mode="edge",
+    anti_aliasing=False)[:shape[0], :shape[1]]`` (``scipy.ndimage.zoom`` with
+    ``grid_mode``: pixel-centred, edge samples repeated) to float32 rounding, but
+    separable: along the samples on the small array, then one weighted sum of two
+    rows per output row, six to eight times faster than the zoom's general spline
+    code. ``tests/test_enhance_speed.py`` compares the two.
+    """
+    n0, n1 = a.shape
+    c0, cw = _linear_weights(n1, k, shape[1])
+    r0, rw = _linear_weights(n0, k, shape[0])
+    c1 = np.minimum(c0 + 1, n1 - 1)
+    r1 = np.minimum(r0 + 1, n0 - 1)
+    cols = a[:, c0]
+    cols += (a[:, c1] - cols) * cw  # (n0, w): small
+    out = cols[r0]
+    out += (cols[r1] - out) * rw[:, None]
+    return out
 
 
 def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -384,7 +462,10 @@ def white_balance(
         if ref[1] <= 1e-6:
             g = np.ones(3)
     if normalise:
-        peak = float((a.reshape(-1, 3).max(axis=0) * g).max())
+        # each channel's maximum over its strided view: numpy reduces an (n, 3)
+        # array along its long axis three values at a time, seven times slower
+        top = np.array([a[..., c].max() for c in range(3)])
+        peak = float((top * g).max())
         if peak > 1.0:
             g = g / peak
     if np.all(g == 1.0):
@@ -703,7 +784,7 @@ def flatten_illumination(
         gain -= 1.0
         gain *= weight
         gain += 1.0
-    a *= gain[..., None] if a.ndim == 3 else gain
+    apply_per_pixel(a, gain)
     return _finish(a)
 
 
