@@ -47,3 +47,73 @@ def test_apply_per_pixel_is_broadcasting(shape: tuple[int, ...], monkeypatch: py
     view[...] = img
     enhance.apply_per_pixel(view, gain)
     assert np.array_equal(view, img * g)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 120),
+    st.integers(2, 120),
+    st.integers(2, 40),
+    st.integers(2, 40),
+    st.sampled_from([0.0, 0.008, 0.03, 1.0]),
+    st.integers(0, 2**32 - 1),
+)
+def test_clahe_core_is_skimages(h: int, w: int, kr: int, kc: int, clip: float, seed: int):
+    from scipy import ndimage
+    from skimage.exposure._adapthist import NR_OF_GRAY, _clahe, clip_histogram, map_histogram
+
+    rng = np.random.default_rng(seed)
+    img = ndimage.gaussian_filter(rng.random((h, w)), 1.5)
+    img = np.round((img - img.min()) / max(np.ptp(img), 1e-12) * (NR_OF_GRAY - 1))
+    img = img.astype(np.uint16)
+    want = _clahe(img, (kr, kc), clip, 256)
+    got = enhance._clahe_2d(img, (kr, kc), clip, 256, NR_OF_GRAY, clip_histogram, map_histogram)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_lab_shortcuts_are_skimage_color(h: int, w: int, seed: int):
+    """L* bit for bit (CLAHE bins it); the round trips to float32 rounding."""
+    from skimage.color import lab2rgb, rgb2lab
+
+    rng = np.random.default_rng(seed)
+    rgb = rng.random((h, w, 3)).astype(np.float32)
+    rgb[rng.random((h, w)) < 0.2] = 0.0  # sky
+    rgb[rng.random((h, w, 3)) < 0.1] *= 0.02  # the linear toe of the sRGB curve
+    lin = enhance._srgb_to_linear(rgb)
+    lab = rgb2lab(rgb)
+    assert np.array_equal(enhance._lightness(lin), lab[..., 0] / np.float32(100.0))
+    f = enhance._lab_fs(lin)
+    np.testing.assert_allclose(116 * f[..., 1] - 16, lab[..., 0], atol=2e-4)
+    np.testing.assert_allclose(500 * (f[..., 0] - f[..., 1]), lab[..., 1], atol=5e-4)
+    np.testing.assert_allclose(200 * (f[..., 1] - f[..., 2]), lab[..., 2], atol=5e-4)
+    # (the sRGB toe multiplies float32 rounding by 12.92, as in lab2rgb(rgb2lab(rgb)))
+    np.testing.assert_allclose(enhance._rgb_of_lab_fs(f), rgb, atol=2e-5)
+    # out of gamut, fz below 0 included: what lab2rgb gives
+    lab[..., 1:] *= 3.0
+    fs = np.stack(
+        [(lab[..., 0] + 16) / 116 + lab[..., 1] / 500, (lab[..., 0] + 16) / 116,
+         (lab[..., 0] + 16) / 116 - lab[..., 2] / 200], axis=-1,
+    ).astype(np.float32)  # fmt: skip
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = lab2rgb(lab)
+    np.testing.assert_allclose(enhance._rgb_of_lab_fs(fs), want, atol=2e-5)
+
+
+def test_saturation_and_clahe_match_the_skimage_conversions():
+    """The stages through skimage.color (the previous code) and through the shortcuts."""
+    from scipy import ndimage
+    from skimage.color import lab2rgb, rgb2lab
+
+    rng = np.random.default_rng(3)
+    img = ndimage.gaussian_filter(rng.random((90, 70, 3)), (2, 2, 0)).astype(np.float32)
+    lab = rgb2lab(img)
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    scale = 1.35 * (1.0 + 0.2 * (1.0 - np.minimum(chroma / 60.0, 1.0)))
+    lab[..., 1:] *= scale[..., None]
+    np.testing.assert_allclose(enhance.saturation(img, 1.35, 0.2), lab2rgb(lab), atol=2e-5)
