@@ -117,3 +117,26 @@ def test_saturation_and_clahe_match_the_skimage_conversions():
     scale = 1.35 * (1.0 + 0.2 * (1.0 - np.minimum(chroma / 60.0, 1.0)))
     lab[..., 1:] *= scale[..., None]
     np.testing.assert_allclose(enhance.saturation(img, 1.35, 0.2), lab2rgb(lab), atol=2e-5)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(1, 3),
+    st.integers(1, 5),
+    st.integers(9, 60),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([5, 9]),
+)
+def test_sample_median_networks_are_the_rank_filter(
+    n: int, lines: int, samples: int, seed: int, width: int
+):
+    """The clean-up stages' across-line medians (the triple-sharing median of nine
+    included) pick scipy's median_filter's values, ties and edges included."""
+    from scipy import ndimage
+
+    from junocam.calibrate import _median_along_samples
+
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(0, 2, (n, lines, samples))).astype(np.float32)
+    want = ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
+    assert np.array_equal(_median_along_samples(x, width), want)
