@@ -219,18 +219,27 @@ def _hot_pixels_of(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`repair_hot_pixels` of a float32 (n, lines, samples) stack: the repaired
     stack and the mask of replaced pixels."""
-    med = _median_filter_lines_samples(x, size)
-    resid = x - med
-    absr = np.abs(resid)
     finite = bool(np.isfinite(x).all())
+    # one mirrored copy serves the 3 x 3 median and the ring extremes
+    padded = (
+        np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # numpy reflect = scipy mirror
+        if finite and min(x.shape[-2:]) >= 3
+        else None
+    )
+    med = _median_filter_lines_samples(x, size, padded=padded)
+    absr = x - med  # |residual|; the residual itself is needed at candidates only
+    np.abs(absr, out=absr)
     if finite:  # np.median's values, from a bracketed selection (junocam.rank)
         global_mad = np.array([rank.median(a) for a in absr], np.float32)[:, None, None]
     else:
         global_mad = np.median(absr.reshape(absr.shape[0], -1), axis=1)[:, None, None]
     # neighbour extremes (the 3x3 ring without the centre)
-    nmax, nmin = _ring_extremes(x)
-    # shot noise and companding quantisation: the MAD is 0 on flat quantised areas
-    floor = np.float32(shot_noise) * np.sqrt(np.maximum(med, 1.0))
+    nmax, nmin = _ring_extremes(x, padded=padded)
+    up, down = np.subtract(x, nmax, out=nmax), np.subtract(nmin, x, out=nmin)
+
+    def floor_at(at: tuple[np.ndarray, ...]) -> np.ndarray:
+        # shot noise and companding quantisation: the MAD is 0 on flat quantised areas
+        return np.float32(shot_noise) * np.sqrt(np.maximum(med[at], 1.0))
 
     def limit_of(local: np.ndarray | float, gmad: np.ndarray, fl: np.ndarray) -> np.ndarray:
         sigma = 1.4826 * np.maximum(local, 0.5 * gmad)
@@ -243,56 +252,79 @@ def _hot_pixels_of(
     # floored by the framelet's global one. That median is by far the dearest step,
     # but it only raises the limit: with it at its floor (0) the limit is a lower
     # bound, so only the few pixels that pass the cheap test need the exact value.
-    up, down = x - nmax, nmin - x
+    # The cheap test itself runs in two steps: the limit without the shot-noise
+    # floor bounds it from below again (one scalar per framelet), and a pixel above
+    # its ring's maximum by more than a positive limit is above the 3 x 3 median by
+    # more too (the median of nine is at most the second largest), so the ring test
+    # alone picks a superset; the full test then runs on those few pixels only.
     if finite:
-        cand = np.nonzero(outlier(resid, up, down, limit_of(0.0, global_mad, floor)))
+        low = limit_of(0.0, global_mad, np.float32(0.0))
+        pre = np.nonzero((up > low) | (down > low))
+        keep = outlier(
+            x[pre] - med[pre],
+            up[pre],
+            down[pre],
+            limit_of(0.0, global_mad[pre[0], 0, 0], floor_at(pre)),
+        )
+        cand = tuple(i[keep] for i in pre)
     else:  # NaN breaks the bound (and the selection): every pixel, full rank filter
         cand = np.nonzero(np.ones(x.shape, dtype=bool))
     nwin = 2 * size + 1
     local = _window_median_at(absr, nwin, cand)
-    lim = limit_of(local, global_mad[cand[0], 0, 0], floor[cand])
+    lim = limit_of(local, global_mad[cand[0], 0, 0], floor_at(cand))
     bad = np.zeros(x.shape, dtype=bool)
-    bad[cand] = outlier(resid[cand], up[cand], down[cand], lim)
+    bad[cand] = outlier(x[cand] - med[cand], up[cand], down[cand], lim)
     return np.where(bad, med, x).astype(np.float32, copy=False), bad
 
 
-def _ring_extremes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ring_extremes(
+    x: np.ndarray, *, padded: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Maximum and minimum of each pixel's 8 neighbours (lines and samples, mirrored
     edges): ``ndimage.maximum_filter``/``minimum_filter`` with the 3 x 3 ring as
     footprint, exactly, from shifted views (the generic footprint filter is several
-    times slower). Non-finite data use the filters."""
-    if min(x.shape[-2:]) < 2 or not np.isfinite(x).all():
+    times slower). Non-finite data use the filters. ``padded``: ``x`` already padded
+    by one line and sample, mirrored (finite data only)."""
+    if padded is None and (min(x.shape[-2:]) < 2 or not np.isfinite(x).all()):
         ring = np.ones((1, 3, 3), dtype=bool)
         ring[0, 1, 1] = False
         return (
             ndimage.maximum_filter(x, footprint=ring, mode="mirror"),
             ndimage.minimum_filter(x, footprint=ring, mode="mirror"),
         )
-    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # numpy reflect = scipy mirror
-    shifted = [
-        p[:, i : i + x.shape[1], j : j + x.shape[2]]
-        for i in range(3)
-        for j in range(3)
-        if (i, j) != (1, 1)  # not the centre
-    ]
-    hi, lo = np.maximum(shifted[0], shifted[1]), np.minimum(shifted[0], shifted[1])
-    for r in shifted[2:]:
-        np.maximum(hi, r, out=hi)
-        np.minimum(lo, r, out=lo)
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect") if padded is None else padded
+    lines, samples = x.shape[-2:]
+    # the ring is the row of three above, the row of three below and the two side
+    # neighbours: extremes of every row of three once (they serve two rings each)
+    left, centre, right = p[..., 0:samples], p[..., 1 : samples + 1], p[..., 2 : samples + 2]
+    hi3 = np.maximum(left, centre)
+    np.maximum(hi3, right, out=hi3)
+    lo3 = np.minimum(left, centre)
+    np.minimum(lo3, right, out=lo3)
+    side_l, side_r = left[:, 1 : lines + 1], right[:, 1 : lines + 1]
+    hi = np.maximum(hi3[:, 0:lines], hi3[:, 2 : lines + 2])
+    np.maximum(hi, side_l, out=hi)
+    np.maximum(hi, side_r, out=hi)
+    lo = np.minimum(lo3[:, 0:lines], lo3[:, 2 : lines + 2])
+    np.minimum(lo, side_l, out=lo)
+    np.minimum(lo, side_r, out=lo)
     return hi, lo
 
 
-def _median_filter_lines_samples(x: np.ndarray, size: int) -> np.ndarray:
+def _median_filter_lines_samples(
+    x: np.ndarray, size: int, *, padded: np.ndarray | None = None
+) -> np.ndarray:
     """``ndimage.median_filter(x, (1, size, size), mode="mirror")``, exactly.
 
     For the usual 3 x 3 window, the classic selection network (sort each column of
     three, then the median of the column maxima, medians and minima) on whole-array
     minima and maxima is several times faster than the generic rank filter and picks
     the same element. Non-finite data and other sizes use the rank filter.
+    ``padded``: ``x`` already padded by one line and sample, mirrored (finite data).
     """
-    if size != 3 or min(x.shape[-2:]) < 3 or not np.isfinite(x).all():
+    if size != 3 or min(x.shape[-2:]) < 3 or (padded is None and not np.isfinite(x).all()):
         return ndimage.median_filter(x, size=(1, size, size), mode="mirror")
-    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # numpy reflect = scipy mirror
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect") if padded is None else padded
     a, b, c = p[:, :-2], p[:, 1:-1], p[:, 2:]
     # the same minima and maxima as the textbook network, written into few buffers
     # (a fresh full-size array per step cost as much as the comparisons)
@@ -451,9 +483,17 @@ def _window_median_at(x: np.ndarray, width: int, at: tuple[np.ndarray, ...]) -> 
     h = width // 2
     if min(x.shape[-2:]) <= h or not np.isfinite(x[at]).all():
         return ndimage.median_filter(x, size=(1, width, width), mode="mirror")[at]
-    p = np.pad(x, ((0, 0), (h, h), (h, h)), mode="reflect")
-    windows = np.lib.stride_tricks.sliding_window_view(p, (width, width), axis=(1, 2))
-    vals = windows[at].reshape(at[0].size, -1)
+    # the windows' mirrored indices (numpy's "reflect", scipy's "mirror") gathered
+    # directly: no padded copy of the whole stack for a few windows
+    d = np.arange(-h, h + 1)
+
+    def mirrored(i: np.ndarray, n: int) -> np.ndarray:
+        j = np.abs(i[:, None] + d)
+        return np.where(j > n - 1, 2 * (n - 1) - j, j)
+
+    rows = mirrored(at[1], x.shape[1])
+    cols = mirrored(at[2], x.shape[2])
+    vals = x[at[0][:, None, None], rows[:, :, None], cols[:, None, :]].reshape(at[0].size, -1)
     return np.partition(vals, vals.shape[1] // 2, axis=1)[:, vals.shape[1] // 2]
 
 
