@@ -140,3 +140,24 @@ def test_sample_median_networks_are_the_rank_filter(
     x = np.round(rng.normal(0, 2, (n, lines, samples))).astype(np.float32)
     want = ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
     assert np.array_equal(_median_along_samples(x, width), want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3), st.integers(4, 30), st.integers(4, 40), st.integers(0, 2**32 - 1))
+def test_hot_pixel_neighbourhoods_are_scipys(n: int, lines: int, samples: int, seed: int):
+    """The ring extremes from rows of three and the window medians gathered at
+    mirrored indices: scipy's footprint filters' values."""
+    from scipy import ndimage
+
+    from junocam.calibrate import _ring_extremes, _window_median_at
+
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(100, 3, (n, lines, samples))).astype(np.float32)
+    ring = np.ones((1, 3, 3), dtype=bool)
+    ring[0, 1, 1] = False
+    hi, lo = _ring_extremes(x)
+    assert np.array_equal(hi, ndimage.maximum_filter(x, footprint=ring, mode="mirror"))
+    assert np.array_equal(lo, ndimage.minimum_filter(x, footprint=ring, mode="mirror"))
+    at = np.nonzero(rng.random(x.shape) < 0.3)
+    want = ndimage.median_filter(x, size=(1, 7, 7), mode="mirror")[at]
+    assert np.array_equal(_window_median_at(x, 7, at), want)
