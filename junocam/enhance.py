@@ -189,16 +189,23 @@ def _row_chunks(rows: int) -> list[slice]:
 def _masked_pixels(chans: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """``chans[valid]`` of an (H, W, C) image and an (H, W) mask, as one (n, C) array.
 
-    Gathered a band of rows at a time: numpy indexes a 3-D array with a 2-D mask
-    through two int64 index arrays of the full count (16 bytes per valid pixel,
-    more than the float32 values themselves).
+    Gathered a band of rows at a time, each as one flat compress of the rows with
+    the mask repeated over the channels (the same values in the same order):
+    numpy indexes a 3-D array with a 2-D mask through two int64 index arrays of the
+    full count (16 bytes per valid pixel, more than the float32 values themselves).
     """
-    out = np.empty((int(np.count_nonzero(valid)), chans.shape[-1]), chans.dtype)
+    c = chans.shape[-1]
+    out = np.empty((int(np.count_nonzero(valid)), c), chans.dtype)
+    flat = out.reshape(-1)
+    rows = chans.reshape(chans.shape[0], -1) if chans.flags.c_contiguous else None
     at = 0
     for rs in _row_chunks(chans.shape[0]):
-        part = chans[rs][valid[rs]]
-        out[at : at + part.shape[0]] = part
-        at += part.shape[0]
+        if rows is None:
+            part = chans[rs][valid[rs]].reshape(-1)
+        else:
+            part = rows[rs][np.repeat(valid[rs], c, axis=1)]
+        flat[at : at + part.size] = part
+        at += part.size
     return out
 
 
@@ -668,7 +675,14 @@ def stretch(
     del px, groups
     if linked:
         pts = pts * chans.shape[-1]
-    # a is a fresh copy: mapped in place, channel by channel (no second full-size array)
+    # a is a fresh copy: mapped in place (no second full-size array), all channels
+    # at once when they share the points (a channel's strided view is slower)
+    if linked:
+        lo, hi = pts[0]
+        if hi - lo > 1e-12:
+            a -= np.float32(lo)
+            a *= np.float32(1.0 / (hi - lo))
+        return _finish(a)
     for c, (lo, hi) in enumerate(pts):  # at most three channels
         if hi - lo > 1e-12:
             ch = chans[..., c]

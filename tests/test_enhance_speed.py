@@ -161,3 +161,25 @@ def test_hot_pixel_neighbourhoods_are_scipys(n: int, lines: int, samples: int, s
     at = np.nonzero(rng.random(x.shape) < 0.3)
     want = ndimage.median_filter(x, size=(1, 7, 7), mode="mirror")[at]
     assert np.array_equal(_window_median_at(x, 7, at), want)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_masked_pixels_are_boolean_indexing(channels: int, monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(channels)
+    img = rng.random((300, 41, channels)).astype(np.float32)
+    valid = rng.random((300, 41)) < 0.7
+    monkeypatch.setattr(enhance, "_CHUNK_ROWS", 64)
+    assert np.array_equal(enhance._masked_pixels(img, valid), img[valid])
+    strided = np.repeat(img, 2, axis=1)[:, ::2]  # not C-contiguous
+    assert np.array_equal(enhance._masked_pixels(strided, valid), img[valid])
+    # linked and per-channel stretches keep their values
+    for linked in (True, False):
+        want = img.copy()
+        got = enhance.stretch(img if channels == 3 else img[..., 0], 1.0, 99.0, linked, mask=valid)
+        got = got if channels == 3 else got[..., None]
+        px = img[valid]
+        groups = [px.reshape(-1)] if linked else [px[:, c] for c in range(channels)]
+        pts = [np.percentile(g, [1.0, 99.0]) for g in groups] * (channels if linked else 1)
+        for c, (lo, hi) in enumerate(pts):
+            want[..., c] = (want[..., c] - np.float32(lo)) * np.float32(1.0 / (hi - lo))
+        assert np.array_equal(got, np.clip(want, 0.0, 1.0))
