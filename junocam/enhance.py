@@ -1125,6 +1125,49 @@ def _clahe_2d(
     return out
 
 
+#: Rows of output per band of :func:`_gaussian_along_lines` (its source rows, with
+#: the kernel's margins, stay in the CPU cache while the taps are summed).
+_BLUR_ROWS = 32
+
+
+def _gaussian_along_lines(a: np.ndarray, sigma: float, truncate: float) -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter1d(a, sigma, axis=0, mode="reflect",
+    truncate=truncate)`` of a float32 (H, ...) array, to float32 rounding.
+
+    scipy filters along the first axis one column at a time, gathering each strided
+    column into a buffer (2-3 times its time along the last axis). Here the kernel's
+    symmetric taps are summed over whole rows, ``k0 x[r] + sum_j kj (x[r - j] +
+    x[r + j])`` in float32, a band of :data:`_BLUR_ROWS` rows at a time so that its
+    source rows are reused from the cache; edges are mirrored as scipy's
+    ``"reflect"`` (``d c b a | a b c d``). The same scipy kernel; sums in float32
+    instead of float64 (``tests/test_enhance_speed.py``: within 4e-7 of scipy on
+    [0, 1] images).
+    """
+    h = a.shape[0]
+    flat = a.reshape(h, -1)
+    radius = int(truncate * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1)
+    k = np.exp(-0.5 / (float(sigma) * float(sigma)) * x * x)
+    k = (k / k.sum()).astype(np.float32)  # scipy's _gaussian_kernel1d, order 0
+    out = np.empty_like(flat)
+    tmp = np.empty((_BLUR_ROWS, flat.shape[1]), np.float32)
+    for r0 in range(0, h, _BLUR_ROWS):
+        n = min(_BLUR_ROWS, h - r0)
+        # the band's source rows, mirrored at the edges (one period of "reflect"
+        # repeated for a kernel longer than the image)
+        idx = np.arange(r0 - radius, r0 + n + radius) % (2 * h)
+        idx = np.where(idx >= h, 2 * h - 1 - idx, idx)
+        src = flat[idx]
+        o = out[r0 : r0 + n]
+        np.multiply(src[radius : radius + n], k[radius], out=o)
+        t = tmp[:n]
+        for j in range(1, radius + 1):
+            np.add(src[radius - j : radius - j + n], src[radius + j : radius + j + n], out=t)
+            t *= k[radius + j]
+            o += t
+    return out.reshape(a.shape)
+
+
 def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.ndarray:
     """Unsharp masking: add ``amount`` x (image - Gaussian blur of ``radius``).
 
@@ -1160,8 +1203,10 @@ def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.nda
     a = _finish(_as_image(img))
     if amount == 0.0:
         return a
-    sigma = (radius, radius, 0.0) if a.ndim == 3 else radius
-    detail = ndimage.gaussian_filter(a, sigma, mode="reflect", truncate=4.0)
+    # the blur along the lines (axis 0) by bands of rows, then scipy's along the
+    # samples: gaussian_filter(a, (radius, radius, 0), mode="reflect", truncate=4)
+    detail = _gaussian_along_lines(a, radius, 4.0)
+    ndimage.gaussian_filter1d(detail, radius, axis=1, mode="reflect", truncate=4.0, output=detail)
     np.subtract(a, detail, out=detail)  # the blur's buffer becomes the detail
     detail *= np.float32(amount)
     a += detail

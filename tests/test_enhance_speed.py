@@ -183,3 +183,23 @@ def test_masked_pixels_are_boolean_indexing(channels: int, monkeypatch: pytest.M
         for c, (lo, hi) in enumerate(pts):
             want[..., c] = (want[..., c] - np.float32(lo)) * np.float32(1.0 / (hi - lo))
         assert np.array_equal(got, np.clip(want, 0.0, 1.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 90),
+    st.integers(1, 20),
+    st.booleans(),
+    st.floats(0.3, 6.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_blur_along_lines_is_scipys(h: int, w: int, rgb: bool, sigma: float, seed: int):
+    """Images shorter than the kernel included (mirrored more than once)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    a = rng.random((h, w, 3) if rgb else (h, w)).astype(np.float32)
+    want = ndimage.gaussian_filter1d(a, sigma, axis=0, mode="reflect", truncate=4.0)
+    got = enhance._gaussian_along_lines(a, sigma, 4.0)
+    assert got.dtype == np.float32 and got.shape == a.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=4e-7)
