@@ -241,7 +241,9 @@ def _hot_pixels_of(
         # shot noise and companding quantisation: the MAD is 0 on flat quantised areas
         return np.float32(shot_noise) * np.sqrt(np.maximum(med[at], 1.0))
 
-    def limit_of(local: np.ndarray | float, gmad: np.ndarray, fl: np.ndarray) -> np.ndarray:
+    def limit_of(
+        local: np.ndarray | float, gmad: np.ndarray, fl: np.ndarray | np.floating
+    ) -> np.ndarray:
         sigma = 1.4826 * np.maximum(local, 0.5 * gmad)
         return np.float32(threshold) * np.maximum(np.maximum(sigma, fl), np.float32(0.5))
 
