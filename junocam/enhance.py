@@ -164,6 +164,24 @@ def _all_finite(a: np.ndarray) -> bool:
     return bool(np.isfinite(np.min(a)) and np.isfinite(np.max(a)))
 
 
+def _unit_copy(img: object, name: str = "img") -> np.ndarray:
+    """``_unit_copy(img)``, the same values in fewer passes over the image.
+
+    A finite float32 image (its minimum and maximum say so) is copied and clipped
+    in one pass; anything else takes the general path.
+    """
+    src = _checked_image(img, name)
+    if src.dtype == np.float32:
+        lo, hi = np.min(src), np.max(src)
+        if np.isfinite(lo) and np.isfinite(hi):
+            if lo >= 0.0 and hi <= 1.0:
+                return np.array(src, dtype=np.float32, copy=True, order="C")
+            out = np.empty(src.shape, np.float32)
+            np.clip(src, 0.0, 1.0, out=out)
+            return out
+    return _finish(_as_image(src, name))
+
+
 def _finish(x: np.ndarray) -> np.ndarray:
     """Clip to [0, 1] as a finite float32 array, in place when ``x`` is float32 (every
     caller passes a fresh array: no full-size copy per stage)."""
@@ -718,7 +736,7 @@ def gamma(img: np.ndarray, gamma: float = 1.0) -> np.ndarray:
     [[0.0, 0.5, 1.0]]
     """
     g = _check("gamma", gamma, 0.1, 10.0)
-    a = _finish(_as_image(img))
+    a = _unit_copy(img)
     if g == 1.0:
         return a
     # what adjust_gamma computes for float data in [0, 1] (its scale is 1), in place
@@ -780,7 +798,7 @@ def filmic(
         raise ValueError(f"unknown filmic curve {curve!r} (known: hable, aces)")
     w = _check("white", white, 0.1, 100.0)
     s = _check("strength", strength, 0.0, 1.0)
-    a = _finish(_as_image(img))
+    a = _unit_copy(img)
     if s == 0.0:
         return a
     fn = curves[curve]
@@ -844,7 +862,7 @@ def flatten_illumination(
     strength = _check("strength", strength, 0.0, 2.0)
     _check("sky_threshold", sky_threshold, 0.0, 0.999)
     max_gain = _check("max_gain", max_gain, 1.0, 100.0)
-    a = _finish(_as_image(img))  # the fresh copy the result is computed in
+    a = _unit_copy(img)  # the fresh copy the result is computed in
     if strength == 0.0:
         return a
     lum = a if a.ndim == 2 else a @ _LUMA  # luminance() without its copy of a
@@ -936,12 +954,12 @@ def clahe(
         raise ValueError(f"kernel_size must be an integer from 8 to 4096, got {kernel_size}")
     src = _checked_image(img)
     if amount == 0.0:
-        return _finish(_as_image(src))
+        return _unit_copy(src)
     rows = _row_chunks(src.shape[0])
     lab_of = src.ndim == 3 or grey_as_rgb
 
     def rgb_rows(rs: slice) -> np.ndarray:
-        a = _finish(_as_image(src[rs]))
+        a = _unit_copy(src[rs])
         return a if a.ndim == 3 or not lab_of else np.repeat(a[..., None], 3, axis=-1)
 
     def linear_rows(rs: slice) -> np.ndarray:
@@ -949,7 +967,7 @@ def clahe(
         # once (the same values as decoding the repeated picture)
         if src.ndim == 3:
             return _srgb_to_linear(rgb_rows(rs))
-        return np.repeat(_srgb_to_linear(_finish(_as_image(src[rs])))[..., None], 3, axis=-1)
+        return np.repeat(_srgb_to_linear(_unit_copy(src[rs]))[..., None], 3, axis=-1)
 
     # Only the lightness is held at full size while skimage equalises it (skimage
     # itself needs about 12 times its input): Lab is made a band of rows at a time,
@@ -959,10 +977,10 @@ def clahe(
         for rs in rows:
             light[rs] = _lightness(linear_rows(rs))
     else:
-        light = _finish(_as_image(src))
+        light = _unit_copy(src)
     lo, hi = float(light.min()), float(light.max())
     if hi - lo <= 1e-9:
-        return _finish(_as_image(src))
+        return _unit_copy(src)
     light -= lo
     light /= hi - lo
     np.clip(light, 0.0, 1.0, out=light)
@@ -1200,7 +1218,7 @@ def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.nda
     """
     radius = _check("radius", radius, 0.0, 100.0, lo_open=True)
     amount = _check("amount", amount, 0.0, 10.0)
-    a = _finish(_as_image(img))
+    a = _unit_copy(img)
     if amount == 0.0:
         return a
     # the blur along the lines (axis 0) by bands of rows, then scipy's along the
@@ -1254,7 +1272,7 @@ def saturation(
     factor = _check("factor", factor, 0.0, 5.0)
     vibrance = _check("vibrance", vibrance, 0.0, 5.0)
     chroma_ref = _check("chroma_ref", chroma_ref, 0.0, 200.0, lo_open=True)
-    a = _finish(_as_image(img))
+    a = _unit_copy(img)
     if a.ndim == 2 or (factor == 1.0 and vibrance == 0.0):
         return a
     for rs in _row_chunks(a.shape[0]):  # pixel-wise: converted in place by rows
@@ -1319,7 +1337,7 @@ def true_color_matrix(
         raise ValueError(f"matrix must be 9 numbers or 3 rows of 3, got {matrix!r}") from None
     if not np.isfinite(m).all() or np.abs(m).max() > 10:
         raise ValueError(f"matrix entries must be finite numbers in [-10, 10], got {matrix!r}")
-    a = _finish(_as_image(img))
+    a = _unit_copy(img)
     if a.ndim == 2 or np.array_equal(m, np.eye(3)):
         return a
     return _finish(a @ m.T.astype(np.float32))

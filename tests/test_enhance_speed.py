@@ -203,3 +203,27 @@ def test_blur_along_lines_is_scipys(h: int, w: int, rgb: bool, sigma: float, see
     got = enhance._gaussian_along_lines(a, sigma, 4.0)
     assert got.dtype == np.float32 and got.shape == a.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=4e-7)
+
+
+@pytest.mark.parametrize("case", ["unit", "beyond", "nan", "inf", "float64", "strided", "grey"])
+def test_unit_copy_is_finish_of_as_image(case: str):
+    rng = np.random.default_rng(5)
+    img = rng.random((20, 30, 3)).astype(np.float32)
+    if case == "beyond":
+        img = img * 3 - 1
+    elif case == "nan":
+        img[3, 4, 1] = np.nan
+    elif case == "inf":
+        img[3, 4, 1], img[5, 5, 0] = np.inf, -np.inf
+        img *= 2
+    elif case == "float64":
+        img = img.astype(np.float64) * 1.5
+    elif case == "strided":
+        img = img[:, ::2]
+    elif case == "grey":
+        img = img[..., 0]
+    got = enhance._unit_copy(img)
+    want = enhance._finish(enhance._as_image(img))
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    assert np.array_equal(got, want)
+    assert not np.shares_memory(got, img)
