@@ -999,7 +999,7 @@ def clahe(
             fy = eq[rs] * np.float32(100.0 / 116.0)
             fy += np.float32(16.0 / 116.0)
             fy -= f[..., 1]  # the change of fy
-            f += fy[..., None]
+            apply_per_pixel(f, fy, np.add)
             res = _rgb_of_lab_fs(f)
         else:
             res = eq[rs]
@@ -1277,18 +1277,18 @@ def saturation(
         return a
     for rs in _row_chunks(a.shape[0]):  # pixel-wise: converted in place by rows
         f = _lab_fs(_srgb_to_linear(a[rs]))
-        fy = f[..., 1:2].copy()
-        f -= fy  # (fx - fy, 0, fz - fy): a* / 500 and -b* / 200
+        fy = np.ascontiguousarray(f[..., 1])
+        apply_per_pixel(f, fy, np.subtract)  # (fx - fy, 0, fz - fy): a* / 500, -b* / 200
         if vibrance:
             chroma = np.hypot(f[..., 0] * np.float32(500.0), f[..., 2] * np.float32(200.0))
             scale = np.minimum(chroma / np.float32(chroma_ref), np.float32(1.0))
             np.subtract(np.float32(1.0), scale, out=scale)
             scale *= np.float32(factor * vibrance)
             scale += np.float32(factor)
-            f *= scale[..., None]
+            apply_per_pixel(f, scale)
         else:
             f *= np.float32(factor)
-        f += fy  # fy itself (L*) is kept: f[..., 1] was 0
+        apply_per_pixel(f, fy, np.add)  # fy itself (L*) is kept: f[..., 1] was 0
         a[rs] = _rgb_of_lab_fs(f)
     return _finish(a)
 
