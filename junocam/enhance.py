@@ -1277,7 +1277,7 @@ def saturation(
         return a
     for rs in _row_chunks(a.shape[0]):  # pixel-wise: converted in place by rows
         f = _lab_fs(_srgb_to_linear(a[rs]))
-        fy = np.ascontiguousarray(f[..., 1])
+        fy = f[..., 1].copy()  # (ascontiguousarray would alias a one-pixel-wide f)
         apply_per_pixel(f, fy, np.subtract)  # (fx - fy, 0, fz - fy): a* / 500, -b* / 200
         if vibrance:
             chroma = np.hypot(f[..., 0] * np.float32(500.0), f[..., 2] * np.float32(200.0))

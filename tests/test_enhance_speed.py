@@ -105,13 +105,14 @@ def test_lab_shortcuts_are_skimage_color(h: int, w: int, seed: int):
     np.testing.assert_allclose(enhance._rgb_of_lab_fs(fs), want, atol=2e-5)
 
 
-def test_saturation_and_clahe_match_the_skimage_conversions():
-    """The stages through skimage.color (the previous code) and through the shortcuts."""
+@pytest.mark.parametrize("shape", [(90, 70), (1, 1), (6, 1), (1, 7)])
+def test_saturation_matches_the_skimage_conversions(shape: tuple[int, int]):
+    """The stage through skimage.color (the previous code) and through the shortcuts."""
     from scipy import ndimage
     from skimage.color import lab2rgb, rgb2lab
 
     rng = np.random.default_rng(3)
-    img = ndimage.gaussian_filter(rng.random((90, 70, 3)), (2, 2, 0)).astype(np.float32)
+    img = ndimage.gaussian_filter(rng.random((*shape, 3)), (2, 2, 0)).astype(np.float32)
     lab = rgb2lab(img)
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     scale = 1.35 * (1.0 + 0.2 * (1.0 - np.minimum(chroma / 60.0, 1.0)))
