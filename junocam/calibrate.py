@@ -44,6 +44,7 @@ from types import MappingProxyType
 import numpy as np
 from scipy import ndimage
 
+from . import rank
 from .camera import IK_BAND_CY, IK_CX, IK_FOCAL_LENGTH_MM, IK_PIXEL_SIZE_MM
 from .errors import FormatError, JunoCamError
 from .framelets import DARK_SAMPLES, PHOTOACTIVE
@@ -218,16 +219,31 @@ def _hot_pixels_of(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`repair_hot_pixels` of a float32 (n, lines, samples) stack: the repaired
     stack and the mask of replaced pixels."""
-    med = _median_filter_lines_samples(x, size)
-    resid = x - med
-    absr = np.abs(resid)
-    global_mad = np.median(absr.reshape(absr.shape[0], -1), axis=1)[:, None, None]
+    finite = bool(np.isfinite(x).all())
+    # one mirrored copy serves the 3 x 3 median and the ring extremes
+    padded = (
+        np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # numpy reflect = scipy mirror
+        if finite and min(x.shape[-2:]) >= 3
+        else None
+    )
+    med = _median_filter_lines_samples(x, size, padded=padded)
+    absr = x - med  # |residual|; the residual itself is needed at candidates only
+    np.abs(absr, out=absr)
+    if finite:  # np.median's values, from a bracketed selection (junocam.rank)
+        global_mad = np.array([rank.median(a) for a in absr], np.float32)[:, None, None]
+    else:
+        global_mad = np.median(absr.reshape(absr.shape[0], -1), axis=1)[:, None, None]
     # neighbour extremes (the 3x3 ring without the centre)
-    nmax, nmin = _ring_extremes(x)
-    # shot noise and companding quantisation: the MAD is 0 on flat quantised areas
-    floor = np.float32(shot_noise) * np.sqrt(np.maximum(med, 1.0))
+    nmax, nmin = _ring_extremes(x, padded=padded)
+    up, down = np.subtract(x, nmax, out=nmax), np.subtract(nmin, x, out=nmin)
 
-    def limit_of(local: np.ndarray | float, gmad: np.ndarray, fl: np.ndarray) -> np.ndarray:
+    def floor_at(at: tuple[np.ndarray, ...]) -> np.ndarray:
+        # shot noise and companding quantisation: the MAD is 0 on flat quantised areas
+        return np.float32(shot_noise) * np.sqrt(np.maximum(med[at], 1.0))
+
+    def limit_of(
+        local: np.ndarray | float, gmad: np.ndarray, fl: np.ndarray | np.floating
+    ) -> np.ndarray:
         sigma = 1.4826 * np.maximum(local, 0.5 * gmad)
         return np.float32(threshold) * np.maximum(np.maximum(sigma, fl), np.float32(0.5))
 
@@ -238,56 +254,79 @@ def _hot_pixels_of(
     # floored by the framelet's global one. That median is by far the dearest step,
     # but it only raises the limit: with it at its floor (0) the limit is a lower
     # bound, so only the few pixels that pass the cheap test need the exact value.
-    up, down = x - nmax, nmin - x
-    if np.isfinite(x).all():
-        cand = np.nonzero(outlier(resid, up, down, limit_of(0.0, global_mad, floor)))
+    # The cheap test itself runs in two steps: the limit without the shot-noise
+    # floor bounds it from below again (one scalar per framelet), and a pixel above
+    # its ring's maximum by more than a positive limit is above the 3 x 3 median by
+    # more too (the median of nine is at most the second largest), so the ring test
+    # alone picks a superset; the full test then runs on those few pixels only.
+    if finite:
+        low = limit_of(0.0, global_mad, np.float32(0.0))
+        pre = np.nonzero((up > low) | (down > low))
+        keep = outlier(
+            x[pre] - med[pre],
+            up[pre],
+            down[pre],
+            limit_of(0.0, global_mad[pre[0], 0, 0], floor_at(pre)),
+        )
+        cand = tuple(i[keep] for i in pre)
     else:  # NaN breaks the bound (and the selection): every pixel, full rank filter
         cand = np.nonzero(np.ones(x.shape, dtype=bool))
     nwin = 2 * size + 1
     local = _window_median_at(absr, nwin, cand)
-    lim = limit_of(local, global_mad[cand[0], 0, 0], floor[cand])
+    lim = limit_of(local, global_mad[cand[0], 0, 0], floor_at(cand))
     bad = np.zeros(x.shape, dtype=bool)
-    bad[cand] = outlier(resid[cand], up[cand], down[cand], lim)
+    bad[cand] = outlier(x[cand] - med[cand], up[cand], down[cand], lim)
     return np.where(bad, med, x).astype(np.float32, copy=False), bad
 
 
-def _ring_extremes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ring_extremes(
+    x: np.ndarray, *, padded: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Maximum and minimum of each pixel's 8 neighbours (lines and samples, mirrored
     edges): ``ndimage.maximum_filter``/``minimum_filter`` with the 3 x 3 ring as
     footprint, exactly, from shifted views (the generic footprint filter is several
-    times slower). Non-finite data use the filters."""
-    if min(x.shape[-2:]) < 2 or not np.isfinite(x).all():
+    times slower). Non-finite data use the filters. ``padded``: ``x`` already padded
+    by one line and sample, mirrored (finite data only)."""
+    if padded is None and (min(x.shape[-2:]) < 2 or not np.isfinite(x).all()):
         ring = np.ones((1, 3, 3), dtype=bool)
         ring[0, 1, 1] = False
         return (
             ndimage.maximum_filter(x, footprint=ring, mode="mirror"),
             ndimage.minimum_filter(x, footprint=ring, mode="mirror"),
         )
-    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # numpy reflect = scipy mirror
-    shifted = [
-        p[:, i : i + x.shape[1], j : j + x.shape[2]]
-        for i in range(3)
-        for j in range(3)
-        if (i, j) != (1, 1)  # not the centre
-    ]
-    hi, lo = np.maximum(shifted[0], shifted[1]), np.minimum(shifted[0], shifted[1])
-    for r in shifted[2:]:
-        np.maximum(hi, r, out=hi)
-        np.minimum(lo, r, out=lo)
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect") if padded is None else padded
+    lines, samples = x.shape[-2:]
+    # the ring is the row of three above, the row of three below and the two side
+    # neighbours: extremes of every row of three once (they serve two rings each)
+    left, centre, right = p[..., 0:samples], p[..., 1 : samples + 1], p[..., 2 : samples + 2]
+    hi3 = np.maximum(left, centre)
+    np.maximum(hi3, right, out=hi3)
+    lo3 = np.minimum(left, centre)
+    np.minimum(lo3, right, out=lo3)
+    side_l, side_r = left[:, 1 : lines + 1], right[:, 1 : lines + 1]
+    hi = np.maximum(hi3[:, 0:lines], hi3[:, 2 : lines + 2])
+    np.maximum(hi, side_l, out=hi)
+    np.maximum(hi, side_r, out=hi)
+    lo = np.minimum(lo3[:, 0:lines], lo3[:, 2 : lines + 2])
+    np.minimum(lo, side_l, out=lo)
+    np.minimum(lo, side_r, out=lo)
     return hi, lo
 
 
-def _median_filter_lines_samples(x: np.ndarray, size: int) -> np.ndarray:
+def _median_filter_lines_samples(
+    x: np.ndarray, size: int, *, padded: np.ndarray | None = None
+) -> np.ndarray:
     """``ndimage.median_filter(x, (1, size, size), mode="mirror")``, exactly.
 
     For the usual 3 x 3 window, the classic selection network (sort each column of
     three, then the median of the column maxima, medians and minima) on whole-array
     minima and maxima is several times faster than the generic rank filter and picks
     the same element. Non-finite data and other sizes use the rank filter.
+    ``padded``: ``x`` already padded by one line and sample, mirrored (finite data).
     """
-    if size != 3 or min(x.shape[-2:]) < 3 or not np.isfinite(x).all():
+    if size != 3 or min(x.shape[-2:]) < 3 or (padded is None and not np.isfinite(x).all()):
         return ndimage.median_filter(x, size=(1, size, size), mode="mirror")
-    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # numpy reflect = scipy mirror
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect") if padded is None else padded
     a, b, c = p[:, :-2], p[:, 1:-1], p[:, 2:]
     # the same minima and maxima as the textbook network, written into few buffers
     # (a fresh full-size array per step cost as much as the comparisons)
@@ -315,15 +354,6 @@ def _median3_into(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return small
 
 
-#: Compare-exchange pairs of a median-of-9 selection network (A. W. Paeth's, as
-#: in N. Devillard, "Fast median search: an ANSI C implementation", 1998): after
-#: these 19 exchanges the middle element (index 4) holds the median.
-_MEDIAN9_PAIRS = (
-    (1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
-    (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2),
-)  # fmt: skip
-
-
 def _median5(
     a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, e: np.ndarray
 ) -> np.ndarray:
@@ -334,16 +364,32 @@ def _median5(
     return _median3(e, low, high)
 
 
-def _median9(v: list[np.ndarray]) -> np.ndarray:
-    """Element-wise median of nine arrays by the :data:`_MEDIAN9_PAIRS` network,
-    exchanging within copies of them and one spare buffer (no allocation per step)."""
-    v = [np.array(a, copy=True) for a in v]
-    spare = np.empty_like(v[0])
-    for i, j in _MEDIAN9_PAIRS:
-        np.minimum(v[i], v[j], out=spare)
-        np.maximum(v[i], v[j], out=v[j])
-        v[i], spare = spare, v[i]
-    return v[4]
+def _median9_along_samples(p: np.ndarray, n: int) -> np.ndarray:
+    """Median of each 9 consecutive samples of ``p`` (padded by 4 on both sides),
+    ``n`` results per line.
+
+    A window of nine is three consecutive triples, and the median of nine values
+    split into three triples is the median of the largest of the triples' minima,
+    the median of their medians and the smallest of their maxima (the classic
+    3 x 3 identity). Sorting every triple of consecutive samples once serves the
+    nine windows that contain it: a third of the comparisons of the 19-exchange
+    network, and no copies. Minima and maxima pick elements: the same values.
+    """
+    m = n + 6  # triples starting at samples 0 .. n + 5
+    a, b, c = p[..., 0:m], p[..., 1 : m + 1], p[..., 2 : m + 2]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    mid = np.minimum(hi, c)
+    np.maximum(lo, mid, out=mid)
+    np.minimum(lo, c, out=lo)
+    np.maximum(hi, c, out=hi)
+    low = np.maximum(lo[..., 0:n], lo[..., 3 : n + 3])
+    np.maximum(low, lo[..., 6 : n + 6], out=low)
+    high = np.minimum(hi[..., 0:n], hi[..., 3 : n + 3])
+    np.minimum(high, hi[..., 6 : n + 6], out=high)
+    del lo, hi
+    middle = _median3_into(mid[..., 0:n], mid[..., 3 : n + 3], mid[..., 6 : n + 6])
+    del mid
+    return _median3_into(low, middle, high)
 
 
 def _median_along_samples(x: np.ndarray, width: int) -> np.ndarray:
@@ -365,8 +411,10 @@ def _median_along_samples(x: np.ndarray, width: int) -> np.ndarray:
         step = max(1, _CHUNK_VALUES // max(x[0].size, 1))
         for i in range(0, x.shape[0], step):
             p = np.pad(x[i : i + step], ((0, 0), (0, 0), (h, h)), mode="edge")
-            shifted = [p[..., k : k + n] for k in range(width)]
-            out[i : i + step] = _median5(*shifted) if width == 5 else _median9(shifted)
+            if width == 5:
+                out[i : i + step] = _median5(*[p[..., k : k + n] for k in range(5)])
+            else:
+                out[i : i + step] = _median9_along_samples(p, n)
         return out
     if width < 7:
         return ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
@@ -410,6 +458,21 @@ def _median_over_exposures(x: np.ndarray) -> np.ndarray:
     return np.mean(s[n // 2 - 1 : n // 2 + 1], axis=0)
 
 
+def _median(x: np.ndarray) -> np.floating:
+    """``np.median(x)``, exactly; by :func:`junocam.rank.median` when ``x`` is finite."""
+    if x.size and np.isfinite(x).all():
+        return x.dtype.type(rank.median(x))
+    return np.median(x)
+
+
+def _percentile(x: np.ndarray, q: list[float]) -> np.ndarray:
+    """``np.percentile(x, q)``, exactly; by :func:`junocam.rank.percentile` when ``x``
+    is finite."""
+    if x.size and np.isfinite(x).all():
+        return rank.percentile(x, q)
+    return np.percentile(x, q)
+
+
 def _median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
@@ -422,9 +485,17 @@ def _window_median_at(x: np.ndarray, width: int, at: tuple[np.ndarray, ...]) -> 
     h = width // 2
     if min(x.shape[-2:]) <= h or not np.isfinite(x[at]).all():
         return ndimage.median_filter(x, size=(1, width, width), mode="mirror")[at]
-    p = np.pad(x, ((0, 0), (h, h), (h, h)), mode="reflect")
-    windows = np.lib.stride_tricks.sliding_window_view(p, (width, width), axis=(1, 2))
-    vals = windows[at].reshape(at[0].size, -1)
+    # the windows' mirrored indices (numpy's "reflect", scipy's "mirror") gathered
+    # directly: no padded copy of the whole stack for a few windows
+    d = np.arange(-h, h + 1)
+
+    def mirrored(i: np.ndarray, n: int) -> np.ndarray:
+        j = np.abs(i[:, None] + d)
+        return np.where(j > n - 1, 2 * (n - 1) - j, j)
+
+    rows = mirrored(at[1], x.shape[1])
+    cols = mirrored(at[2], x.shape[2])
+    vals = x[at[0][:, None, None], rows[:, :, None], cols[:, None, :]].reshape(at[0].size, -1)
     return np.partition(vals, vals.shape[1] // 2, axis=1)[:, vals.shape[1] // 2]
 
 
@@ -497,10 +568,10 @@ def remove_fixed_pattern(
         resid = _median_along_samples(x[:, ls], width)
         np.subtract(x[:, ls], resid, out=resid)
         pattern[ls] = _median_over_exposures(resid)
-    mad = float(np.median(np.abs(pattern - np.median(pattern))))
+    mad = float(_median(np.abs(pattern - _median(pattern))))
     # quantised data often give the pattern a zero MAD: use the larger of the MAD and
     # the standard deviation of the central 99.8% of the pattern (defects are rarer)
-    lo, hi = np.percentile(pattern, [0.1, 99.9])
+    lo, hi = _percentile(pattern, [0.1, 99.9])
     core = pattern[(pattern >= lo) & (pattern <= hi)]
     sigma = max(1.4826 * mad, float(core.std()) if core.size else 0.0, 1e-6)
     keep = np.abs(pattern) > threshold * sigma
@@ -561,7 +632,7 @@ def correct_blemishes(
     if x.shape[0] < 3:
         return (x.copy(), ones) if return_gain else x.copy()
     smooth = _median_along_samples(x, width)
-    level = 0.2 * float(np.percentile(smooth, 99.0))
+    level = 0.2 * float(_percentile(smooth, [99.0])[0])
     cut = max(level, 1e-3)
     enough = np.zeros(x.shape[1:], dtype=bool)
     gain = np.ones(x.shape[1:], np.float32)
@@ -575,7 +646,7 @@ def correct_blemishes(
     if not enough.any():
         return (x.copy(), ones) if return_gain else x.copy()
     dev = gain[enough] - 1.0
-    sigma = max(1.4826 * float(np.median(np.abs(dev - np.median(dev)))), 1e-6)
+    sigma = max(1.4826 * float(_median(np.abs(dev - _median(dev)))), 1e-6)
     flagged = enough & (np.abs(gain - 1.0) > max(threshold * sigma, min_depth))
     gain = np.where(flagged, gain, 1.0).astype(np.float32)
     dead = flagged & (gain < 0.2)

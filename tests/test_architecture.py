@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
         "junocam.spin", "junocam.stitch", "junocam.matching", "junocam.spinfit",
         "junocam.geometry",
         "junocam.enhance", "junocam.compose", "junocam.quality", "junocam.output",
+        "junocam.rank",
     },
     {"junocam.planet"},
     {"junocam.simulate"},

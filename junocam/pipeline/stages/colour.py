@@ -54,13 +54,17 @@ def _color(
         if local and state.target is not None:
             # w rgb + (1 - w) old, as old + w (rgb - old): no full-size temporaries
             rgb -= state.rgb
-            rgb *= state.target if rgb.ndim == 2 else state.target[..., None]
+            enhance.apply_per_pixel(rgb, state.target, np.multiply)
             rgb += state.rgb
         if state.mask is not None:
-            rgb[~state.mask] = 0.0
+            enhance.apply_per_pixel(rgb, state.mask, _zero_where_false)
         return replace(state, rgb=rgb)
 
     return run
+
+
+def _zero_where_false(rows: np.ndarray, keep: np.ndarray, out: np.ndarray) -> None:
+    np.copyto(out, np.float32(0.0), where=~keep)
 
 
 def _flatten(img: np.ndarray, sigma: float, strength: float, max_gain: float) -> np.ndarray:
