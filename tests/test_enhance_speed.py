@@ -122,14 +122,12 @@ def test_saturation_matches_the_skimage_conversions(shape: tuple[int, int]):
 
 @settings(max_examples=50, deadline=None)
 @given(
-    st.integers(1, 3),
-    st.integers(1, 5),
-    st.integers(9, 60),
-    st.integers(0, 2**32 - 1),
-    st.sampled_from([5, 9]),
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 5), st.integers(9, 60)),
+    seed=st.integers(0, 2**32 - 1),
+    width=st.sampled_from([5, 9]),
 )
 def test_sample_median_networks_are_the_rank_filter(
-    n: int, lines: int, samples: int, seed: int, width: int
+    shape: tuple[int, int, int], seed: int, width: int
 ):
     """The clean-up stages' across-line medians (the triple-sharing median of nine
     included) pick scipy's median_filter's values, ties and edges included."""
@@ -138,7 +136,7 @@ def test_sample_median_networks_are_the_rank_filter(
     from junocam.calibrate import _median_along_samples
 
     rng = np.random.default_rng(seed)
-    x = np.round(rng.normal(0, 2, (n, lines, samples))).astype(np.float32)
+    x = np.round(rng.normal(0, 2, shape)).astype(np.float32)
     want = ndimage.median_filter(x, size=(1, 1, width), mode="nearest")
     assert np.array_equal(_median_along_samples(x, width), want)
 
