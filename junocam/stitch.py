@@ -594,31 +594,103 @@ def _sample_framelet(
     """Resample one framelet on the grid box whose distorted focal-plane coordinates
     (and in-front flags) are ``focal``; None when it does not cover the box."""
     xd, yd, ok = focal
+    return _sample_ccd(
+        framelets,
+        camera,
+        exposure,
+        band,
+        box,
+        (yd + camera.cy(band), xd + camera.cx, ok),
+        order,
+        feather,
+        trim_lines,
+    )
+
+
+def _sample_ccd(
+    framelets: Framelets,
+    camera: CameraModel,
+    exposure: int,
+    band: Filter,
+    box: tuple[slice, slice],
+    ccd: tuple[np.ndarray, np.ndarray, np.ndarray],
+    order: int,
+    feather: float,
+    trim_lines: int,
+) -> FrameletSample | None:
+    """:func:`_sample_framelet` from CCD (line, sample) coordinates of the box, arrays
+    this function may change."""
+    line, sample, ok = ccd
     lines = framelets.framelet_lines
     s0, s1 = camera.sample_range
     l0, l1 = float(trim_lines), float(lines - 1 - trim_lines)
-    sample = xd + camera.cx
-    line = yd + camera.cy(band)
     with np.errstate(invalid="ignore"):
         valid = ok & (sample >= s0) & (sample <= s1) & (line >= l0) & (line <= l1)
     if not valid.any():
         return None
-    img = framelets.data[exposure, framelets.index(band)]
-    vals = np.zeros(valid.shape, np.float32)
-    coords = np.stack([line[valid], sample[valid]])
-    if order == 1:
-        vals[valid] = bilinear(np.asarray(img, dtype=np.float32), coords[0], coords[1])
-    else:
+    img = np.asarray(framelets.data[exposure, framelets.index(band)], dtype=np.float32)
+    n_lines = int(l1 - l0) + 1
+    if order != 1:
+        vals = np.zeros(valid.shape, np.float32)
         vals[valid] = ndimage.map_coordinates(
-            np.asarray(img, dtype=np.float32),
-            coords,
+            img,
+            np.stack([line[valid], sample[valid]]),
             order=order,
             mode="nearest",
             prefilter=order > 1,
         )
-    wts = np.zeros(valid.shape, np.float32)
-    wts[valid] = feather_weight(line[valid] - l0, int(l1 - l0) + 1, feather)
+        wts = np.zeros(valid.shape, np.float32)
+        wts[valid] = feather_weight(line[valid] - l0, n_lines, feather)
+        return FrameletSample(exposure, band, box[0], box[1], valid, vals, wts)
+    # bilinear over the whole box, the uncovered pixels at an in-range point and
+    # zeroed after: cheaper than gathering the covered pixels and scattering them
+    # back (a box is mostly covered); the covered pixels get the same arithmetic
+    invalid = ~valid
+    np.copyto(line, l0, where=invalid)
+    np.copyto(sample, s0, where=invalid)
+    vals = _bilinear_in_range(img, line, sample)
+    vals[invalid] = 0.0
+    if l0:
+        line -= l0
+    wts = feather_weight(line, n_lines, feather)
+    wts[invalid] = 0.0
     return FrameletSample(exposure, band, box[0], box[1], valid, vals, wts)
+
+
+def _bilinear_in_range(img: np.ndarray, line: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """:func:`bilinear` for coordinates known to lie in the image (no clipping), in
+    the coordinates' own precision (float32 or float64) and with few passes."""
+    h, w = img.shape
+    fr = np.floor(line)
+    np.minimum(fr, max(h - 2, 0), out=fr)
+    fc = np.floor(sample)
+    np.minimum(fc, max(w - 2, 0), out=fc)
+    tr = np.subtract(line, fr).astype(np.float32, copy=False)
+    tc = np.subtract(sample, fc).astype(np.float32, copy=False)
+    i = fr.astype(np.intp)
+    i *= w
+    i += fc.astype(np.intp)
+    del fr, fc
+    flat = img.reshape(-1)
+    dc = 1 if w > 1 else 0
+    dr = w if h > 1 else 0
+    top = np.take(flat, i)
+    i += dc
+    right = np.take(flat, i)
+    right -= top
+    right *= tc
+    top += right
+    i += dr
+    bot = np.take(flat, i, out=right)
+    i -= dc
+    left = np.take(flat, i)
+    bot -= left
+    bot *= tc
+    bot += left
+    bot -= top
+    bot *= tr
+    top += bot
+    return top
 
 
 def _shares_spin_axis(grid: CylinderGrid | PerspectiveGrid, spin: SpinModel) -> bool:
@@ -659,27 +731,38 @@ def _shifted_map_footprints(
         rows = np.arange(r0, r1, dtype=np.float64)
         cols = np.arange(c0, c1, dtype=np.float64)
         mx, my, mok = camera.ray_to_focal(grid.rays_at(rows[:, None], cols[None, :]), band)
+        # the map in CCD pixels, float32 (a few 1e-5 px at 1648 samples, well below the
+        # shared map's 1e-4 px) and as row differences: line = L[j] + f (L[j-1] - L[j])
+        with np.errstate(invalid="ignore"):
+            ml = (my + camera.cy(band)).astype(np.float32)
+            ms = (mx + camera.cx).astype(np.float32)
+            dl, ds = np.empty_like(ml), np.empty_like(ms)
+            dl[1:] = ml[:-1] - ml[1:]
+            ds[1:] = ms[:-1] - ms[1:]
+        dl[0] = ds[0] = np.nan  # never used: row j - 1 exists for every output row
+        pair_ok = np.zeros_like(mok)
+        pair_ok[1:] = mok[1:] & mok[:-1]
+        del mx, my, mok
         for i in range(framelets.n_exposures):
             k = math.floor(shifts[i])
-            f = shifts[i] - k
+            f = np.float32(shifts[i] - k)
             # output row q uses map rows j - 1 and j, j = q - k - r0
             q0, q1 = max(r0 + k + 1, 0), min(r1 + k, h)
             if q1 <= q0:
                 continue
             j = slice(q0 - k - r0, q1 - k - r0)
-            jm = slice(j.start - 1, j.stop - 1)
-            focal = (
-                (1.0 - f) * mx[j] + f * mx[jm],
-                (1.0 - f) * my[j] + f * my[jm],
-                mok[j] & mok[jm],
-            )
-            fs = _sample_framelet(
+            with np.errstate(invalid="ignore"):
+                line = np.multiply(dl[j], f)
+                line += ml[j]
+                sample = np.multiply(ds[j], f)
+                sample += ms[j]
+            fs = _sample_ccd(
                 framelets,
                 camera,
                 i,
                 band,
                 (slice(q0, q1), slice(c0, c1)),
-                focal,
+                (line, sample, pair_ok[j]),
                 order,
                 feather,
                 trim_lines,
