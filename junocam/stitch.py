@@ -645,16 +645,28 @@ def _sample_ccd(
     # bilinear over the whole box, the uncovered pixels at an in-range point and
     # zeroed after: cheaper than gathering the covered pixels and scattering them
     # back (a box is mostly covered); the covered pixels get the same arithmetic
-    invalid = ~valid
-    np.copyto(line, l0, where=invalid)
-    np.copyto(sample, s0, where=invalid)
-    vals = _bilinear_in_range(img, line, sample)
-    vals[invalid] = 0.0
-    if l0:
-        line -= l0
-    wts = feather_weight(line, n_lines, feather)
-    wts[invalid] = 0.0
+    # by row bands, so that the temporaries (a dozen arrays) stay small
+    vals = np.empty(valid.shape, np.float32)
+    wts = np.empty(valid.shape, np.float32)
+    for r0 in range(0, valid.shape[0], _BOX_ROWS):
+        rows = slice(r0, r0 + _BOX_ROWS)
+        ln, sm, invalid = line[rows], sample[rows], ~valid[rows]
+        np.copyto(ln, l0, where=invalid)
+        np.copyto(sm, s0, where=invalid)
+        v = vals[rows]
+        v[...] = _bilinear_in_range(img, ln, sm)
+        v[invalid] = 0.0
+        if l0:
+            ln -= l0
+        wt = wts[rows]
+        wt[...] = feather_weight(ln, n_lines, feather)
+        wt[invalid] = 0.0
     return FrameletSample(exposure, band, box[0], box[1], valid, vals, wts)
+
+
+#: rows of a framelet's box resampled at once (about 100 k pixels: temporaries of a
+#: few MB, in the cache's reach)
+_BOX_ROWS = 64
 
 
 def _bilinear_in_range(img: np.ndarray, line: np.ndarray, sample: np.ndarray) -> np.ndarray:
@@ -730,19 +742,31 @@ def _shifted_map_footprints(
         c0, c1 = max(math.floor(c.min()) - 3, 0), min(math.ceil(c.max()) + 4, w)
         rows = np.arange(r0, r1, dtype=np.float64)
         cols = np.arange(c0, c1, dtype=np.float64)
-        mx, my, mok = camera.ray_to_focal(grid.rays_at(rows[:, None], cols[None, :]), band)
         # the map in CCD pixels, float32 (a few 1e-5 px at 1648 samples, well below the
-        # shared map's 1e-4 px) and as row differences: line = L[j] + f (L[j-1] - L[j])
+        # shared map's 1e-4 px) and as row differences: line = L[j] + f (L[j-1] - L[j]);
+        # made by row bands (the rays and the lens model's temporaries are float64)
+        ml = np.empty((rows.size, cols.size), np.float32)
+        ms = np.empty_like(ml)
+        mok = np.empty(ml.shape, bool)
+        for a in range(0, rows.size, _BOX_ROWS):
+            part = slice(a, a + _BOX_ROWS)
+            mx, my, mok[part] = camera.ray_to_focal(
+                grid.rays_at(rows[part, None], cols[None, :]), band
+            )
+            with np.errstate(invalid="ignore"):
+                np.add(my, camera.cy(band), out=my)
+                ml[part] = my
+                np.add(mx, camera.cx, out=mx)
+                ms[part] = mx
+            del mx, my
+        dl, ds = np.empty_like(ml), np.empty_like(ms)
         with np.errstate(invalid="ignore"):
-            ml = (my + camera.cy(band)).astype(np.float32)
-            ms = (mx + camera.cx).astype(np.float32)
-            dl, ds = np.empty_like(ml), np.empty_like(ms)
-            dl[1:] = ml[:-1] - ml[1:]
-            ds[1:] = ms[:-1] - ms[1:]
+            np.subtract(ml[:-1], ml[1:], out=dl[1:])
+            np.subtract(ms[:-1], ms[1:], out=ds[1:])
         dl[0] = ds[0] = np.nan  # never used: row j - 1 exists for every output row
         pair_ok = np.zeros_like(mok)
-        pair_ok[1:] = mok[1:] & mok[:-1]
-        del mx, my, mok
+        np.logical_and(mok[1:], mok[:-1], out=pair_ok[1:])
+        del mok
         for i in range(framelets.n_exposures):
             k = math.floor(shifts[i])
             f = np.float32(shifts[i] - k)
@@ -882,8 +906,10 @@ def stitch(
             trim_lines=trim_lines,
         )
         for fs in samples:
-            acc[fs.band][fs.rows, fs.cols] += fs.values * fs.weights
+            # the sample is this loop's own: its values become the weighted values
+            acc[fs.band][fs.rows, fs.cols] += np.multiply(fs.values, fs.weights, out=fs.values)
             wsum[fs.band][fs.rows, fs.cols] += fs.weights
+            del fs  # not alive while the next sample is made
         for b in group:
             m = wsum[b] > 0
             img = acc.pop(b)  # the mean in place of the weighted sum: 0 where uncovered
