@@ -278,11 +278,25 @@ def _fast_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def _spectrum(img: np.ndarray) -> np.ndarray | None:
     """Real-input FFT of the mean-free image (NaN as 0, zero-padded to
-    :func:`_fast_shape`), or None for a flat image."""
-    a = _finite(img)
-    if a.size == 0 or float(a.std()) == 0.0:
+    :func:`_fast_shape`), or None for a flat image.
+
+    The image is copied once, straight into the zero-padded buffer the transform
+    reads (no separate finite copy, mean-free copy and padded copy)."""
+    h, w = img.shape
+    if img.size == 0:
         return None
-    return sfft.rfft2(a - a.mean(), s=_fast_shape(a.shape))
+    buf = np.zeros(_fast_shape(img.shape), np.float32)
+    a = buf[:h, :w]
+    a[...] = img
+    bad = ~np.isfinite(a)
+    if bad.any():
+        a[bad] = 0.0
+    del bad
+    lo, hi = float(a.min()), float(a.max())
+    if lo == hi:  # flat: no correlation to find
+        return None
+    a -= a.mean(dtype=np.float64).astype(np.float32)
+    return sfft.rfft2(buf)
 
 
 def _phase_offset(
@@ -294,30 +308,36 @@ def _phase_offset(
     phase_cross_correlation`` finds it without upsampling, but with real-input FFTs
     (half the spectrum), the reference's spectrum reusable (``ref_spectrum`` from
     :func:`_spectrum`) and without the error and phase figures skimage also computes.
+    The cross-power spectrum is formed in the moving image's spectrum's buffer.
     """
     if reference.shape != moving.shape or reference.size == 0:
         return None
     fa = _spectrum(reference) if ref_spectrum is None else ref_spectrum
-    fb = _spectrum(moving)
-    if fa is None or fb is None:
+    if fa is None:
         return None
-    product = fa * np.conj(fb)
-    product /= np.maximum(np.abs(product), 100 * np.finfo(np.float32).eps)
+    product = _spectrum(moving)
+    if product is None:
+        return None
+    np.conjugate(product, out=product)
+    product *= fa
+    mag = np.abs(product)
+    np.maximum(mag, 100 * np.finfo(np.float32).eps, out=mag)
+    product /= mag
+    del mag
     corr = sfft.irfft2(product, s=_fast_shape(reference.shape))
-    peak = np.unravel_index(int(np.argmax(np.abs(corr))), corr.shape)
+    del product
+    # the first pixel of the largest magnitude, as argmax(abs(corr)), without the
+    # magnitude image: the first maximum or the first minimum, whichever is larger
+    hi, lo = int(np.argmax(corr)), int(np.argmin(corr))
+    vhi, vlo = abs(float(corr.flat[hi])), abs(float(corr.flat[lo]))
+    best = hi if vhi > vlo else lo if vlo > vhi else min(hi, lo)
+    peak = np.unravel_index(best, corr.shape)
     h, w = corr.shape
     dy, dx = (int(p) if n > 1 else 0 for p, n in zip(peak, reference.shape, strict=True))
     # the correlation is circular: map shifts to the signed range
     dy = dy - h if dy > h // 2 else dy
     dx = dx - w if dx > w // 2 else dx
     return dy, dx
-
-
-def _finite(img: np.ndarray) -> np.ndarray:
-    """float32 copy with NaN and infinities set to 0."""
-    out = np.array(img, dtype=np.float32)
-    out[~np.isfinite(out)] = 0.0
-    return out
 
 
 def _plausible(measured: tuple[int, int] | None, nominal: int) -> bool:
@@ -549,8 +569,7 @@ def compose_rgb(
     inv_gamma = np.float32(1.0 / gamma)
     # by row bands, each finished while it is in the cache: the channels scaled
     # straight into the picture, NaN (uncovered) to 0 and infinities to the ends of
-    # the range, clipped to [0, 1] (nan_to_num makes boolean masks the size of its
-    # input, a row band's here)
+    # the range, clipped to [0, 1]
     for r0 in range(0, shape[0], _ROWS):
         rows = slice(r0, r0 + _ROWS)
         block = rgb[rows]
@@ -561,8 +580,10 @@ def compose_rgb(
                 block[..., i] = block[..., i - 1]  # a grey composite: the same band again
             else:
                 np.divide(c[rows], np.float32(whites[i]), out=block[..., i])
-        np.nan_to_num(block, copy=False, nan=0.0)
-        np.clip(block, 0.0, 1.0, out=block)
+        # fmax/fmin drop NaN for the other operand: NaN -> 0, +-inf -> 1 or 0, as
+        # nan_to_num then clip would give
+        np.fmax(block, np.float32(0.0), out=block)
+        np.fmin(block, np.float32(1.0), out=block)
         if gamma != 1.0:
             np.power(block, inv_gamma, out=block)
     return rgb if rgb.shape[-1] == 3 else rgb[..., 0]
