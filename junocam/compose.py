@@ -149,10 +149,13 @@ def naive_band_images(
             raise ValueError(f"expected a 2-D strip or 4-D framelets, got shape {arr.shape}")
     data = framelets.photoactive() if photoactive else framelets.data
     n_exp, _, lines, samples = data.shape
-    return {
-        f: data[:, i].reshape(n_exp * lines, samples).astype(np.float32)
-        for i, f in enumerate(framelets.filters)
-    }
+    out = {}
+    for i, f in enumerate(framelets.filters):
+        # one copy, straight into the new image (not a reshaped copy, then a cast one)
+        img = np.empty((n_exp * lines, samples), np.float32)
+        img.reshape(n_exp, lines, samples)[...] = data[:, i]
+        out[f] = img
+    return out
 
 
 def reference_band(filters: Sequence[Filter | str]) -> Filter:
@@ -391,9 +394,14 @@ def shift_bands(
     width = w + max(o[1] for o in offs.values()) - x0
     out = {}
     for f, img in bands.items():
-        canvas = np.full((height, width), fill, dtype=np.float32)
+        canvas = np.empty((height, width), dtype=np.float32)
         dy, dx = offs[f][0] - y0, offs[f][1] - x0
         canvas[dy : dy + h, dx : dx + w] = img
+        # only the margins around the band are filled
+        canvas[:dy] = fill
+        canvas[dy + h :] = fill
+        canvas[dy : dy + h, :dx] = fill
+        canvas[dy : dy + h, dx + w :] = fill
         out[f] = canvas
     return out
 
