@@ -36,8 +36,11 @@ is 0 DN. With ``normalize="joint"`` (default) one white point, the
 relative brightness (raw JunoCam colour is therefore yellowish, since blue is the
 least sensitive band). With ``normalize="per-band"`` each channel gets its own
 white point, a crude white balance. Percentiles are estimated on a regular
-subsample of at most about a million values. Pixels not covered by a band (NaN)
-become 0. An optional ``gamma`` is applied last (``out ** (1 / gamma)``).
+subsample of at most about a million values per band (every ``size // 10**6``-th
+value); on that subsample the percentile is exact, ``np.percentile``'s linear
+method to float32 rounding (:func:`percentile_of_finite`, which partitions only the
+values beyond a checked bound). Pixels not covered by a band (NaN) become 0. An
+optional ``gamma`` is applied last (``out ** (1 / gamma)``).
 
 Examples
 --------
