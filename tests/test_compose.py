@@ -189,3 +189,41 @@ def test_white_point_uses_the_exact_percentile_of_the_subsample():
     white = float(np.percentile(np.concatenate([b.ravel() for b in bands.values()]), 99.9))
     want = np.clip(bands[Filter.RED] / np.float32(white), 0, 1)
     np.testing.assert_allclose(rgb[..., 0], want, rtol=2e-6, atol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    channels=st.sampled_from([0, 1, 3, 4]),
+    strided=st.booleans(),
+)
+def test_fill_where_is_boolean_assignment(seed: int, channels: int, strided: bool):
+    from junocam.compose import fill_where
+
+    rng = np.random.default_rng(seed)
+    shape = (13, 17) if channels == 0 else (13, 17, channels)
+    img = rng.random(shape).astype(np.float32)
+    if strided:
+        img = np.asarray(rng.random((13, 34) + shape[2:]), np.float32)[:, ::2]
+    where = rng.random((13, 17)) < 0.4
+    value = rng.random(max(channels, 1)).astype(np.float32) if channels else np.float32(0.25)
+    want = img.copy()
+    want[where] = value
+    assert fill_where(img, where, value) is img
+    np.testing.assert_array_equal(img, want)
+
+
+def test_over_sky_equals_its_formula_everywhere():
+    """alpha 0 is the sky exactly, alpha 1 the picture, the ramp sky + a (rgb - sky)."""
+    from junocam.compose import over_sky
+
+    rng = np.random.default_rng(5)
+    rgb = rng.random((40, 50, 3)).astype(np.float32)
+    alpha = rng.choice(np.array([0.0, 1.0, 0.3, 0.75], np.float32), (40, 50))
+    sky = np.array([0.01, 0.02, 0.05], np.float32)
+    want = sky + alpha[..., None] * (rgb - sky)
+    got = over_sky(rgb, alpha, sky)
+    np.testing.assert_array_equal(got[alpha == 0], np.broadcast_to(sky, got[alpha == 0].shape))
+    np.testing.assert_array_equal(got[alpha == 1], rgb[alpha == 1])
+    ramp = (alpha > 0) & (alpha < 1)
+    np.testing.assert_array_equal(got[ramp], want[ramp])
