@@ -36,8 +36,11 @@ is 0 DN. With ``normalize="joint"`` (default) one white point, the
 relative brightness (raw JunoCam colour is therefore yellowish, since blue is the
 least sensitive band). With ``normalize="per-band"`` each channel gets its own
 white point, a crude white balance. Percentiles are estimated on a regular
-subsample of at most about a million values. Pixels not covered by a band (NaN)
-become 0. An optional ``gamma`` is applied last (``out ** (1 / gamma)``).
+subsample of at most about a million values per band (every ``size // 10**6``-th
+value); on that subsample the percentile is exact, ``np.percentile``'s linear
+method to float32 rounding (:func:`percentile_of_finite`, which partitions only the
+values beyond a checked bound). Pixels not covered by a band (NaN) become 0. An
+optional ``gamma`` is applied last (``out ** (1 / gamma)``).
 
 Examples
 --------
@@ -81,6 +84,8 @@ __all__ = [
     "saturation_bleed",
     "sky_level",
     "over_sky",
+    "percentile_of_finite",
+    "fill_where",
 ]
 
 #: First CCD line of each filter's framelet [ADD junoAddendum005.ti, CAMERA.md].
@@ -147,10 +152,13 @@ def naive_band_images(
             raise ValueError(f"expected a 2-D strip or 4-D framelets, got shape {arr.shape}")
     data = framelets.photoactive() if photoactive else framelets.data
     n_exp, _, lines, samples = data.shape
-    return {
-        f: data[:, i].reshape(n_exp * lines, samples).astype(np.float32)
-        for i, f in enumerate(framelets.filters)
-    }
+    out = {}
+    for i, f in enumerate(framelets.filters):
+        # one copy, straight into the new image (not a reshaped copy, then a cast one)
+        img = np.empty((n_exp * lines, samples), np.float32)
+        img.reshape(n_exp, lines, samples)[...] = data[:, i]
+        out[f] = img
+    return out
 
 
 def reference_band(filters: Sequence[Filter | str]) -> Filter:
@@ -276,11 +284,25 @@ def _fast_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def _spectrum(img: np.ndarray) -> np.ndarray | None:
     """Real-input FFT of the mean-free image (NaN as 0, zero-padded to
-    :func:`_fast_shape`), or None for a flat image."""
-    a = _finite(img)
-    if a.size == 0 or float(a.std()) == 0.0:
+    :func:`_fast_shape`), or None for a flat image.
+
+    The image is copied once, straight into the zero-padded buffer the transform
+    reads (no separate finite copy, mean-free copy and padded copy)."""
+    h, w = img.shape
+    if img.size == 0:
         return None
-    return sfft.rfft2(a - a.mean(), s=_fast_shape(a.shape))
+    buf = np.zeros(_fast_shape(img.shape), np.float32)
+    a = buf[:h, :w]
+    a[...] = img
+    bad = ~np.isfinite(a)
+    if bad.any():
+        a[bad] = 0.0
+    del bad
+    lo, hi = float(a.min()), float(a.max())
+    if lo == hi:  # flat: no correlation to find
+        return None
+    a -= a.mean(dtype=np.float64).astype(np.float32)
+    return sfft.rfft2(buf)
 
 
 def _phase_offset(
@@ -292,30 +314,36 @@ def _phase_offset(
     phase_cross_correlation`` finds it without upsampling, but with real-input FFTs
     (half the spectrum), the reference's spectrum reusable (``ref_spectrum`` from
     :func:`_spectrum`) and without the error and phase figures skimage also computes.
+    The cross-power spectrum is formed in the moving image's spectrum's buffer.
     """
     if reference.shape != moving.shape or reference.size == 0:
         return None
     fa = _spectrum(reference) if ref_spectrum is None else ref_spectrum
-    fb = _spectrum(moving)
-    if fa is None or fb is None:
+    if fa is None:
         return None
-    product = fa * np.conj(fb)
-    product /= np.maximum(np.abs(product), 100 * np.finfo(np.float32).eps)
+    product = _spectrum(moving)
+    if product is None:
+        return None
+    np.conjugate(product, out=product)
+    product *= fa
+    mag = np.abs(product)
+    np.maximum(mag, 100 * np.finfo(np.float32).eps, out=mag)
+    product /= mag
+    del mag
     corr = sfft.irfft2(product, s=_fast_shape(reference.shape))
-    peak = np.unravel_index(int(np.argmax(np.abs(corr))), corr.shape)
+    del product
+    # the first pixel of the largest magnitude, as argmax(abs(corr)), without the
+    # magnitude image: the first maximum or the first minimum, whichever is larger
+    hi, lo = int(np.argmax(corr)), int(np.argmin(corr))
+    vhi, vlo = abs(float(corr.flat[hi])), abs(float(corr.flat[lo]))
+    best = hi if vhi > vlo else lo if vlo > vhi else min(hi, lo)
+    peak = np.unravel_index(best, corr.shape)
     h, w = corr.shape
     dy, dx = (int(p) if n > 1 else 0 for p, n in zip(peak, reference.shape, strict=True))
     # the correlation is circular: map shifts to the signed range
     dy = dy - h if dy > h // 2 else dy
     dx = dx - w if dx > w // 2 else dx
     return dy, dx
-
-
-def _finite(img: np.ndarray) -> np.ndarray:
-    """float32 copy with NaN and infinities set to 0."""
-    out = np.array(img, dtype=np.float32)
-    out[~np.isfinite(out)] = 0.0
-    return out
 
 
 def _plausible(measured: tuple[int, int] | None, nominal: int) -> bool:
@@ -369,9 +397,14 @@ def shift_bands(
     width = w + max(o[1] for o in offs.values()) - x0
     out = {}
     for f, img in bands.items():
-        canvas = np.full((height, width), fill, dtype=np.float32)
+        canvas = np.empty((height, width), dtype=np.float32)
         dy, dx = offs[f][0] - y0, offs[f][1] - x0
         canvas[dy : dy + h, dx : dx + w] = img
+        # only the margins around the band are filled
+        canvas[:dy] = fill
+        canvas[dy + h :] = fill
+        canvas[dy : dy + h, :dx] = fill
+        canvas[dy : dy + h, dx + w :] = fill
         out[f] = canvas
     return out
 
@@ -380,20 +413,95 @@ def shift_bands(
 _ROWS = 256
 
 
-def _white_point(values: Sequence[np.ndarray], percentile: float) -> float:
-    """Percentile of the finite values of ``values`` together, on a subsample."""
-    parts = []
+def _subsample(values: Sequence[np.ndarray], budget: int = 1_000_000) -> list[np.ndarray]:
+    """Regular (strided) subsamples of at most about ``budget`` values per array."""
+    out = []
     for v in values:
         flat = v.reshape(-1)
-        step = max(1, flat.size // 1_000_000)
-        sub = flat[::step]
-        parts.append(sub[np.isfinite(sub)])
-    data = np.concatenate(parts) if parts else np.empty(0, np.float32)
-    if data.size == 0:
+        out.append(flat[:: max(1, flat.size // budget)])
+    return out
+
+
+def percentile_of_finite(values: Sequence[np.ndarray], q: float) -> float | None:
+    """``np.percentile`` (linear method) of the finite values of ``values`` together.
+
+    The same value as ``np.percentile(np.concatenate([v[np.isfinite(v)] ...]), q)``
+    (to the float32 rounding of the final interpolation, relative 1e-6), without
+    copying or partitioning every value: for ``q`` near the top (or bottom) the two
+    order statistics it needs lie beyond a bound read from a small regular
+    subsample, so only the values past that bound are gathered and partitioned. The
+    bound's count is checked; when it does not hold enough values (or ``q`` is
+    central) the full partition is done, so the result is exact either way.
+
+    Parameters
+    ----------
+    values : sequence of numpy.ndarray
+        Arrays of any shape (NaN and infinities are left out).
+    q : float
+        Percentile in [0, 100].
+
+    Returns
+    -------
+    float or None
+        None when there is no finite value.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(size=(300, 400)).astype(np.float32)
+    >>> x[0, :5] = np.nan
+    >>> want = float(np.percentile(x[np.isfinite(x)], 99.9))
+    >>> abs(percentile_of_finite([x], 99.9) - want) <= 1e-6 * abs(want)
+    True
+    """
+    flats = [np.asarray(v).reshape(-1) for v in values]
+    finite = [np.isfinite(f) for f in flats]
+    n = sum(int(np.count_nonzero(m)) for m in finite)
+    if n == 0:
+        return None
+    pos = q / 100.0 * (n - 1)
+    k = min(int(math.floor(pos)), n - 1)
+    frac = pos - k
+    ranks = (k, min(k + 1, n - 1))
+    tail = min(k + 1, n - k)  # values from the wanted rank to the nearer end
+    picked: np.ndarray | None = None
+    if 64 * tail < n and n > 4096:
+        upper = q >= 50.0
+        # a bound with, by the subsample, about 4 times the needed tail beyond it
+        probe = np.concatenate([f[:: max(1, f.size // 65536)] for f in flats])
+        probe = probe[np.isfinite(probe)]
+        if probe.size:
+            share = min(1.0, 4.0 * tail / n + 32.0 / probe.size)
+            bound = np.quantile(probe, 1.0 - share if upper else share)
+            with np.errstate(invalid="ignore"):
+                parts = [
+                    f[((f >= bound) if upper else (f <= bound)) & m]
+                    for f, m in zip(flats, finite, strict=True)
+                ]
+            part = np.concatenate(parts)
+            m = part.size
+            if m >= tail + 1:
+                # the ranks counted within the tail
+                local = [r - (n - m) for r in ranks] if upper else list(ranks)
+                if min(local) >= 0 and max(local) < m:
+                    part.partition(sorted(set(local)))
+                    picked = part[local]
+    if picked is None:
+        data = np.concatenate([f[m] for f, m in zip(flats, finite, strict=True)])
+        data.partition(sorted(set(ranks)))
+        picked = data[list(ranks)]
+    lo, hi = float(picked[0]), float(picked[1])
+    return lo + (hi - lo) * frac if frac < 0.5 else hi - (hi - lo) * (1.0 - frac)
+
+
+def _white_point(values: Sequence[np.ndarray], percentile: float) -> float:
+    """Percentile of the finite values of ``values`` together, on a subsample."""
+    sub = _subsample(values)
+    white = percentile_of_finite(sub, percentile)
+    if white is None:
         return 1.0
-    white = float(np.percentile(data, percentile))
     if not white > 0.0:
-        white = float(data.max()) if data.max() > 0 else 1.0
+        top = max(float(np.max(v, initial=-np.inf, where=np.isfinite(v))) for v in sub)
+        white = top if top > 0 else 1.0
     return white
 
 
@@ -460,22 +568,35 @@ def compose_rgb(
     shape = next(iter(shapes))
     if one_channel and all(c is channels[0] for c in channels):
         channels = channels[:1]
-    rgb = np.zeros((*shape, len(channels)), dtype=np.float32)
-    for i, c in enumerate(channels):  # scaled straight into the picture's channels
+    whites: list[float] = []
+    for i, c in enumerate(channels):
         if c is None:
-            continue
-        if i > 0 and c is channels[i - 1]:  # a grey composite: the same band again
-            rgb[..., i] = rgb[..., i - 1]
-            continue
-        white = joint if normalize == "joint" else _white_point([c], percentile)
-        np.divide(c, np.float32(white), out=rgb[..., i])
-    # NaN (uncovered) becomes 0, infinities the ends of the range; by row bands, as
-    # nan_to_num makes boolean masks the size of its input
+            whites.append(1.0)
+        elif i > 0 and c is channels[i - 1]:
+            whites.append(whites[-1])
+        else:
+            whites.append(joint if normalize == "joint" else _white_point([c], percentile))
+    rgb = np.empty((*shape, len(channels)), dtype=np.float32)
+    inv_gamma = np.float32(1.0 / gamma)
+    # by row bands, each finished while it is in the cache: the channels scaled
+    # straight into the picture, NaN (uncovered) to 0 and infinities to the ends of
+    # the range, clipped to [0, 1]
     for r0 in range(0, shape[0], _ROWS):
-        np.nan_to_num(rgb[r0 : r0 + _ROWS], copy=False, nan=0.0)
-    np.clip(rgb, 0.0, 1.0, out=rgb)
-    if gamma != 1.0:
-        np.power(rgb, np.float32(1.0 / gamma), out=rgb)
+        rows = slice(r0, r0 + _ROWS)
+        block = rgb[rows]
+        for i, c in enumerate(channels):
+            if c is None:
+                block[..., i] = 0.0
+            elif i > 0 and c is channels[i - 1]:
+                block[..., i] = block[..., i - 1]  # a grey composite: the same band again
+            else:
+                np.divide(c[rows], np.float32(whites[i]), out=block[..., i])
+        # fmax/fmin drop NaN for the other operand: NaN -> 0, +-inf -> 1 or 0, as
+        # nan_to_num then clip would give
+        np.fmax(block, np.float32(0.0), out=block)
+        np.fmin(block, np.float32(1.0), out=block)
+        if gamma != 1.0:
+            np.power(block, inv_gamma, out=block)
     return rgb if rgb.shape[-1] == 3 else rgb[..., 0]
 
 
@@ -615,9 +736,11 @@ def target_weight(rgb: np.ndarray, mask: np.ndarray, sky_sigmas: float = 6.0) ->
     half = max(vals.size // 2, 1)
     if half < vals.size:
         vals.partition(half - 1)
-    dark = vals[:half]
-    level = float(np.median(dark))
-    noise = 1.4826 * float(np.median(np.abs(dark - level))) + 1e-3
+    dark = vals[:half]  # vals is this function's own copy: the medians may reorder it
+    level = float(np.median(dark, overwrite_input=True))
+    np.subtract(dark, np.float32(level), out=dark)
+    np.abs(dark, out=dark)
+    noise = 1.4826 * float(np.median(dark, overwrite_input=True)) + 1e-3
     del vals, dark
     lo = level + sky_sigmas * noise
     # smoothstep of (lum - lo) / (sky_sigmas noise), in lum's buffer
@@ -685,8 +808,14 @@ def band_coverage(
     arrays = list(masks.values()) if isinstance(masks, Mapping) else list(masks)
     if not arrays:
         raise ValueError("band_coverage needs at least one band mask")
-    stack = np.stack([np.asarray(m, bool) for m in arrays])
-    cover: np.ndarray = np.all(stack, axis=0) if mode == "all" else np.any(stack, axis=0)
+    bools = [np.asarray(m, bool) for m in arrays]
+    if len({b.shape for b in bools}) != 1:
+        raise ValueError(f"band masks differ in shape: {sorted({b.shape for b in bools})}")
+    # reduced pairwise, without a stacked copy of the masks
+    op = np.logical_and if mode == "all" else np.logical_or
+    cover: np.ndarray = bools[0].copy()
+    for b in bools[1:]:
+        op(cover, b, out=cover)
     if straighten > 0 and mode == "all":
         cover = straighten_edges(cover, straighten)
     if mode == "any" or feather_px < 1e-3:
@@ -701,6 +830,12 @@ def band_coverage(
     r, c = np.nonzero(cover & (core == 0))
     if r.size:
         h, w = cover.shape
+        # the uncovered pixels with a margin of ``reach`` that is not a hit (nothing
+        # outside the image is), read at flat offsets: no bounds tests per offset
+        gap = np.zeros((h + 2 * reach, w + 2 * reach), bool)
+        np.logical_not(cover, out=gap[reach : reach + h, reach : reach + w])
+        gap_flat = gap.reshape(-1)
+        at = (r + reach) * gap.shape[1] + (c + reach)
         dist = np.full(r.size, np.inf, np.float32)
         offsets = [
             (dy, dx)
@@ -709,10 +844,7 @@ def band_coverage(
             if 0 < dy * dy + dx * dx <= feather_px * feather_px
         ]
         for dy, dx in sorted(offsets, key=lambda o: o[0] * o[0] + o[1] * o[1]):
-            rr, cc = r + dy, c + dx
-            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-            hit = np.zeros(r.size, bool)
-            hit[inside] = ~cover[rr[inside], cc[inside]]
+            hit = gap_flat.take(at + (dy * gap.shape[1] + dx))
             np.minimum(dist, np.where(hit, np.float32(math.hypot(dy, dx)), np.inf), out=dist)
         ramp = np.clip(dist / np.float32(feather_px), 0.0, 1.0)
         alpha[r, c] = ramp * ramp * (3.0 - 2.0 * ramp)
@@ -743,8 +875,16 @@ def sky_level(
         # thousands of sky pixels to well under the noise, four times cheaper
         sub = sky[::2, ::2]
         if int(sub.sum()) >= min_pixels:
-            return np.median(rgb[::2, ::2][sub], axis=0).astype(np.float32)
-    return np.median(rgb[sky], axis=0).astype(np.float32)
+            return _channel_medians(rgb[::2, ::2], sub)
+    return _channel_medians(rgb, sky)
+
+
+def _channel_medians(img: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``np.median(img[where], axis=0)`` as float32, one contiguous channel at a time
+    (the same values, without the strided partition of an (N, C) array)."""
+    if img.ndim == 2:
+        return np.median(img[where], axis=0).astype(np.float32)
+    return np.array([np.median(img[..., k][where]) for k in range(img.shape[-1])], np.float32)
 
 
 def over_sky(
@@ -765,12 +905,43 @@ def over_sky(
         out = np.array(rgb, dtype=np.float32, copy=True)
     elif out is not rgb:
         out[...] = rgb
-    # most of a frame is fully covered (alpha 1): only the rest changes
-    fade = alpha < 1.0
-    if fade.any():
-        a = alpha[fade][:, None]
-        out[fade] = sky + a * (out[fade] - sky)
+    # most of a frame is fully covered (alpha 1) and most of the rest not at all
+    # (alpha 0, where the result is the sky exactly): only the ramp is computed
+    a = np.asarray(alpha)
+    empty = a <= 0.0
+    if empty.any():
+        fill_where(out, empty, sky)
+    ramp = (a < 1.0) & ~empty
+    if ramp.any():
+        w = a[ramp][:, None]
+        out[ramp] = sky + w * (out[ramp] - sky)
     return out
+
+
+def fill_where(image: np.ndarray, where: np.ndarray, value: np.ndarray | float) -> np.ndarray:
+    """Set the pixels of ``image`` where ``where`` is true to ``value``, in place.
+
+    ``image`` is (H, W) or (H, W, C); ``value`` a scalar or one value per channel.
+    The same as ``image[where] = value``, several times faster for a colour image:
+    each pixel's channels are copied as one item (a byte view of the pixel), not
+    through a boolean mask broadcast over the channels.
+
+    Examples
+    --------
+    >>> img = np.zeros((2, 2, 3), np.float32)
+    >>> fill_where(img, np.array([[True, False], [False, True]]), np.array([1, 2, 3]))[0].tolist()
+    [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]
+    """
+    where = np.asarray(where, bool)
+    if image.ndim == 3 and image.flags.c_contiguous and image.dtype.itemsize * image.shape[-1]:
+        pixel = np.dtype((np.void, image.dtype.itemsize * image.shape[-1]))
+        fill = np.broadcast_to(np.asarray(value, image.dtype), image.shape[-1:]).copy()
+        np.copyto(image.view(pixel)[..., 0], fill.view(pixel)[0], where=where)
+    elif image.ndim == 3:
+        np.copyto(image, np.asarray(value, image.dtype), where=where[..., None])
+    else:
+        np.copyto(image, np.asarray(value, image.dtype), where=where)
+    return image
 
 
 def saturation_bleed(

@@ -407,7 +407,8 @@ def _map(
     # camera a -> sky -> camera b, one matrix per pair; the focal length of a's band
     # is the ray's third component, so it folds into the matrix's last column
     rel = np.einsum("gkj,gki->gji", rb, ra)  # rb^T @ ra
-    rel[:, :, 2] *= np.array([camera.focal_for(bands[k]) for k in pairs[:, 1]])[:, None]
+    focal = np.array([camera.focal_for(b) for b in bands])  # per band, not per pair
+    rel[:, :, 2] *= focal[pairs[:, 1]][:, None]
     out = np.empty((und.shape[0], 3))
     # points come grouped: one small product per group beats a matrix per point
     bounds = np.searchsorted(group, np.arange(len(pairs) + 1))

@@ -594,31 +594,115 @@ def _sample_framelet(
     """Resample one framelet on the grid box whose distorted focal-plane coordinates
     (and in-front flags) are ``focal``; None when it does not cover the box."""
     xd, yd, ok = focal
+    return _sample_ccd(
+        framelets,
+        camera,
+        exposure,
+        band,
+        box,
+        (yd + camera.cy(band), xd + camera.cx, ok),
+        order,
+        feather,
+        trim_lines,
+    )
+
+
+def _sample_ccd(
+    framelets: Framelets,
+    camera: CameraModel,
+    exposure: int,
+    band: Filter,
+    box: tuple[slice, slice],
+    ccd: tuple[np.ndarray, np.ndarray, np.ndarray],
+    order: int,
+    feather: float,
+    trim_lines: int,
+) -> FrameletSample | None:
+    """:func:`_sample_framelet` from CCD (line, sample) coordinates of the box, arrays
+    this function may change."""
+    line, sample, ok = ccd
     lines = framelets.framelet_lines
     s0, s1 = camera.sample_range
     l0, l1 = float(trim_lines), float(lines - 1 - trim_lines)
-    sample = xd + camera.cx
-    line = yd + camera.cy(band)
     with np.errstate(invalid="ignore"):
         valid = ok & (sample >= s0) & (sample <= s1) & (line >= l0) & (line <= l1)
     if not valid.any():
         return None
-    img = framelets.data[exposure, framelets.index(band)]
-    vals = np.zeros(valid.shape, np.float32)
-    coords = np.stack([line[valid], sample[valid]])
-    if order == 1:
-        vals[valid] = bilinear(np.asarray(img, dtype=np.float32), coords[0], coords[1])
-    else:
+    img = np.asarray(framelets.data[exposure, framelets.index(band)], dtype=np.float32)
+    n_lines = int(l1 - l0) + 1
+    if order != 1:
+        vals = np.zeros(valid.shape, np.float32)
         vals[valid] = ndimage.map_coordinates(
-            np.asarray(img, dtype=np.float32),
-            coords,
+            img,
+            np.stack([line[valid], sample[valid]]),
             order=order,
             mode="nearest",
             prefilter=order > 1,
         )
-    wts = np.zeros(valid.shape, np.float32)
-    wts[valid] = feather_weight(line[valid] - l0, int(l1 - l0) + 1, feather)
+        wts = np.zeros(valid.shape, np.float32)
+        wts[valid] = feather_weight(line[valid] - l0, n_lines, feather)
+        return FrameletSample(exposure, band, box[0], box[1], valid, vals, wts)
+    # bilinear over the whole box, the uncovered pixels at an in-range point and
+    # zeroed after: cheaper than gathering the covered pixels and scattering them
+    # back (a box is mostly covered); the covered pixels get the same arithmetic
+    # by row bands, so that the temporaries (a dozen arrays) stay small
+    vals = np.empty(valid.shape, np.float32)
+    wts = np.empty(valid.shape, np.float32)
+    for r0 in range(0, valid.shape[0], _BOX_ROWS):
+        rows = slice(r0, r0 + _BOX_ROWS)
+        ln, sm, invalid = line[rows], sample[rows], ~valid[rows]
+        np.copyto(ln, l0, where=invalid)
+        np.copyto(sm, s0, where=invalid)
+        v = vals[rows]
+        v[...] = _bilinear_in_range(img, ln, sm)
+        v[invalid] = 0.0
+        if l0:
+            ln -= l0
+        wt = wts[rows]
+        wt[...] = feather_weight(ln, n_lines, feather)
+        wt[invalid] = 0.0
     return FrameletSample(exposure, band, box[0], box[1], valid, vals, wts)
+
+
+#: rows of a framelet's box resampled at once (about 100 k pixels: temporaries of a
+#: few MB, in the cache's reach)
+_BOX_ROWS = 64
+
+
+def _bilinear_in_range(img: np.ndarray, line: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """:func:`bilinear` for coordinates known to lie in the image (no clipping), in
+    the coordinates' own precision (float32 or float64) and with few passes."""
+    h, w = img.shape
+    fr = np.floor(line)
+    np.minimum(fr, max(h - 2, 0), out=fr)
+    fc = np.floor(sample)
+    np.minimum(fc, max(w - 2, 0), out=fc)
+    tr = np.subtract(line, fr).astype(np.float32, copy=False)
+    tc = np.subtract(sample, fc).astype(np.float32, copy=False)
+    i = fr.astype(np.intp)
+    i *= w
+    i += fc.astype(np.intp)
+    del fr, fc
+    flat = img.reshape(-1)
+    dc = 1 if w > 1 else 0
+    dr = w if h > 1 else 0
+    top = np.take(flat, i)
+    i += dc
+    right = np.take(flat, i)
+    right -= top
+    right *= tc
+    top += right
+    i += dr
+    bot = np.take(flat, i, out=right)
+    i -= dc
+    left = np.take(flat, i)
+    bot -= left
+    bot *= tc
+    bot += left
+    bot -= top
+    bot *= tr
+    top += bot
+    return top
 
 
 def _shares_spin_axis(grid: CylinderGrid | PerspectiveGrid, spin: SpinModel) -> bool:
@@ -658,28 +742,51 @@ def _shifted_map_footprints(
         c0, c1 = max(math.floor(c.min()) - 3, 0), min(math.ceil(c.max()) + 4, w)
         rows = np.arange(r0, r1, dtype=np.float64)
         cols = np.arange(c0, c1, dtype=np.float64)
-        mx, my, mok = camera.ray_to_focal(grid.rays_at(rows[:, None], cols[None, :]), band)
+        # the map in CCD pixels, float32 (a few 1e-5 px at 1648 samples, well below the
+        # shared map's 1e-4 px) and as row differences: line = L[j] + f (L[j-1] - L[j]);
+        # made by row bands (the rays and the lens model's temporaries are float64)
+        ml = np.empty((rows.size, cols.size), np.float32)
+        ms = np.empty_like(ml)
+        mok = np.empty(ml.shape, bool)
+        for a in range(0, rows.size, _BOX_ROWS):
+            part = slice(a, a + _BOX_ROWS)
+            mx, my, mok[part] = camera.ray_to_focal(
+                grid.rays_at(rows[part, None], cols[None, :]), band
+            )
+            with np.errstate(invalid="ignore"):
+                np.add(my, camera.cy(band), out=my)
+                ml[part] = my
+                np.add(mx, camera.cx, out=mx)
+                ms[part] = mx
+            del mx, my
+        dl, ds = np.empty_like(ml), np.empty_like(ms)
+        with np.errstate(invalid="ignore"):
+            np.subtract(ml[:-1], ml[1:], out=dl[1:])
+            np.subtract(ms[:-1], ms[1:], out=ds[1:])
+        dl[0] = ds[0] = np.nan  # never used: row j - 1 exists for every output row
+        pair_ok = np.zeros_like(mok)
+        np.logical_and(mok[1:], mok[:-1], out=pair_ok[1:])
+        del mok
         for i in range(framelets.n_exposures):
             k = math.floor(shifts[i])
-            f = shifts[i] - k
+            f = np.float32(shifts[i] - k)
             # output row q uses map rows j - 1 and j, j = q - k - r0
             q0, q1 = max(r0 + k + 1, 0), min(r1 + k, h)
             if q1 <= q0:
                 continue
             j = slice(q0 - k - r0, q1 - k - r0)
-            jm = slice(j.start - 1, j.stop - 1)
-            focal = (
-                (1.0 - f) * mx[j] + f * mx[jm],
-                (1.0 - f) * my[j] + f * my[jm],
-                mok[j] & mok[jm],
-            )
-            fs = _sample_framelet(
+            with np.errstate(invalid="ignore"):
+                line = np.multiply(dl[j], f)
+                line += ml[j]
+                sample = np.multiply(ds[j], f)
+                sample += ms[j]
+            fs = _sample_ccd(
                 framelets,
                 camera,
                 i,
                 band,
                 (slice(q0, q1), slice(c0, c1)),
-                focal,
+                (line, sample, pair_ok[j]),
                 order,
                 feather,
                 trim_lines,
@@ -799,8 +906,10 @@ def stitch(
             trim_lines=trim_lines,
         )
         for fs in samples:
-            acc[fs.band][fs.rows, fs.cols] += fs.values * fs.weights
+            # the sample is this loop's own: its values become the weighted values
+            acc[fs.band][fs.rows, fs.cols] += np.multiply(fs.values, fs.weights, out=fs.values)
             wsum[fs.band][fs.rows, fs.cols] += fs.weights
+            del fs  # not alive while the next sample is made
         for b in group:
             m = wsum[b] > 0
             img = acc.pop(b)  # the mean in place of the weighted sum: 0 where uncovered

@@ -89,3 +89,23 @@ def test_spin_fit_phases_add_up():
     assert all(_positive(ph[2]) for ph in p["phases"][:-1])
     assert np.isclose(sum(ph[2] for ph in p["phases"]), p["cpu_s"])
     assert p["message"].startswith("fitted turn")
+
+
+def test_raw_recipe_profile_of_a_simulated_frame(tmp_path: Path):
+    import numpy as np
+
+    from benchmarks.raw_recipe import profile_frame
+    from junocam.output import encode_png
+    from junocam.simulate import JupiterScene, SimulationSpec, metadata_json, simulate_frame
+
+    spec = SimulationSpec(n_exposures=5, oversample=1, product_id="JNCE_2022186_99C01005_V01")
+    sim = simulate_frame(JupiterScene(radius_deg=12.0), spec)
+    png = tmp_path / "JNCE_2022186_99C01005_V01-raw.png"
+    png.write_bytes(encode_png(sim.strip))
+    (tmp_path / "JNCE_2022186_99C01005_V01-raw.json").write_text(metadata_json(sim.metadata))
+    r = profile_frame(png, repeat=1)
+    assert all(_positive(r[k]) for k in ("decode", "encode", "naive", "spin_fit", "stitch"))
+    assert r["raw"] == r["spin_fit"] + r["raw_given_fit"]
+    floor = r["decode"] + r["encode"]
+    assert np.isclose(r["b_raw"], (floor + r["raw"]) / floor)
+    assert np.isclose(r["a_naive"], (floor + r["naive"]) / floor)

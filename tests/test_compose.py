@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import synthetic_strip
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from junocam.compose import (
     compose_rgb,
@@ -12,6 +14,7 @@ from junocam.compose import (
     naive_band_offsets,
     naive_composite,
     nominal_band_offsets,
+    percentile_of_finite,
     reference_band,
     shift_bands,
 )
@@ -136,3 +139,91 @@ def test_naive_composite_red_channel_comes_from_red_framelets():
     )
     # rows only the blue band covers (blue is shifted up): red and green are empty
     np.testing.assert_allclose(rgb[5, 100], [0.0, 0.0, 0.25])
+
+
+# ------------------------------------------------ the white point's tail percentile
+
+
+def _reference_percentile(parts: list[np.ndarray], q: float) -> float:
+    data = np.concatenate([p.reshape(-1) for p in parts])
+    return float(np.percentile(data[np.isfinite(data)], q))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    sizes=st.lists(st.integers(0, 30_000), min_size=1, max_size=3),
+    q=st.one_of(st.floats(0.0, 100.0), st.sampled_from([0.0, 0.05, 50.0, 99.9, 99.99, 100.0])),
+    kind=st.sampled_from(["normal", "ties", "skewed", "nonfinite"]),
+)
+def test_percentile_of_finite_is_numpy_percentile(seed: int, sizes: list[int], q: float, kind: str):
+    """Exact (to float rounding) on every path: the tail shortcut for q near 0 or 100
+    (with ties at its bound, NaN and infinities), and the full partition otherwise."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for n in sizes:
+        if kind == "ties":
+            x = rng.integers(0, 5, n).astype(np.float32)
+        elif kind == "skewed":
+            x = rng.lognormal(0.0, 3.0, n).astype(np.float32)
+        else:
+            x = rng.normal(100.0, 30.0, n).astype(np.float32)
+        if kind == "nonfinite" and n:
+            bad = rng.random(n) < 0.2
+            x[bad] = rng.choice(np.array([np.nan, np.inf, -np.inf], np.float32), int(bad.sum()))
+        parts.append(x.reshape(-1, 1) if n % 2 else x)
+    got = percentile_of_finite(parts, q)
+    if not any(np.isfinite(p).any() for p in parts):
+        assert got is None
+        return
+    want = _reference_percentile(parts, q)
+    assert got is not None
+    assert abs(got - want) <= 1e-6 * max(abs(want), 1e-30)
+
+
+def test_white_point_uses_the_exact_percentile_of_the_subsample():
+    rng = np.random.default_rng(3)
+    bands = {f: rng.gamma(2.0, 100.0, (1200, 900)).astype(np.float32) for f in RGB}
+    rgb = compose_rgb(bands, percentile=99.9)
+    # the documented subsample: every step-th value, step = size // 1e6 (1 here)
+    white = float(np.percentile(np.concatenate([b.ravel() for b in bands.values()]), 99.9))
+    want = np.clip(bands[Filter.RED] / np.float32(white), 0, 1)
+    np.testing.assert_allclose(rgb[..., 0], want, rtol=2e-6, atol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    channels=st.sampled_from([0, 1, 3, 4]),
+    strided=st.booleans(),
+)
+def test_fill_where_is_boolean_assignment(seed: int, channels: int, strided: bool):
+    from junocam.compose import fill_where
+
+    rng = np.random.default_rng(seed)
+    shape = (13, 17) if channels == 0 else (13, 17, channels)
+    img = rng.random(shape).astype(np.float32)
+    if strided:
+        img = np.asarray(rng.random((13, 34) + shape[2:]), np.float32)[:, ::2]
+    where = rng.random((13, 17)) < 0.4
+    value = rng.random(max(channels, 1)).astype(np.float32) if channels else np.float32(0.25)
+    want = img.copy()
+    want[where] = value
+    assert fill_where(img, where, value) is img
+    np.testing.assert_array_equal(img, want)
+
+
+def test_over_sky_equals_its_formula_everywhere():
+    """alpha 0 is the sky exactly, alpha 1 the picture, the ramp sky + a (rgb - sky)."""
+    from junocam.compose import over_sky
+
+    rng = np.random.default_rng(5)
+    rgb = rng.random((40, 50, 3)).astype(np.float32)
+    alpha = rng.choice(np.array([0.0, 1.0, 0.3, 0.75], np.float32), (40, 50))
+    sky = np.array([0.01, 0.02, 0.05], np.float32)
+    want = sky + alpha[..., None] * (rgb - sky)
+    got = over_sky(rgb, alpha, sky)
+    np.testing.assert_array_equal(got[alpha == 0], np.broadcast_to(sky, got[alpha == 0].shape))
+    np.testing.assert_array_equal(got[alpha == 1], rgb[alpha == 1])
+    ramp = (alpha > 0) & (alpha < 1)
+    np.testing.assert_array_equal(got[ramp], want[ramp])

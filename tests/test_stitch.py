@@ -395,3 +395,31 @@ def test_dark_columns_are_not_used() -> None:
     grid = CylinderGrid.covering(fr, CAM, SPIN)
     out = stitch(fr, CAM, SPIN, grid)
     np.testing.assert_allclose(out.bands["GREEN"][out.masks["GREEN"]], 5.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    h=st.integers(2, 40),
+    w=st.integers(2, 60),
+    seed=st.integers(0, 2**32 - 1),
+    precision=st.sampled_from([np.float64, np.float32]),
+)
+def test_box_bilinear_is_the_clipping_bilinear_in_range(h: int, w: int, seed: int, precision: type):
+    """The stitch's whole-box interpolation (coordinates known to be in the image)
+    gives :func:`bilinear`'s numbers: bit for bit from float64 coordinates, and from
+    float32 ones (the shared map's) the same as bilinear of those float32 values."""
+    from junocam.stitch import _bilinear_in_range, bilinear
+
+    rng = np.random.default_rng(seed)
+    img = rng.normal(1000.0, 300.0, (h, w)).astype(np.float32)
+    line = rng.uniform(0.0, h - 1.0, (7, 9)).astype(precision)
+    sample = rng.uniform(0.0, w - 1.0, (7, 9)).astype(precision)
+    line[0, :3] = [0.0, h - 1.0, h - 1.0]  # the edges, where the cell is clamped
+    sample[0, :3] = [w - 1.0, 0.0, w - 1.0]
+    want = bilinear(img, line, sample)
+    got = _bilinear_in_range(img, line.copy(), sample.copy())
+    assert got.dtype == np.float32 and got.shape == line.shape
+    if precision is np.float64:
+        np.testing.assert_array_equal(got, want)
+    else:  # bilinear works in float64 from the same float32 coordinates
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-3)

@@ -122,6 +122,12 @@ def test_raw_recipe_peak_memory_is_bounded():
     frame at once (every linear and stitch temporary frame-sized, the colour faded
     into a copy) the peak was 39.4 R: streaming must keep under 0.75 of it. The spin
     fit, when made, adds its own peak (junocam.matching.prepare).
+
+    Issue 18: the stitch's per-framelet work is float32 and by row bands, and the
+    fade into the sky no longer gathers the faded pixels: streamed 21.5 R (the peak
+    is now in the compose stage's target weight, next to the bands and the picture),
+    whole frame 26.7 R (its fade was its peak). The bound is now 23 R, and the
+    streamed run must stay under 0.85 of the whole-frame one.
     """
     frame = _frame(4)
     pipe = Pipeline.named("raw")
@@ -129,8 +135,8 @@ def test_raw_recipe_peak_memory_is_bounded():
     raw = frame.pixels.nbytes
     streamed = traced_peak(lambda: pipe.run(frame, spin_fit=fit, keep_bands=False))
     whole = traced_peak(lambda: pipe.run(frame, spin_fit=fit, stream=False))
-    assert streamed < 29 * raw
-    assert streamed < 0.75 * whole
+    assert streamed < 23 * raw
+    assert streamed < 0.85 * whole
 
 
 def test_cleanup_stages_hold_one_band_at_a_time(sim3: RawFrame):

@@ -33,7 +33,13 @@ import numpy as np
 
 from ... import enhance
 from ...companding import max_linear_value
-from ...compose import band_coverage, compose_rgb, saturation_bleed, target_weight
+from ...compose import (
+    band_coverage,
+    compose_rgb,
+    fill_where,
+    saturation_bleed,
+    target_weight,
+)
 from ...errors import GeometryError
 from ...metadata import Filter
 from ..parameters import Param, choice, number, whole
@@ -78,7 +84,7 @@ def _composed(
     """
     if mono and rgb.ndim == 3:
         rgb = np.ascontiguousarray(rgb[..., 0])
-    rgb[~mask] = 0.0
+    fill_where(rgb, ~mask, 0.0)
     return State(
         bands=state.bands,
         masks=state.masks,
