@@ -506,13 +506,14 @@ def framelet_footprints(
                 xd, yd, ok = fp.xd, fp.yd, fp.ok
             else:
                 xd, yd, ok = camera.ray_to_focal(fp.rays, band)
-            fs = _sample_framelet(
+            # the box's distorted focal-plane coordinates as CCD (line, sample)
+            fs = _sample_ccd(
                 framelets,
                 camera,
                 i,
                 band,
                 (fp.rows, fp.cols),
-                (xd, yd, ok),
+                (yd + camera.cy(band), xd + camera.cx, ok),
                 order,
                 feather,
                 trim_lines,
@@ -580,33 +581,6 @@ def bilinear(img: np.ndarray, line: np.ndarray, sample: np.ndarray) -> np.ndarra
     return top
 
 
-def _sample_framelet(
-    framelets: Framelets,
-    camera: CameraModel,
-    exposure: int,
-    band: Filter,
-    box: tuple[slice, slice],
-    focal: tuple[np.ndarray, np.ndarray, np.ndarray],
-    order: int,
-    feather: float,
-    trim_lines: int,
-) -> FrameletSample | None:
-    """Resample one framelet on the grid box whose distorted focal-plane coordinates
-    (and in-front flags) are ``focal``; None when it does not cover the box."""
-    xd, yd, ok = focal
-    return _sample_ccd(
-        framelets,
-        camera,
-        exposure,
-        band,
-        box,
-        (yd + camera.cy(band), xd + camera.cx, ok),
-        order,
-        feather,
-        trim_lines,
-    )
-
-
 def _sample_ccd(
     framelets: Framelets,
     camera: CameraModel,
@@ -618,8 +592,9 @@ def _sample_ccd(
     feather: float,
     trim_lines: int,
 ) -> FrameletSample | None:
-    """:func:`_sample_framelet` from CCD (line, sample) coordinates of the box, arrays
-    this function may change."""
+    """Resample one framelet on a grid box from the box's CCD (line, sample) coordinates
+    and in-front flags (arrays this function may change); None when it does not cover
+    the box."""
     line, sample, ok = ccd
     lines = framelets.framelet_lines
     s0, s1 = camera.sample_range
