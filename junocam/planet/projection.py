@@ -469,6 +469,10 @@ def map_grid_for(
 #: accepts for a coarse cell, as estimated from the second differences of the
 #: mapping at the cell's corners; cells above it are computed pixel by pixel.
 INTERPOLATION_TOLERANCE_PX = 0.01
+#: The same for the cosines of emission and phase averaged into the backplanes.
+INTERPOLATION_TOLERANCE_COS = 1e-4
+#: The same for the range, relative.
+INTERPOLATION_TOLERANCE_RANGE = 1e-4
 
 
 class _Cells:
@@ -625,6 +629,429 @@ class _Cells:
         return out_s, out_l
 
 
+def _points_at(grid: MapGrid, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Body-fixed points (km) at pixel indices ``r`` (rows) and ``c`` (columns).
+
+    The formulas of :meth:`MapGrid.latlon` and :meth:`MapGrid.surface_points` for any
+    (broadcastable) integer or fractional indices, also beyond the map's edges; NaN
+    and False where the projection has no planet.
+
+    Examples
+    --------
+    >>> g = MapGrid("orthographic", 0.1, (64, 64))
+    >>> pts, ok = _points_at(g, np.arange(64)[:, None], np.arange(64)[None, :])
+    >>> ref, ref_ok = g.surface_points()
+    >>> bool((ok == ref_ok).all()), bool(np.allclose(pts[ok], ref[ok], rtol=0, atol=1e-6))
+    (True, True)
+    """
+    rows, cols = grid.shape
+    res = grid.resolution
+    r = np.asarray(r, np.float64) + 0.5
+    c = np.asarray(c, np.float64) + 0.5
+    if grid.projection != "orthographic":
+        if grid.projection == "equirectangular":
+            lat = grid.lat_top - r * res + 0.0 * c
+            lon = np.mod(grid.lon_left - c * res, 360.0) + 0.0 * r
+            ok = np.abs(lat) <= 90.0
+        else:
+            x = (c - cols / 2.0) * res
+            y = (r - rows / 2.0) * res
+            rho = np.hypot(x, y)
+            sign = 1.0 if grid.pole == "north" else -1.0
+            lat = sign * (90.0 - rho)
+            lon = np.mod(grid.center_lon + sign * np.degrees(np.arctan2(-x, y)), 360.0)
+            ok = rho <= 90.0
+        pts = surface_point(
+            np.radians(np.where(ok, lat, 0.0)), np.radians(np.where(ok, lon, 0.0)), grid.body
+        )
+        return np.where(ok[..., None], pts, np.nan), ok
+    # parallel rays along -n from a plane 4 a above the centre point, as in
+    # MapGrid.surface_points, with the quadratic's terms written out per component
+    n, east, north = grid._ortho_axes()
+    centre = surface_point(math.radians(grid.center_lat), math.radians(grid.center_lon), grid.body)
+    km = math.radians(res) * grid.body.a
+    x = (c - cols / 2.0) * km
+    y = (rows / 2.0 - r) * km
+    base = centre + 4.0 * grid.body.a * n
+    radii = grid.body.radii
+    d = -n / radii
+    qa = float(d @ d)
+    o = [
+        base[k] / radii[k] + x * (east[k] / radii[k]) + y * (north[k] / radii[k]) for k in range(3)
+    ]
+    qb = o[0] * d[0] + o[1] * d[1] + o[2] * d[2]
+    qc = o[0] * o[0] + o[1] * o[1] + o[2] * o[2] - 1.0
+    disc = qb * qb - qa * qc
+    ok = disc >= 0
+    t = (-qb - np.sqrt(np.where(ok, disc, 0.0))) / qa
+    ok &= t > 0
+    t = np.where(ok, t, np.nan)
+    pts = np.stack([(o[k] + t * d[k]) * radii[k] for k in range(3)], axis=-1)
+    return pts, ok
+
+
+def _unit_normals(pts: np.ndarray, body: Ellipsoid) -> np.ndarray:
+    normal = pts / body.radii**2
+    return normal / np.linalg.norm(normal, axis=-1, keepdims=True)
+
+
+class _Blocks:
+    """A map grid cut into square blocks of ``k`` pixels for :func:`project_frame`'s
+    interpolating path: nodes at the blocks' corners (every ``k``-th pixel, the last
+    ones beyond the map's edge) and block ids ``row * blocks_per_row + col``."""
+
+    def __init__(self, grid: MapGrid, k: int) -> None:
+        rows, cols = grid.shape
+        self.grid, self.k = grid, k
+        self.nbr, self.nbc = -(-rows // k), -(-cols // k)
+        self.pts, self.on = _points_at(
+            grid, (np.arange(self.nbr + 1) * k)[:, None], (np.arange(self.nbc + 1) * k)[None, :]
+        )
+        # blocks that cross the planet's edge: their pixels, once for all exposures
+        # (blocks with no planet pixel at all are left out for good)
+        edge = np.flatnonzero(~self.corners(self.on).all(axis=0))
+        pts, on = self.lattice(edge, k)
+        keep = on.any(axis=(1, 2))
+        self.limb, self.limb_pts, self.limb_on = edge[keep], pts[keep], on[keep]
+        self.empty = np.zeros(self.nbr * self.nbc, bool)
+        self.empty[edge[~keep]] = True
+        self._spread: dict[int, np.ndarray] = {}
+
+    def corners(self, a: np.ndarray) -> np.ndarray:
+        """The four corner values of every block: shape (4, blocks)."""
+        return np.stack([a[:-1, :-1], a[1:, :-1], a[:-1, 1:], a[1:, 1:]]).reshape(4, -1)
+
+    def lattice(self, blocks: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Surface points on an ``m``-per-side lattice of each block: every ``k / m``-th
+        pixel, the block's far edges included for ``m < k`` (shape (n, m', m', 3))."""
+        kr, kc = np.divmod(blocks, self.nbc)
+        step = np.arange(m + 1 if m < self.k else m) * (self.k // m)
+        r = (kr * self.k)[:, None, None] + step[None, :, None]
+        c = (kc * self.k)[:, None, None] + step[None, None, :]
+        return _points_at(self.grid, r, c)
+
+    def corner_lattice(self, a: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """Node values ``a`` at the corners of ``blocks`` as (n, 2, 2) lattices."""
+        kr, kc = np.divmod(blocks, self.nbc)
+        return np.stack(
+            [
+                np.stack([a[kr, kc], a[kr, kc + 1]], -1),
+                np.stack([a[kr + 1, kc], a[kr + 1, kc + 1]], -1),
+            ],
+            1,
+        )
+
+    def spread(self, v: np.ndarray) -> np.ndarray:
+        """Bilinear interpolation of (n, m+1, m+1) lattice values over the blocks'
+        pixels: (n, k, k)."""
+        m = v.shape[1] - 1
+        if m not in self._spread:
+            t = np.arange(self.k) * m / self.k
+            j = np.minimum(t.astype(int), m - 1)
+            r = np.zeros((self.k, m + 1))
+            r[np.arange(self.k), j] = 1 - (t - j)
+            r[np.arange(self.k), j + 1] = t - j
+            self._spread[m] = r
+        r = self._spread[m]
+        return r @ v @ r.T
+
+    def to_map(self, a: np.ndarray) -> np.ndarray:
+        """Block-major values (blocks, k, k) back to the map's (rows, cols)."""
+        k = self.k
+        full = a.reshape(self.nbr, self.nbc, k, k).transpose(0, 2, 1, 3)
+        return np.ascontiguousarray(
+            full.reshape(self.nbr * k, self.nbc * k)[: self.grid.shape[0], : self.grid.shape[1]]
+        )
+
+
+def _bend(a: np.ndarray) -> np.ndarray:
+    """Sum over both axes of |second difference| at every node (NaN spreads)."""
+    bend = np.zeros(a.shape)
+    for axis in (0, 1):
+        if a.shape[axis] < 3:
+            continue
+        d2 = np.abs(np.diff(a, n=2, axis=axis))
+        bend += np.concatenate([d2.take([0], axis), d2, d2.take([-1], axis)], axis=axis)
+    return bend
+
+
+class _Seen:
+    """What one exposure sees at some surface points (any shape): cos(emission),
+    range (km), cos(phase) and camera-frame vectors, valid where ``ok``."""
+
+    def __init__(self, view: ViewGeometry, i: int, pts: np.ndarray, on: np.ndarray) -> None:
+        p = np.where(on[..., None], pts, 1.0)
+        to_obs = view.observer[i] - p
+        self.dist = np.linalg.norm(to_obs, axis=-1)
+        normal = _unit_normals(p, view.body)
+        self.mu = np.einsum("...i,...i->...", normal, to_obs) / self.dist
+        self.cosg = np.einsum("...i,i->...", to_obs, view.sun[i]) / self.dist
+        self.cam = np.einsum("...j,jk->...k", -to_obs, view.camera_to_body[i])
+        self.ok = on & (self.cam[..., 2] > 0)
+        self._focal: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    def pixels(
+        self, view: ViewGeometry, band: Filter, sel: Any = ...
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(sample, line) in ``band``'s framelet, NaN where not ``ok`` (the distortion
+        is computed once for the bands that share a focal length)."""
+        cam = view.camera
+        f = cam.focal_for(band)
+        if f not in self._focal:
+            safe = np.where(self.ok[..., None], self.cam, np.array([0.0, 0.0, 1.0]))
+            xd, yd, _ = cam.ray_to_focal(safe, band)
+            self._focal[f] = (np.where(self.ok, xd + cam.cx, np.nan), np.where(self.ok, yd, np.nan))
+        s, yd = self._focal[f]
+        return s[sel], yd[sel] + cam.cy(band)
+
+
+#: Lattice sides tried per block by the interpolating projection: the block's corners,
+#: then every half and quarter of its side; blocks too bent even then are exact.
+_LEVELS = (1, 2, 4)
+
+
+def _project_blocks(
+    framelets: Framelets,
+    view: ViewGeometry,
+    grid: MapGrid,
+    use: tuple[Filter, ...],
+    order: int,
+    feather: float,
+    min_mu: float,
+    k: int,
+) -> MapResult:
+    """:func:`project_frame` with the geometry interpolated over straight blocks."""
+    blk = _Blocks(grid, k)
+    nblk = blk.nbr * blk.nbc
+    lines = framelets.framelet_lines
+    s_lo, s_hi = DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES - 1
+    acc = {key: np.zeros((nblk, k, k)) for key in ("cos_e", "cos_g", "w", "rng", "best_w")}
+    num = {b: np.zeros((nblk, k, k)) for b in use}
+    den = {b: np.zeros((nblk, k, k)) for b in use}
+    best_i = np.full((nblk, k, k), -1, np.int16)
+    data = {b: np.asarray(framelets.band(b), dtype=np.float32) for b in use}
+    is_limb = np.zeros(nblk, bool)
+    is_limb[blk.limb] = True
+    limb_pos = np.full(nblk, -1)
+    limb_pos[blk.limb] = np.arange(blk.limb.size)
+    levels = (*(m for m in _LEVELS if m < k), k)
+    for i in range(view.n_exposures):
+        node = _Seen(view, i, blk.pts, blk.on)
+        behind = blk.corners(blk.on & ~node.ok).all(axis=0)
+        geo_ok = np.asarray(blk.corners(node.ok).all(axis=0))
+        node_sl = {b: node.pixels(view, b) for b in use}
+        reach, bend, curv = {}, np.zeros(nblk), {}
+        for b in use:
+            cs, cl = (blk.corners(a) for a in node_sl[b])
+            with np.errstate(invalid="ignore"):
+                lo_l, hi_l = cl.min(axis=0), cl.max(axis=0)
+                lo_s, hi_s = cs.min(axis=0), cs.max(axis=0)
+                # generous for the mapping's curvature inside a block
+                pad_l = 0.25 * (hi_l - lo_l) + 2.0
+                pad_s = 0.25 * (hi_s - lo_s) + 2.0
+                near = (
+                    (hi_l + pad_l >= 0)
+                    & (lo_l - pad_l <= lines - 1)
+                    & (hi_s + pad_s >= s_lo)
+                    & (lo_s - pad_s <= s_hi)
+                )
+            reach[b] = np.where(geo_ok, near, ~behind & ~blk.empty)
+            if reach[b].any():
+                # bilinear interpolation errs by about (|f_rr| + |f_cc|) / 8 over a
+                # block; a lattice of m per side divides that by m^2
+                f = view.camera.focal_for(b)
+                if f not in curv:  # a line offset between bands bends nothing
+                    c2 = np.maximum(_bend(node_sl[b][0]), _bend(node_sl[b][1]))
+                    curv[f] = blk.corners(c2).max(axis=0)
+                bend = np.maximum(bend, np.where(reach[b], curv[f], 0.0))
+        cells = np.flatnonzero(np.logical_or.reduce([reach[b] for b in use]))
+        if not cells.size:
+            continue
+        # in units of each quantity's tolerance, and the same for the backplanes'
+        bend = bend[cells] / INTERPOLATION_TOLERANCE_PX
+        for a, tol in (
+            (node.mu, INTERPOLATION_TOLERANCE_COS),
+            (node.cosg, INTERPOLATION_TOLERANCE_COS),
+            (node.dist, INTERPOLATION_TOLERANCE_RANGE * np.nanmin(node.dist)),
+        ):
+            bend = np.maximum(bend, blk.corners(_bend(a)).max(axis=0)[cells] / tol)
+        # per block: the coarsest lattice that interpolates within the tolerance
+        level = np.full(cells.size, k)
+        with np.errstate(invalid="ignore"):
+            for m in levels[::-1][1:]:
+                fine = geo_ok[cells] & (bend / (8.0 * m * m) < 1.0)
+                level[fine] = m
+        groups = []
+        for m in levels:
+            g = cells[level == m]
+            if not g.size:
+                continue
+            if m == 1:
+                seen = node
+                lattice = {
+                    key: blk.corner_lattice(getattr(node, key), g) for key in ("mu", "dist", "cosg")
+                }
+                sl = {b: tuple(blk.corner_lattice(a, g) for a in node_sl[b]) for b in use}
+            else:
+                if m == k:
+                    limb = is_limb[g]
+                    pts = np.empty((g.size, k, k, 3))
+                    on = np.empty((g.size, k, k), bool)
+                    pts[limb], on[limb] = (
+                        blk.limb_pts[limb_pos[g[limb]]],
+                        blk.limb_on[limb_pos[g[limb]]],
+                    )
+                    if (~limb).any():
+                        pts[~limb], on[~limb] = blk.lattice(g[~limb], k)
+                else:
+                    pts, on = blk.lattice(g, m)
+                seen = _Seen(view, i, pts, on)
+                lattice = {"mu": seen.mu, "dist": seen.dist, "cosg": seen.cosg}
+                sl = {}
+            groups.append((m, g, seen, lattice, sl))
+        order_cells = np.concatenate([g for _, g, *_ in groups])
+        px: dict[str, list[np.ndarray]] = {key: [] for key in ("mu", "dist", "cosg")}
+        valid = []
+        for m, g, seen, lattice, _ in groups:
+            for key in px:
+                v = lattice[key]
+                px[key].append(v if m == k else blk.spread(v))
+            valid.append(seen.ok if m == k else np.ones((g.size, k, k), bool))
+        mu = np.concatenate(px["mu"])
+        ok = np.concatenate(valid)
+        with np.errstate(invalid="ignore"):
+            ok &= mu > min_mu
+        w_exp = np.zeros((order_cells.size, k, k))
+        for b in use:
+            s_parts, l_parts, pos_parts = [], [], []
+            start = 0
+            for m, g, seen, _lattice, sl in groups:
+                mine = np.flatnonzero(reach[b][g])
+                if mine.size:
+                    if m == k:
+                        s, line = seen.pixels(view, b, mine)
+                    else:
+                        if m == 1:
+                            s_n, l_n = sl[b][0][mine], sl[b][1][mine]
+                        else:
+                            s_n, l_n = seen.pixels(view, b, mine)
+                        s, line = blk.spread(s_n), blk.spread(l_n)
+                    s_parts.append(s)
+                    l_parts.append(line)
+                    pos_parts.append(start + mine)
+                start += g.size
+            if not pos_parts:
+                continue
+            pos = np.concatenate(pos_parts)
+            s, line = np.concatenate(s_parts), np.concatenate(l_parts)
+            with np.errstate(invalid="ignore"):
+                inside = ok[pos] & (line >= 0) & (line <= lines - 1) & (s >= s_lo) & (s <= s_hi)
+            if not inside.any():
+                continue
+            w = np.zeros(inside.shape)
+            val = np.zeros(inside.shape)
+            w[inside] = feather_weight(line[inside], lines, feather)
+            val[inside] = ndimage.map_coordinates(
+                data[b][i],
+                [line[inside], s[inside]],
+                order=order,
+                mode="nearest",
+                prefilter=order > 1,
+            )
+            ids = order_cells[pos]
+            num[b][ids] += w * val
+            den[b][ids] += w
+            w_exp[pos] = np.maximum(w_exp[pos], w)
+        cells = order_cells
+        # w_exp is 0 wherever the exact blocks' values are not finite
+        acc["cos_e"][cells] += w_exp * np.nan_to_num(mu)
+        acc["cos_g"][cells] += w_exp * np.nan_to_num(np.concatenate(px["cosg"]))
+        acc["rng"][cells] += w_exp * np.nan_to_num(np.concatenate(px["dist"]))
+        acc["w"][cells] += w_exp
+        better = w_exp > acc["best_w"][cells]
+        acc["best_w"][cells] = np.where(better, w_exp, acc["best_w"][cells])
+        best_i[cells] = np.where(better, np.int16(i), best_i[cells])
+    out_bands, out_masks = {}, {}
+    for b in use:
+        have = den[b] > 0
+        m_b = np.divide(num[b], den[b], out=np.zeros(have.shape), where=have)
+        out_bands[b] = blk.to_map(m_b.astype(np.float32))
+        out_masks[b] = blk.to_map(have)
+    w_all = acc["w"]
+    seen_any = w_all > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = {
+            "emi": np.degrees(np.arccos(np.clip(acc["cos_e"] / w_all, -1, 1))),
+            "pha": np.degrees(np.arccos(np.clip(acc["cos_g"] / w_all, -1, 1))),
+            "rng": acc["rng"] / w_all,
+        }
+    planes_seen = {
+        key: blk.to_map(np.where(seen_any, v, np.nan).astype(np.float32)) for key, v in mean.items()
+    }
+    lat, lon, inc = _lat_lon_incidence(grid, view.sun[view.n_exposures // 2])
+    planes = Backplanes(
+        lat_deg=lat,
+        lon_west_deg=lon,
+        incidence_deg=inc,
+        emission_deg=planes_seen["emi"],
+        phase_deg=planes_seen["pha"],
+    )
+    return MapResult(grid, out_bands, out_masks, planes, blk.to_map(best_i), planes_seen["rng"])
+
+
+def _lat_lon_incidence(grid: MapGrid, sun: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latitude, west longitude and incidence (degrees, float32, NaN off the planet)
+    of every pixel: the projection's own formulas, per row and column where they
+    separate, instead of a stack of 3-vectors per pixel.
+
+    Examples
+    --------
+    >>> g = MapGrid("orthographic", 0.5, (40, 40), center_lat=20.0, center_lon=30.0)
+    >>> lat, lon, inc = _lat_lon_incidence(g, np.array([1.0, 0.0, 0.0]))
+    >>> ref_lat, ref_lon = g.latlon()
+    >>> same_disc = bool((np.isnan(lat) == np.isnan(ref_lat)).all())
+    >>> float(np.nanmax(np.abs(lat - ref_lat))) < 1e-4, same_disc
+    (True, True)
+    """
+    rows, cols = grid.shape
+    if grid.projection != "orthographic":
+        lat_d, lon_d = grid.latlon()
+        lat, lon_e = np.radians(lat_d), -np.radians(lon_d)
+        cos_lat = np.cos(lat)
+        cos_i = cos_lat * (np.cos(lon_e) * sun[0] + np.sin(lon_e) * sun[1]) + np.sin(lat) * sun[2]
+        inc = np.degrees(np.arccos(np.clip(cos_i, -1.0, 1.0)))
+        return lat_d.astype(np.float32), lon_d.astype(np.float32), inc.astype(np.float32)
+    # MapGrid.surface_points' parallel rays in coordinates scaled to the unit sphere:
+    # o = o_row + o_col, and the smaller root t of |o + t d|^2 = 1
+    n, east, north = grid._ortho_axes()
+    centre = surface_point(math.radians(grid.center_lat), math.radians(grid.center_lon), grid.body)
+    km = math.radians(grid.resolution) * grid.body.a
+    x = (np.arange(cols) + 0.5 - cols / 2.0) * km
+    y = (rows / 2.0 - np.arange(rows) - 0.5) * km
+    radii = grid.body.radii
+    base = (centre + 4.0 * grid.body.a * n) / radii
+    d = -n / radii
+    o = [
+        (base[k] + y * (north[k] / radii[k]))[:, None] + (x * (east[k] / radii[k]))[None, :]
+        for k in range(3)
+    ]
+    qb = o[0] * d[0] + o[1] * d[1] + o[2] * d[2]
+    disc = qb * qb - float(d @ d) * (o[0] * o[0] + o[1] * o[1] + o[2] * o[2] - 1.0)
+    ok = disc >= 0
+    t = (-qb - np.sqrt(np.where(ok, disc, 0.0))) / float(d @ d)
+    ok &= t > 0
+    # the outward normal is parallel to the scaled point divided by the radii once more
+    g = [(o[k] + t * d[k]) / radii[k] for k in range(3)]
+    norm = np.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2])
+    lat = np.degrees(np.arcsin(np.clip(g[2] / norm, -1.0, 1.0)))
+    lon = np.degrees(np.mod(-np.arctan2(g[1], g[0]), 2.0 * np.pi))
+    cos_i = (g[0] * sun[0] + g[1] * sun[1] + g[2] * sun[2]) / norm
+    inc = np.degrees(np.arccos(np.clip(cos_i, -1.0, 1.0)))
+    return tuple(  # type: ignore[return-value]
+        np.where(ok, v, np.nan).astype(np.float32) for v in (lat, lon, inc)
+    )
+
+
 def project_frame(
     framelets: Framelets,
     view: ViewGeometry,
@@ -694,6 +1121,11 @@ def project_frame(
         raise GeometryError(
             f"the geometry has {view.n_exposures} exposures, the frame {framelets.n_exposures}"
         )
+    if not 0.0 < max_emission <= 90.0:
+        raise GeometryError(f"max_emission must be in (0, 90] degrees, got {max_emission}")
+    min_mu = max(math.cos(math.radians(max_emission)), 0.0)
+    if interpolate and coarse >= 2 and min(grid.shape) >= 2 * coarse:
+        return _project_blocks(framelets, view, grid, use, order, feather, min_mu, coarse)
     pts_grid, ok = grid.surface_points()
     idx = np.flatnonzero(ok)
     pts = pts_grid.reshape(-1, 3)[idx]
@@ -710,9 +1142,6 @@ def project_frame(
     normals = pts / view.body.radii**2
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     s_lo, s_hi = DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES - 1
-    if not 0.0 < max_emission <= 90.0:
-        raise GeometryError(f"max_emission must be in (0, 90] degrees, got {max_emission}")
-    min_mu = max(math.cos(math.radians(max_emission)), 0.0)
     cells = _Cells(grid.shape, idx, pts_grid, coarse, interpolate)
     for i in range(view.n_exposures):
         # which map pixels can this exposure's framelets reach at all (exactly as the
