@@ -704,15 +704,17 @@ class _Blocks:
         rows, cols = grid.shape
         self.grid, self.k = grid, k
         self.nbr, self.nbc = -(-rows // k), -(-cols // k)
-        self.pts, self.on = _points_at(
+        pts, self.on = _points_at(
             grid, (np.arange(self.nbr + 1) * k)[:, None], (np.arange(self.nbc + 1) * k)[None, :]
         )
+        self.nodes = _Surface(pts, self.on, grid.body)
         # blocks that cross the planet's edge: their pixels, once for all exposures
         # (blocks with no planet pixel at all are left out for good)
         edge = np.flatnonzero(~self.corners(self.on).all(axis=0))
         pts, on = self.lattice(edge, k)
         keep = on.any(axis=(1, 2))
-        self.limb, self.limb_pts, self.limb_on = edge[keep], pts[keep], on[keep]
+        self.limb = edge[keep]
+        self.limb_surface = _Surface(pts[keep], on[keep], grid.body)
         self.empty = np.zeros(self.nbr * self.nbc, bool)
         self.empty[edge[~keep]] = True
         self._spread: dict[int, np.ndarray] = {}
@@ -743,7 +745,7 @@ class _Blocks:
 
     def spread(self, v: np.ndarray) -> np.ndarray:
         """Bilinear interpolation of (n, m+1, m+1) lattice values over the blocks'
-        pixels: (n, k, k)."""
+        pixels: (n, k, k), float32 (two small matrix products per block)."""
         m = v.shape[1] - 1
         if m not in self._spread:
             t = np.arange(self.k) * m / self.k
@@ -751,9 +753,9 @@ class _Blocks:
             r = np.zeros((self.k, m + 1))
             r[np.arange(self.k), j] = 1 - (t - j)
             r[np.arange(self.k), j + 1] = t - j
-            self._spread[m] = r
+            self._spread[m] = r.astype(np.float32)
         r = self._spread[m]
-        return r @ v @ r.T
+        return r @ v.astype(np.float32) @ r.T
 
     def to_map(self, a: np.ndarray) -> np.ndarray:
         """Block-major values (blocks, k, k) back to the map's (rows, cols)."""
@@ -775,19 +777,41 @@ def _bend(a: np.ndarray) -> np.ndarray:
     return bend
 
 
+class _Surface:
+    """Surface points (any shape), by component, with their unit normals; points off
+    the planet (``on`` False) hold a harmless stand-in."""
+
+    def __init__(self, pts: np.ndarray, on: np.ndarray, body: Ellipsoid) -> None:
+        self.on = on
+        self.p = [np.where(on, pts[..., k], 1.0) for k in range(3)]
+        g = [self.p[k] / body.radii[k] ** 2 for k in range(3)]
+        norm = np.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2])
+        self.n = [gk / norm for gk in g]
+
+    def take(self, sel: np.ndarray) -> _Surface:
+        """The points of ``sel`` (an index along the first axis)."""
+        out = object.__new__(_Surface)
+        out.on, out.p, out.n = self.on[sel], [v[sel] for v in self.p], [v[sel] for v in self.n]
+        return out
+
+
 class _Seen:
     """What one exposure sees at some surface points (any shape): cos(emission),
-    range (km), cos(phase) and camera-frame vectors, valid where ``ok``."""
+    range (km), cos(phase) and camera-frame vectors, valid where ``ok``. Written per
+    component: arrays of 3-vectors and einsum over their short last axis cost
+    several times more."""
 
-    def __init__(self, view: ViewGeometry, i: int, pts: np.ndarray, on: np.ndarray) -> None:
-        p = np.where(on[..., None], pts, 1.0)
-        to_obs = view.observer[i] - p
-        self.dist = np.linalg.norm(to_obs, axis=-1)
-        normal = _unit_normals(p, view.body)
-        self.mu = np.einsum("...i,...i->...", normal, to_obs) / self.dist
-        self.cosg = np.einsum("...i,i->...", to_obs, view.sun[i]) / self.dist
-        self.cam = np.einsum("...j,jk->...k", -to_obs, view.camera_to_body[i])
-        self.ok = on & (self.cam[..., 2] > 0)
+    def __init__(self, view: ViewGeometry, i: int, surf: _Surface) -> None:
+        obs, rot, sun = view.observer[i], view.camera_to_body[i], view.sun[i]
+        t = [obs[k] - surf.p[k] for k in range(3)]
+        self.dist = np.sqrt(t[0] * t[0] + t[1] * t[1] + t[2] * t[2])
+        inv = 1.0 / self.dist
+        n = surf.n
+        self.mu = (n[0] * t[0] + n[1] * t[1] + n[2] * t[2]) * inv
+        self.cosg = (t[0] * sun[0] + t[1] * sun[1] + t[2] * sun[2]) * inv
+        # camera frame: -to_obs @ camera_to_body
+        self.cam = [-(t[0] * rot[0, k] + t[1] * rot[1, k] + t[2] * rot[2, k]) for k in range(3)]
+        self.ok = surf.on & (self.cam[2] > 0)
         self._focal: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
     def pixels(
@@ -798,11 +822,40 @@ class _Seen:
         cam = view.camera
         f = cam.focal_for(band)
         if f not in self._focal:
-            safe = np.where(self.ok[..., None], self.cam, np.array([0.0, 0.0, 1.0]))
-            xd, yd, _ = cam.ray_to_focal(safe, band)
+            # CameraModel.ray_to_focal, per component
+            q = f / np.where(self.ok, self.cam[2], 1.0)
+            xd, yd = cam.distort(self.cam[0] * q, self.cam[1] * q)
             self._focal[f] = (np.where(self.ok, xd + cam.cx, np.nan), np.where(self.ok, yd, np.nan))
         s, yd = self._focal[f]
         return s[sel], yd[sel] + cam.cy(band)
+
+
+def _bilinear(data: np.ndarray, line: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """Bilinear samples of a 2-D float32 image at (line, sample) inside it (float32).
+
+    What ``ndimage.map_coordinates(order=1)`` returns for points within the image,
+    in float32 with four flat gathers: about twice as fast on the projection's
+    millions of points.
+
+    Examples
+    --------
+    >>> img = np.arange(12, dtype=np.float32).reshape(3, 4)
+    >>> _bilinear(img, np.array([0.5, 2.0]), np.array([1.25, 3.0])).tolist()
+    [3.25, 11.0]
+    """
+    rows, cols = data.shape
+    l0 = np.minimum(line.astype(np.int32), rows - 2)
+    s0 = np.minimum(sample.astype(np.int32), cols - 2)
+    fl = (line - l0).astype(np.float32)
+    fs = (sample - s0).astype(np.float32)
+    flat = data.ravel()
+    idx = l0 * cols + s0
+    top = flat.take(idx)
+    top += fs * (flat.take(idx + 1) - top)
+    idx += cols
+    bottom = flat.take(idx)
+    bottom += fs * (flat.take(idx + 1) - bottom)
+    return top + fl * (bottom - top)
 
 
 #: Lattice sides tried per block by the interpolating projection: the block's corners,
@@ -825,9 +878,13 @@ def _project_blocks(
     nblk = blk.nbr * blk.nbc
     lines = framelets.framelet_lines
     s_lo, s_hi = DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES - 1
-    acc = {key: np.zeros((nblk, k, k)) for key in ("cos_e", "cos_g", "w", "rng", "best_w")}
-    num = {b: np.zeros((nblk, k, k)) for b in use}
-    den = {b: np.zeros((nblk, k, k)) for b in use}
+    # float32 per pixel from here on (framelet coordinates to 1e-4 px): per block,
+    # the weighted sums of cos(emission), cos(phase), range and the weights; per band
+    # the weighted sum of the samples and the weights
+    f32 = np.float32
+    acc = np.zeros((nblk, 4, k, k), f32)
+    best_w = np.zeros((nblk, k, k), f32)
+    sums = {b: np.zeros((nblk, 2, k, k), f32) for b in use}
     best_i = np.full((nblk, k, k), -1, np.int16)
     data = {b: np.asarray(framelets.band(b), dtype=np.float32) for b in use}
     is_limb = np.zeros(nblk, bool)
@@ -836,7 +893,7 @@ def _project_blocks(
     limb_pos[blk.limb] = np.arange(blk.limb.size)
     levels = (*(m for m in _LEVELS if m < k), k)
     for i in range(view.n_exposures):
-        node = _Seen(view, i, blk.pts, blk.on)
+        node = _Seen(view, i, blk.nodes)
         behind = blk.corners(blk.on & ~node.ok).all(axis=0)
         geo_ok = np.asarray(blk.corners(node.ok).all(axis=0))
         node_sl = {b: node.pixels(view, b) for b in use}
@@ -883,45 +940,50 @@ def _project_blocks(
                 level[fine] = m
         groups = []
         for m in levels:
-            g = cells[level == m]
-            if not g.size:
+            g_all = cells[level == m]
+            if not g_all.size:
                 continue
-            if m == 1:
-                seen = node
-                lattice = {
-                    key: blk.corner_lattice(getattr(node, key), g) for key in ("mu", "dist", "cosg")
-                }
-                sl = {b: tuple(blk.corner_lattice(a, g) for a in node_sl[b]) for b in use}
-            else:
-                if m == k:
-                    limb = is_limb[g]
-                    pts = np.empty((g.size, k, k, 3))
-                    on = np.empty((g.size, k, k), bool)
-                    pts[limb], on[limb] = (
-                        blk.limb_pts[limb_pos[g[limb]]],
-                        blk.limb_on[limb_pos[g[limb]]],
-                    )
-                    if (~limb).any():
-                        pts[~limb], on[~limb] = blk.lattice(g[~limb], k)
+            # the exact blocks on the limb have their points ready
+            parts = [g_all] if m < k else [g_all[is_limb[g_all]], g_all[~is_limb[g_all]]]
+            for g, limb in zip(parts, (False,) if m < k else (True, False), strict=True):
+                if not g.size:
+                    continue
+                sl: dict[Filter, tuple[np.ndarray, np.ndarray]] = {}
+                if m == 1:
+                    seen = node
+                    lattice = {
+                        key: blk.corner_lattice(getattr(node, key), g)
+                        for key in ("mu", "dist", "cosg")
+                    }
+                    sl = {
+                        b: (
+                            blk.corner_lattice(node_sl[b][0], g),
+                            blk.corner_lattice(node_sl[b][1], g),
+                        )
+                        for b in use
+                    }
                 else:
-                    pts, on = blk.lattice(g, m)
-                seen = _Seen(view, i, pts, on)
-                lattice = {"mu": seen.mu, "dist": seen.dist, "cosg": seen.cosg}
-                sl = {}
-            groups.append((m, g, seen, lattice, sl))
+                    if limb:
+                        surf = blk.limb_surface.take(limb_pos[g])
+                    else:
+                        surf = _Surface(*blk.lattice(g, m), grid.body)
+                    seen = _Seen(view, i, surf)
+                    lattice = {"mu": seen.mu, "dist": seen.dist, "cosg": seen.cosg}
+                groups.append((m, g, seen, lattice, sl))
         order_cells = np.concatenate([g for _, g, *_ in groups])
         px: dict[str, list[np.ndarray]] = {key: [] for key in ("mu", "dist", "cosg")}
         valid = []
         for m, g, seen, lattice, _ in groups:
             for key in px:
                 v = lattice[key]
-                px[key].append(v if m == k else blk.spread(v))
+                px[key].append(v.astype(f32) if m == k else blk.spread(v))
             valid.append(seen.ok if m == k else np.ones((g.size, k, k), bool))
         mu = np.concatenate(px["mu"])
         ok = np.concatenate(valid)
+        # (the exact blocks' stand-in points off the planet give finite values)
         with np.errstate(invalid="ignore"):
             ok &= mu > min_mu
-        w_exp = np.zeros((order_cells.size, k, k))
+        w_exp = np.zeros((order_cells.size, k, k), f32)
         for b in use:
             s_parts, l_parts, pos_parts = [], [], []
             start = 0
@@ -929,7 +991,7 @@ def _project_blocks(
                 mine = np.flatnonzero(reach[b][g])
                 if mine.size:
                     if m == k:
-                        s, line = seen.pixels(view, b, mine)
+                        s, line = (v.astype(f32) for v in seen.pixels(view, b, mine))
                     else:
                         if m == 1:
                             s_n, l_n = sl[b][0][mine], sl[b][1][mine]
@@ -948,42 +1010,45 @@ def _project_blocks(
                 inside = ok[pos] & (line >= 0) & (line <= lines - 1) & (s >= s_lo) & (s <= s_hi)
             if not inside.any():
                 continue
-            w = np.zeros(inside.shape)
-            val = np.zeros(inside.shape)
+            both = np.zeros((inside.shape[0], 2, k, k), f32)
+            w = both[:, 1]
             w[inside] = feather_weight(line[inside], lines, feather)
-            val[inside] = ndimage.map_coordinates(
-                data[b][i],
-                [line[inside], s[inside]],
-                order=order,
-                mode="nearest",
-                prefilter=order > 1,
-            )
-            ids = order_cells[pos]
-            num[b][ids] += w * val
-            den[b][ids] += w
+            l_in, s_in = line[inside], s[inside]
+            if order == 1:
+                val = _bilinear(data[b][i], l_in, s_in)
+            else:
+                val = ndimage.map_coordinates(
+                    data[b][i], [l_in, s_in], order=order, mode="nearest", prefilter=True
+                )
+            both[:, 0][inside] = w[inside] * val
+            sums[b][order_cells[pos]] += both
             w_exp[pos] = np.maximum(w_exp[pos], w)
         cells = order_cells
-        # w_exp is 0 wherever the exact blocks' values are not finite
-        acc["cos_e"][cells] += w_exp * np.nan_to_num(mu)
-        acc["cos_g"][cells] += w_exp * np.nan_to_num(np.concatenate(px["cosg"]))
-        acc["rng"][cells] += w_exp * np.nan_to_num(np.concatenate(px["dist"]))
-        acc["w"][cells] += w_exp
-        better = w_exp > acc["best_w"][cells]
-        acc["best_w"][cells] = np.where(better, w_exp, acc["best_w"][cells])
-        best_i[cells] = np.where(better, np.int16(i), best_i[cells])
+        add = np.empty((cells.size, 4, k, k), f32)
+        np.multiply(w_exp, mu, out=add[:, 0])
+        np.multiply(w_exp, np.concatenate(px["cosg"]), out=add[:, 1])
+        np.multiply(w_exp, np.concatenate(px["dist"]), out=add[:, 2])
+        add[:, 3] = w_exp
+        acc[cells] += add
+        bw = best_w[cells]
+        better = w_exp > bw
+        best_w[cells] = np.maximum(bw, w_exp)
+        bi = best_i[cells]
+        bi[better] = i
+        best_i[cells] = bi
     out_bands, out_masks = {}, {}
     for b in use:
-        have = den[b] > 0
-        m_b = np.divide(num[b], den[b], out=np.zeros(have.shape), where=have)
-        out_bands[b] = blk.to_map(m_b.astype(np.float32))
+        num, den = sums[b][:, 0], sums[b][:, 1]
+        have = den > 0
+        out_bands[b] = blk.to_map(np.divide(num, den, out=np.zeros(have.shape, f32), where=have))
         out_masks[b] = blk.to_map(have)
-    w_all = acc["w"]
+    w_all = acc[:, 3]
     seen_any = w_all > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = {
-            "emi": np.degrees(np.arccos(np.clip(acc["cos_e"] / w_all, -1, 1))),
-            "pha": np.degrees(np.arccos(np.clip(acc["cos_g"] / w_all, -1, 1))),
-            "rng": acc["rng"] / w_all,
+            "emi": np.degrees(np.arccos(np.clip(acc[:, 0] / w_all, -1, 1))),
+            "pha": np.degrees(np.arccos(np.clip(acc[:, 1] / w_all, -1, 1))),
+            "rng": acc[:, 2] / w_all,
         }
     planes_seen = {
         key: blk.to_map(np.where(seen_any, v, np.nan).astype(np.float32)) for key, v in mean.items()
@@ -1040,16 +1105,21 @@ def _lat_lon_incidence(grid: MapGrid, sun: np.ndarray) -> tuple[np.ndarray, np.n
     ok = disc >= 0
     t = (-qb - np.sqrt(np.where(ok, disc, 0.0))) / float(d @ d)
     ok &= t > 0
-    # the outward normal is parallel to the scaled point divided by the radii once more
-    g = [(o[k] + t * d[k]) / radii[k] for k in range(3)]
+    # the outward normal is parallel to the scaled point divided by the radii once
+    # more; the angles only where there is planet
+    tt = t[ok]
+    g = [(o[k][ok] + tt * d[k]) / radii[k] for k in range(3)]
     norm = np.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2])
     lat = np.degrees(np.arcsin(np.clip(g[2] / norm, -1.0, 1.0)))
     lon = np.degrees(np.mod(-np.arctan2(g[1], g[0]), 2.0 * np.pi))
     cos_i = (g[0] * sun[0] + g[1] * sun[1] + g[2] * sun[2]) / norm
     inc = np.degrees(np.arccos(np.clip(cos_i, -1.0, 1.0)))
-    return tuple(  # type: ignore[return-value]
-        np.where(ok, v, np.nan).astype(np.float32) for v in (lat, lon, inc)
-    )
+    out = []
+    for v in (lat, lon, inc):
+        full = np.full(grid.shape, np.nan, np.float32)
+        full[ok] = v
+        out.append(full)
+    return out[0], out[1], out[2]
 
 
 def project_frame(
