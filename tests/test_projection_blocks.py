@@ -127,3 +127,21 @@ def test_interpolated_projection_keeps_coverage_and_backplanes(view: ViewGeometr
         assert rel.max() < 1e-3 and np.percentile(rel, 99) < 1e-4
         agree = (exact.exposure == fast.exposure).mean()
         assert agree > 0.999, (grid.projection, agree)
+
+
+@pytest.mark.parametrize("coarse", [4, 6, 16])
+def test_blocks_of_other_sizes_stay_within_the_bound(view: ViewGeometry, coarse: int) -> None:
+    grid = map_grid_for(view, "orthographic", 0.24, bands=BANDS)
+    one = _one_exposure(view, 1)
+    for axis in ("sample", "line"):
+        ramps = _ramps(1, axis)
+        exact = project_frame(ramps, one, grid)
+        fast = project_frame(ramps, one, grid, coarse=coarse, interpolate=True)
+        for b in BANDS:
+            both = exact.masks[b] & fast.masks[b]
+            assert both.sum() > 2000
+            if axis == "sample":
+                both &= (exact.bands[b] > 24) & (exact.bands[b] < PHOTOACTIVE_SAMPLES)
+            d = np.abs(exact.bands[b][both].astype(np.float64) - fast.bands[b][both])
+            assert d.max() < STATED_TOLERANCE_PX, (coarse, axis, b, d.max())
+            assert (exact.masks[b] != fast.masks[b]).sum() <= 0.002 * exact.masks[b].sum()

@@ -466,8 +466,9 @@ def map_grid_for(
 
 
 #: Largest bilinear-interpolation error (framelet pixels) that :func:`project_frame`
-#: accepts for a coarse cell, as estimated from the second differences of the
-#: mapping at the cell's corners; cells above it are computed pixel by pixel.
+#: accepts for a coarse cell (or, with ``interpolate``, a block's lattice), as
+#: estimated from the second differences of the mapping at the cell's corners;
+#: cells above it are computed more finely or pixel by pixel.
 INTERPOLATION_TOLERANCE_PX = 0.01
 #: The same for the cosines of emission and phase averaged into the backplanes.
 INTERPOLATION_TOLERANCE_COS = 1e-4
@@ -891,7 +892,7 @@ def _project_blocks(
     is_limb[blk.limb] = True
     limb_pos = np.full(nblk, -1)
     limb_pos[blk.limb] = np.arange(blk.limb.size)
-    levels = (*(m for m in _LEVELS if m < k), k)
+    levels = (*(m for m in _LEVELS if m < k and k % m == 0), k)
     for i in range(view.n_exposures):
         node = _Seen(view, i, blk.nodes)
         behind = blk.corners(blk.on & ~node.ok).all(axis=0)
@@ -1160,10 +1161,20 @@ def project_frame(
         test: the map is the same as with ``coarse=0``, which projects every pixel in
         every exposure, only several times faster).
     interpolate : bool
-        Interpolate the framelet coordinates bilinearly from the cell corners where
-        the mapping is straight to :data:`INTERPOLATION_TOLERANCE_PX` (exact near the
-        limb, the framelet edges and the map's own edges). Off by default: the exact
-        projection of the reachable pixels measured faster on the real frames.
+        The fast path (what ``junocam map`` uses): the map is cut into blocks of
+        ``coarse`` pixels; per exposure the blocks' corners are projected exactly,
+        the blocks no framelet reaches are skipped, and each block takes the
+        coarsest lattice (its corners, then every half and every quarter of its
+        side, projected exactly) over which bilinear interpolation keeps the
+        framelet coordinates within :data:`INTERPOLATION_TOLERANCE_PX` and the
+        cosines of emission and phase and the range within
+        :data:`INTERPOLATION_TOLERANCE_COS` and :data:`INTERPOLATION_TOLERANCE_RANGE`
+        (bounds from the second differences at the corners); blocks on the limb or
+        partly behind the camera are projected pixel by pixel. Per pixel the work is
+        float32. Measured against the exact path on PJ43/PJ44 frames and in
+        ``tests/test_projection_blocks.py``: framelet coordinates within 0.01 px,
+        the coverage the same but for a few pixels on framelet edges. Off by
+        default: the exact inverse mapping, pixel by pixel.
 
     Returns
     -------
