@@ -727,7 +727,9 @@ def run_projected(
     holder: list[MapResult] = []
 
     def projector(fr: Framelets) -> MapResult:
-        holder.append(project_frame(fr, geo.view, grid))
+        # the geometry interpolated over straight blocks of the map (within
+        # INTERPOLATION_TOLERANCE_PX of the exact inverse mapping)
+        holder.append(project_frame(fr, geo.view, grid, interpolate=True))
         return holder[-1]
 
     result = pipeline.run(frame, calibration=calibration, projector=projector, spin_fit=geo.fit)

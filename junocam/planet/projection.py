@@ -466,9 +466,14 @@ def map_grid_for(
 
 
 #: Largest bilinear-interpolation error (framelet pixels) that :func:`project_frame`
-#: accepts for a coarse cell, as estimated from the second differences of the
-#: mapping at the cell's corners; cells above it are computed pixel by pixel.
+#: accepts for a coarse cell (or, with ``interpolate``, a block's lattice), as
+#: estimated from the second differences of the mapping at the cell's corners;
+#: cells above it are computed more finely or pixel by pixel.
 INTERPOLATION_TOLERANCE_PX = 0.01
+#: The same for the cosines of emission and phase averaged into the backplanes.
+INTERPOLATION_TOLERANCE_COS = 1e-4
+#: The same for the range, relative.
+INTERPOLATION_TOLERANCE_RANGE = 1e-4
 
 
 class _Cells:
@@ -625,6 +630,528 @@ class _Cells:
         return out_s, out_l
 
 
+def _points_at(grid: MapGrid, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Body-fixed points (km) at pixel indices ``r`` (rows) and ``c`` (columns).
+
+    The formulas of :meth:`MapGrid.latlon` and :meth:`MapGrid.surface_points` for any
+    (broadcastable) integer or fractional indices, also beyond the map's edges; NaN
+    and False where the projection has no planet.
+
+    Examples
+    --------
+    >>> g = MapGrid("orthographic", 0.1, (64, 64))
+    >>> pts, ok = _points_at(g, np.arange(64)[:, None], np.arange(64)[None, :])
+    >>> ref, ref_ok = g.surface_points()
+    >>> bool((ok == ref_ok).all()), bool(np.allclose(pts[ok], ref[ok], rtol=0, atol=1e-6))
+    (True, True)
+    """
+    rows, cols = grid.shape
+    res = grid.resolution
+    r = np.asarray(r, np.float64) + 0.5
+    c = np.asarray(c, np.float64) + 0.5
+    if grid.projection != "orthographic":
+        if grid.projection == "equirectangular":
+            lat = grid.lat_top - r * res + 0.0 * c
+            lon = np.mod(grid.lon_left - c * res, 360.0) + 0.0 * r
+            ok = np.abs(lat) <= 90.0
+        else:
+            x = (c - cols / 2.0) * res
+            y = (r - rows / 2.0) * res
+            rho = np.hypot(x, y)
+            sign = 1.0 if grid.pole == "north" else -1.0
+            lat = sign * (90.0 - rho)
+            lon = np.mod(grid.center_lon + sign * np.degrees(np.arctan2(-x, y)), 360.0)
+            ok = rho <= 90.0
+        pts = surface_point(
+            np.radians(np.where(ok, lat, 0.0)), np.radians(np.where(ok, lon, 0.0)), grid.body
+        )
+        return np.where(ok[..., None], pts, np.nan), ok
+    parts, ok = _ortho_parts(grid, r, c)
+    return np.stack(parts, axis=-1), ok
+
+
+def _ortho_parts(
+    grid: MapGrid, r: np.ndarray, c: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`_points_at` of an orthographic grid, by component, from pixel centres
+    ``r`` and ``c`` (indices + 0.5)."""
+    rows, cols = grid.shape
+    res = grid.resolution
+    # parallel rays along -n from a plane 4 a above the centre point, as in
+    # MapGrid.surface_points, with the quadratic's terms written out per component
+    n, east, north = grid._ortho_axes()
+    centre = surface_point(math.radians(grid.center_lat), math.radians(grid.center_lon), grid.body)
+    km = math.radians(res) * grid.body.a
+    x = (c - cols / 2.0) * km
+    y = (rows / 2.0 - r) * km
+    base = centre + 4.0 * grid.body.a * n
+    radii = grid.body.radii
+    d = -n / radii
+    qa = float(d @ d)
+    o = [
+        base[k] / radii[k] + x * (east[k] / radii[k]) + y * (north[k] / radii[k]) for k in range(3)
+    ]
+    qb = o[0] * d[0] + o[1] * d[1] + o[2] * d[2]
+    qc = o[0] * o[0] + o[1] * o[1] + o[2] * o[2] - 1.0
+    disc = qb * qb - qa * qc
+    ok = disc >= 0
+    t = (-qb - np.sqrt(np.where(ok, disc, 0.0))) / qa
+    ok &= t > 0
+    t = np.where(ok, t, np.nan)
+    return [(o[k] + t * d[k]) * radii[k] for k in range(3)], ok
+
+
+def _parts_at(grid: MapGrid, r: np.ndarray, c: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`_points_at` by component (no stack of 3-vectors for orthographic maps)."""
+    if grid.projection == "orthographic":
+        return _ortho_parts(grid, np.asarray(r, np.float64) + 0.5, np.asarray(c, np.float64) + 0.5)
+    pts, ok = _points_at(grid, r, c)
+    return [pts[..., k] for k in range(3)], ok
+
+
+def _unit_normals(pts: np.ndarray, body: Ellipsoid) -> np.ndarray:
+    normal = pts / body.radii**2
+    return normal / np.linalg.norm(normal, axis=-1, keepdims=True)
+
+
+class _Blocks:
+    """A map grid cut into square blocks of ``k`` pixels for :func:`project_frame`'s
+    interpolating path: nodes at the blocks' corners (every ``k``-th pixel, the last
+    ones beyond the map's edge) and block ids ``row * blocks_per_row + col``."""
+
+    def __init__(self, grid: MapGrid, k: int) -> None:
+        rows, cols = grid.shape
+        self.grid, self.k = grid, k
+        self.nbr, self.nbc = -(-rows // k), -(-cols // k)
+        parts, self.on = _parts_at(
+            grid, (np.arange(self.nbr + 1) * k)[:, None], (np.arange(self.nbc + 1) * k)[None, :]
+        )
+        self.nodes = _Surface(parts, self.on, grid.body)
+        # blocks that cross the planet's edge: their pixels, once for all exposures
+        # (blocks with no planet pixel at all are left out for good)
+        edge = np.flatnonzero(~self.corners(self.on).all(axis=0))
+        parts, on = self.lattice(edge, k)
+        keep = on.any(axis=(1, 2))
+        self.limb = edge[keep]
+        self.limb_surface = _Surface([v[keep] for v in parts], on[keep], grid.body)
+        self.empty = np.zeros(self.nbr * self.nbc, bool)
+        self.empty[edge[~keep]] = True
+        self._spread: dict[int, np.ndarray] = {}
+
+    def corners(self, a: np.ndarray) -> np.ndarray:
+        """The four corner values of every block: shape (4, blocks)."""
+        return np.stack([a[:-1, :-1], a[1:, :-1], a[:-1, 1:], a[1:, 1:]]).reshape(4, -1)
+
+    def lattice(self, blocks: np.ndarray, m: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """Surface points on an ``m``-per-side lattice of each block: every ``k / m``-th
+        pixel, the block's far edges included for ``m < k`` (3 components of shape
+        (n, m', m'))."""
+        kr, kc = np.divmod(blocks, self.nbc)
+        step = np.arange(m + 1 if m < self.k else m) * (self.k // m)
+        r = (kr * self.k)[:, None, None] + step[None, :, None]
+        c = (kc * self.k)[:, None, None] + step[None, None, :]
+        return _parts_at(self.grid, r, c)
+
+    def corner_lattice(self, a: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """Node values ``a`` at the corners of ``blocks`` as (n, 2, 2) lattices."""
+        kr, kc = np.divmod(blocks, self.nbc)
+        return np.stack(
+            [
+                np.stack([a[kr, kc], a[kr, kc + 1]], -1),
+                np.stack([a[kr + 1, kc], a[kr + 1, kc + 1]], -1),
+            ],
+            1,
+        )
+
+    def spread(self, v: np.ndarray) -> np.ndarray:
+        """Bilinear interpolation of (n, m+1, m+1) lattice values over the blocks'
+        pixels: (n, k, k), float32 (two small matrix products per block)."""
+        m = v.shape[1] - 1
+        if m not in self._spread:
+            t = np.arange(self.k) * m / self.k
+            j = np.minimum(t.astype(int), m - 1)
+            r = np.zeros((self.k, m + 1))
+            r[np.arange(self.k), j] = 1 - (t - j)
+            r[np.arange(self.k), j + 1] = t - j
+            self._spread[m] = r.astype(np.float32)
+        r = self._spread[m]
+        return r @ v.astype(np.float32) @ r.T
+
+    def to_map(self, a: np.ndarray) -> np.ndarray:
+        """Block-major values (blocks, k, k) back to the map's (rows, cols)."""
+        k = self.k
+        full = a.reshape(self.nbr, self.nbc, k, k).transpose(0, 2, 1, 3)
+        return np.ascontiguousarray(
+            full.reshape(self.nbr * k, self.nbc * k)[: self.grid.shape[0], : self.grid.shape[1]]
+        )
+
+
+def _bend(a: np.ndarray) -> np.ndarray:
+    """Sum over both axes of |second difference| at every node (NaN spreads)."""
+    bend = np.zeros(a.shape)
+    for axis in (0, 1):
+        if a.shape[axis] < 3:
+            continue
+        d2 = np.abs(np.diff(a, n=2, axis=axis))
+        bend += np.concatenate([d2.take([0], axis), d2, d2.take([-1], axis)], axis=axis)
+    return bend
+
+
+class _Surface:
+    """Surface points (any shape), by component, with their unit normals; points off
+    the planet (``on`` False) hold a harmless stand-in."""
+
+    def __init__(self, parts: list[np.ndarray], on: np.ndarray, body: Ellipsoid) -> None:
+        self.on = on
+        self.p = [np.where(on, parts[k], 1.0) for k in range(3)]
+        g = [self.p[k] / body.radii[k] ** 2 for k in range(3)]
+        norm = np.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2])
+        self.n = [gk / norm for gk in g]
+
+    def take(self, sel: np.ndarray) -> _Surface:
+        """The points of ``sel`` (an index along the first axis)."""
+        out = object.__new__(_Surface)
+        out.on, out.p, out.n = self.on[sel], [v[sel] for v in self.p], [v[sel] for v in self.n]
+        return out
+
+
+class _Seen:
+    """What one exposure sees at some surface points (any shape): cos(emission),
+    range (km), cos(phase) and camera-frame vectors, valid where ``ok``. Written per
+    component: arrays of 3-vectors and einsum over their short last axis cost
+    several times more."""
+
+    def __init__(self, view: ViewGeometry, i: int, surf: _Surface) -> None:
+        obs, rot, sun = view.observer[i], view.camera_to_body[i], view.sun[i]
+        t = [obs[k] - surf.p[k] for k in range(3)]
+        self.dist = np.sqrt(t[0] * t[0] + t[1] * t[1] + t[2] * t[2])
+        inv = 1.0 / self.dist
+        n = surf.n
+        self.mu = (n[0] * t[0] + n[1] * t[1] + n[2] * t[2]) * inv
+        self.cosg = (t[0] * sun[0] + t[1] * sun[1] + t[2] * sun[2]) * inv
+        # camera frame: -to_obs @ camera_to_body
+        self.cam = [-(t[0] * rot[0, k] + t[1] * rot[1, k] + t[2] * rot[2, k]) for k in range(3)]
+        self.ok = surf.on & (self.cam[2] > 0)
+        self._focal: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    def pixels(
+        self, view: ViewGeometry, band: Filter, sel: Any = ...
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(sample, line) in ``band``'s framelet, NaN where not ``ok`` (the distortion
+        is computed once for the bands that share a focal length)."""
+        cam = view.camera
+        f = cam.focal_for(band)
+        if f not in self._focal:
+            # CameraModel.ray_to_focal, per component
+            q = f / np.where(self.ok, self.cam[2], 1.0)
+            xd, yd = cam.distort(self.cam[0] * q, self.cam[1] * q)
+            self._focal[f] = (np.where(self.ok, xd + cam.cx, np.nan), np.where(self.ok, yd, np.nan))
+        s, yd = self._focal[f]
+        return s[sel], yd[sel] + cam.cy(band)
+
+
+def _bilinear(data: np.ndarray, line: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """Bilinear samples of a 2-D float32 image at (line, sample) inside it (float32).
+
+    What ``ndimage.map_coordinates(order=1)`` returns for points within the image,
+    in float32 with four flat gathers: about twice as fast on the projection's
+    millions of points.
+
+    Examples
+    --------
+    >>> img = np.arange(12, dtype=np.float32).reshape(3, 4)
+    >>> _bilinear(img, np.array([0.5, 2.0]), np.array([1.25, 3.0])).tolist()
+    [3.25, 11.0]
+    """
+    rows, cols = data.shape
+    l0 = np.minimum(line.astype(np.int32), rows - 2)
+    s0 = np.minimum(sample.astype(np.int32), cols - 2)
+    fl = (line - l0).astype(np.float32)
+    fs = (sample - s0).astype(np.float32)
+    flat = data.ravel()
+    idx = l0 * cols + s0
+    top = flat.take(idx)
+    top += fs * (flat.take(idx + 1) - top)
+    idx += cols
+    bottom = flat.take(idx)
+    bottom += fs * (flat.take(idx + 1) - bottom)
+    return top + fl * (bottom - top)
+
+
+#: Lattice sides tried per block by the interpolating projection: the block's corners,
+#: then every half and quarter of its side; blocks too bent even then are exact.
+_LEVELS = (1, 2, 4)
+
+
+def _project_blocks(
+    framelets: Framelets,
+    view: ViewGeometry,
+    grid: MapGrid,
+    use: tuple[Filter, ...],
+    order: int,
+    feather: float,
+    min_mu: float,
+    k: int,
+) -> MapResult:
+    """:func:`project_frame` with the geometry interpolated over straight blocks."""
+    blk = _Blocks(grid, k)
+    nblk = blk.nbr * blk.nbc
+    lines = framelets.framelet_lines
+    s_lo, s_hi = DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES - 1
+    # float32 per pixel from here on (framelet coordinates to 1e-4 px): per block,
+    # the weighted sums of cos(emission), cos(phase), range and the weights; per band
+    # the weighted sum of the samples and the weights
+    f32 = np.float32
+    acc = np.zeros((nblk, 4, k, k), f32)
+    best_w = np.zeros((nblk, k, k), f32)
+    sums = {b: np.zeros((nblk, 2, k, k), f32) for b in use}
+    best_i = np.full((nblk, k, k), -1, np.int16)
+    data = {b: np.asarray(framelets.band(b), dtype=np.float32) for b in use}
+    is_limb = np.zeros(nblk, bool)
+    is_limb[blk.limb] = True
+    limb_pos = np.full(nblk, -1)
+    limb_pos[blk.limb] = np.arange(blk.limb.size)
+    levels = (*(m for m in _LEVELS if m < k and k % m == 0), k)
+    for i in range(view.n_exposures):
+        node = _Seen(view, i, blk.nodes)
+        behind = blk.corners(blk.on & ~node.ok).all(axis=0)
+        geo_ok = np.asarray(blk.corners(node.ok).all(axis=0))
+        node_sl = {b: node.pixels(view, b) for b in use}
+        reach, bend, curv = {}, np.zeros(nblk), {}
+        for b in use:
+            cs, cl = (blk.corners(a) for a in node_sl[b])
+            with np.errstate(invalid="ignore"):
+                lo_l, hi_l = cl.min(axis=0), cl.max(axis=0)
+                lo_s, hi_s = cs.min(axis=0), cs.max(axis=0)
+                # generous for the mapping's curvature inside a block
+                pad_l = 0.25 * (hi_l - lo_l) + 2.0
+                pad_s = 0.25 * (hi_s - lo_s) + 2.0
+                near = (
+                    (hi_l + pad_l >= 0)
+                    & (lo_l - pad_l <= lines - 1)
+                    & (hi_s + pad_s >= s_lo)
+                    & (lo_s - pad_s <= s_hi)
+                )
+            reach[b] = np.where(geo_ok, near, ~behind & ~blk.empty)
+            if reach[b].any():
+                # bilinear interpolation errs by about (|f_rr| + |f_cc|) / 8 over a
+                # block; a lattice of m per side divides that by m^2
+                f = view.camera.focal_for(b)
+                if f not in curv:  # a line offset between bands bends nothing
+                    c2 = np.maximum(_bend(node_sl[b][0]), _bend(node_sl[b][1]))
+                    curv[f] = blk.corners(c2).max(axis=0)
+                bend = np.maximum(bend, np.where(reach[b], curv[f], 0.0))
+        cells = np.flatnonzero(np.logical_or.reduce([reach[b] for b in use]))
+        if not cells.size:
+            continue
+        # in units of each quantity's tolerance, and the same for the backplanes'
+        bend = bend[cells] / INTERPOLATION_TOLERANCE_PX
+        for a, tol in (
+            (node.mu, INTERPOLATION_TOLERANCE_COS),
+            (node.cosg, INTERPOLATION_TOLERANCE_COS),
+            (node.dist, INTERPOLATION_TOLERANCE_RANGE * np.nanmin(node.dist)),
+        ):
+            bend = np.maximum(bend, blk.corners(_bend(a)).max(axis=0)[cells] / tol)
+        # per block: the coarsest lattice that interpolates within the tolerance
+        level = np.full(cells.size, k)
+        with np.errstate(invalid="ignore"):
+            for m in levels[::-1][1:]:
+                fine = geo_ok[cells] & (bend / (8.0 * m * m) < 1.0)
+                level[fine] = m
+        groups = []
+        for m in levels:
+            g_all = cells[level == m]
+            if not g_all.size:
+                continue
+            # the exact blocks on the limb have their points ready
+            parts = [g_all] if m < k else [g_all[is_limb[g_all]], g_all[~is_limb[g_all]]]
+            for g, limb in zip(parts, (False,) if m < k else (True, False), strict=True):
+                if not g.size:
+                    continue
+                sl: dict[Filter, tuple[np.ndarray, np.ndarray]] = {}
+                if m == 1:
+                    seen = node
+                    lattice = {
+                        key: blk.corner_lattice(getattr(node, key), g)
+                        for key in ("mu", "dist", "cosg")
+                    }
+                    sl = {
+                        b: (
+                            blk.corner_lattice(node_sl[b][0], g),
+                            blk.corner_lattice(node_sl[b][1], g),
+                        )
+                        for b in use
+                    }
+                else:
+                    if limb:
+                        surf = blk.limb_surface.take(limb_pos[g])
+                    else:
+                        surf = _Surface(*blk.lattice(g, m), grid.body)
+                    seen = _Seen(view, i, surf)
+                    lattice = {"mu": seen.mu, "dist": seen.dist, "cosg": seen.cosg}
+                groups.append((m, g, seen, lattice, sl))
+        order_cells = np.concatenate([g for _, g, *_ in groups])
+        px: dict[str, list[np.ndarray]] = {key: [] for key in ("mu", "dist", "cosg")}
+        valid = []
+        for m, g, seen, lattice, _ in groups:
+            for key in px:
+                v = lattice[key]
+                px[key].append(v.astype(f32) if m == k else blk.spread(v))
+            valid.append(seen.ok if m == k else np.ones((g.size, k, k), bool))
+        mu = np.concatenate(px["mu"])
+        ok = np.concatenate(valid)
+        # (the exact blocks' stand-in points off the planet give finite values)
+        with np.errstate(invalid="ignore"):
+            ok &= mu > min_mu
+        w_exp = np.zeros((order_cells.size, k, k), f32)
+        for b in use:
+            s_parts, l_parts, pos_parts = [], [], []
+            start = 0
+            for m, g, seen, _lattice, sl in groups:
+                mine = np.flatnonzero(reach[b][g])
+                if mine.size:
+                    if m == k:
+                        s, line = (v.astype(f32) for v in seen.pixels(view, b, mine))
+                    else:
+                        if m == 1:
+                            s_n, l_n = sl[b][0][mine], sl[b][1][mine]
+                        else:
+                            s_n, l_n = seen.pixels(view, b, mine)
+                        s, line = blk.spread(s_n), blk.spread(l_n)
+                    s_parts.append(s)
+                    l_parts.append(line)
+                    pos_parts.append(start + mine)
+                start += g.size
+            if not pos_parts:
+                continue
+            pos = np.concatenate(pos_parts)
+            s, line = np.concatenate(s_parts), np.concatenate(l_parts)
+            with np.errstate(invalid="ignore"):
+                inside = ok[pos] & (line >= 0) & (line <= lines - 1) & (s >= s_lo) & (s <= s_hi)
+            if not inside.any():
+                continue
+            both = np.zeros((inside.shape[0], 2, k, k), f32)
+            w = both[:, 1]
+            w[inside] = feather_weight(line[inside], lines, feather)
+            l_in, s_in = line[inside], s[inside]
+            if order == 1:
+                val = _bilinear(data[b][i], l_in, s_in)
+            else:
+                val = ndimage.map_coordinates(
+                    data[b][i], [l_in, s_in], order=order, mode="nearest", prefilter=True
+                )
+            both[:, 0][inside] = w[inside] * val
+            sums[b][order_cells[pos]] += both
+            w_exp[pos] = np.maximum(w_exp[pos], w)
+        cells = order_cells
+        add = np.empty((cells.size, 4, k, k), f32)
+        np.multiply(w_exp, mu, out=add[:, 0])
+        np.multiply(w_exp, np.concatenate(px["cosg"]), out=add[:, 1])
+        np.multiply(w_exp, np.concatenate(px["dist"]), out=add[:, 2])
+        add[:, 3] = w_exp
+        acc[cells] += add
+        bw = best_w[cells]
+        better = w_exp > bw
+        best_w[cells] = np.maximum(bw, w_exp)
+        bi = best_i[cells]
+        bi[better] = i
+        best_i[cells] = bi
+    out_bands, out_masks = {}, {}
+    for b in use:
+        num, den = sums[b][:, 0], sums[b][:, 1]
+        have = den > 0
+        out_bands[b] = blk.to_map(np.divide(num, den, out=np.zeros(have.shape, f32), where=have))
+        out_masks[b] = blk.to_map(have)
+    w_all = acc[:, 3]
+    seen_any = w_all > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = {
+            "emi": np.degrees(np.arccos(np.clip(acc[:, 0] / w_all, -1, 1))),
+            "pha": np.degrees(np.arccos(np.clip(acc[:, 1] / w_all, -1, 1))),
+            "rng": acc[:, 2] / w_all,
+        }
+    planes_seen = {
+        key: blk.to_map(np.where(seen_any, v, np.nan).astype(np.float32)) for key, v in mean.items()
+    }
+    lat, lon, inc = _lat_lon_incidence(grid, view.sun[view.n_exposures // 2])
+    planes = Backplanes(
+        lat_deg=lat,
+        lon_west_deg=lon,
+        incidence_deg=inc,
+        emission_deg=planes_seen["emi"],
+        phase_deg=planes_seen["pha"],
+    )
+    return MapResult(grid, out_bands, out_masks, planes, blk.to_map(best_i), planes_seen["rng"])
+
+
+def _lat_lon_incidence(grid: MapGrid, sun: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latitude, west longitude and incidence (degrees, float32, NaN off the planet)
+    of every pixel: the projection's own formulas, per row and column where they
+    separate, instead of a stack of 3-vectors per pixel.
+
+    Examples
+    --------
+    >>> g = MapGrid("orthographic", 0.5, (40, 40), center_lat=20.0, center_lon=30.0)
+    >>> lat, lon, inc = _lat_lon_incidence(g, np.array([1.0, 0.0, 0.0]))
+    >>> ref_lat, ref_lon = g.latlon()
+    >>> same_disc = bool((np.isnan(lat) == np.isnan(ref_lat)).all())
+    >>> float(np.nanmax(np.abs(lat - ref_lat))) < 1e-4, same_disc
+    (True, True)
+    """
+    rows, cols = grid.shape
+    if grid.projection != "orthographic":
+        lat_d, lon_d = grid.latlon()
+        lat, lon_e = np.radians(lat_d), -np.radians(lon_d)
+        cos_lat = np.cos(lat)
+        cos_i = cos_lat * (np.cos(lon_e) * sun[0] + np.sin(lon_e) * sun[1]) + np.sin(lat) * sun[2]
+        inc = np.degrees(np.arccos(np.clip(cos_i, -1.0, 1.0)))
+        return lat_d.astype(np.float32), lon_d.astype(np.float32), inc.astype(np.float32)
+    # MapGrid.surface_points' parallel rays in coordinates scaled to the unit sphere:
+    # o = o_row + o_col, and the smaller root t of |o + t d|^2 = 1
+    n, east, north = grid._ortho_axes()
+    centre = surface_point(math.radians(grid.center_lat), math.radians(grid.center_lon), grid.body)
+    km = math.radians(grid.resolution) * grid.body.a
+    x = (np.arange(cols) + 0.5 - cols / 2.0) * km
+    y = (rows / 2.0 - np.arange(rows) - 0.5) * km
+    radii = grid.body.radii
+    base = (centre + 4.0 * grid.body.a * n) / radii
+    d = -n / radii
+    # o = row + col: |o|^2 and o.d separate but for the cross term, one small product
+    row = np.stack([base[k] + y * (north[k] / radii[k]) for k in range(3)], axis=-1)
+    col = np.stack([x * (east[k] / radii[k]) for k in range(3)], axis=-1)
+    qa = float(d @ d)
+    qb = (row @ d)[:, None] + (col @ d)[None, :]
+    qc = row @ (2.0 * col.T)
+    qc += (np.einsum("ij,ij->i", row, row) - 1.0)[:, None]
+    qc += np.einsum("ij,ij->i", col, col)[None, :]
+    disc = qb * qb - qa * qc
+    ok = disc >= 0
+    t = (-qb - np.sqrt(np.where(ok, disc, 0.0))) / qa
+    ok &= t > 0
+    # the outward normal is parallel to the scaled point divided by the radii once
+    # more; the angles only where there is planet, in float32 through arctan2 (well
+    # conditioned everywhere, to about 1e-5 degrees)
+    ri, ci = np.nonzero(ok)
+    tt = t[ok]
+    g = [((row[ri, k] + col[ci, k] + tt * d[k]) / radii[k]).astype(np.float32) for k in range(3)]
+    s32 = np.asarray(sun, np.float32)
+    lat = np.degrees(np.arctan2(g[2], np.hypot(g[0], g[1])))
+    lon = -np.degrees(np.arctan2(g[1], g[0]))
+    lon[lon < 0] += np.float32(360.0)
+    cross = np.sqrt(
+        (g[1] * s32[2] - g[2] * s32[1]) ** 2
+        + (g[2] * s32[0] - g[0] * s32[2]) ** 2
+        + (g[0] * s32[1] - g[1] * s32[0]) ** 2
+    )
+    inc = np.degrees(np.arctan2(cross, g[0] * s32[0] + g[1] * s32[1] + g[2] * s32[2]))
+    out = []
+    for v in (lat, lon, inc):
+        full = np.full(grid.shape, np.nan, np.float32)
+        full[ok] = v
+        out.append(full)
+    return out[0], out[1], out[2]
+
+
 def project_frame(
     framelets: Framelets,
     view: ViewGeometry,
@@ -663,10 +1190,20 @@ def project_frame(
         test: the map is the same as with ``coarse=0``, which projects every pixel in
         every exposure, only several times faster).
     interpolate : bool
-        Interpolate the framelet coordinates bilinearly from the cell corners where
-        the mapping is straight to :data:`INTERPOLATION_TOLERANCE_PX` (exact near the
-        limb, the framelet edges and the map's own edges). Off by default: the exact
-        projection of the reachable pixels measured faster on the real frames.
+        The fast path (what ``junocam map`` uses): the map is cut into blocks of
+        ``coarse`` pixels; per exposure the blocks' corners are projected exactly,
+        the blocks no framelet reaches are skipped, and each block takes the
+        coarsest lattice (its corners, then every half and every quarter of its
+        side, projected exactly) over which bilinear interpolation keeps the
+        framelet coordinates within :data:`INTERPOLATION_TOLERANCE_PX` and the
+        cosines of emission and phase and the range within
+        :data:`INTERPOLATION_TOLERANCE_COS` and :data:`INTERPOLATION_TOLERANCE_RANGE`
+        (bounds from the second differences at the corners); blocks on the limb or
+        partly behind the camera are projected pixel by pixel. Per pixel the work is
+        float32. Measured against the exact path on PJ43/PJ44 frames and in
+        ``tests/test_projection_blocks.py``: framelet coordinates within 0.01 px,
+        the coverage the same but for a few pixels on framelet edges. Off by
+        default: the exact inverse mapping, pixel by pixel.
 
     Returns
     -------
@@ -694,6 +1231,11 @@ def project_frame(
         raise GeometryError(
             f"the geometry has {view.n_exposures} exposures, the frame {framelets.n_exposures}"
         )
+    if not 0.0 < max_emission <= 90.0:
+        raise GeometryError(f"max_emission must be in (0, 90] degrees, got {max_emission}")
+    min_mu = max(math.cos(math.radians(max_emission)), 0.0)
+    if interpolate and coarse >= 2 and min(grid.shape) >= 2 * coarse:
+        return _project_blocks(framelets, view, grid, use, order, feather, min_mu, coarse)
     pts_grid, ok = grid.surface_points()
     idx = np.flatnonzero(ok)
     pts = pts_grid.reshape(-1, 3)[idx]
@@ -710,9 +1252,6 @@ def project_frame(
     normals = pts / view.body.radii**2
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     s_lo, s_hi = DARK_SAMPLES, DARK_SAMPLES + PHOTOACTIVE_SAMPLES - 1
-    if not 0.0 < max_emission <= 90.0:
-        raise GeometryError(f"max_emission must be in (0, 90] degrees, got {max_emission}")
-    min_mu = max(math.cos(math.radians(max_emission)), 0.0)
     cells = _Cells(grid.shape, idx, pts_grid, coarse, interpolate)
     for i in range(view.n_exposures):
         # which map pixels can this exposure's framelets reach at all (exactly as the
