@@ -111,22 +111,8 @@ class MapGrid:
         rows, cols = self.shape
         r = np.arange(rows, dtype=np.float64)[:, None] + 0.5
         c = np.arange(cols, dtype=np.float64)[None, :] + 0.5
-        res = self.resolution
-        if self.projection == "equirectangular":
-            lat = np.broadcast_to(self.lat_top - r * res, self.shape)
-            lon = np.broadcast_to(np.mod(self.lon_left - c * res, 360.0), self.shape)
-            lat = np.where(np.abs(lat) <= 90.0, lat, np.nan)
-            return lat, np.where(np.isfinite(lat), lon, np.nan)
-        if self.projection == "polar":
-            x = (c - cols / 2.0) * res
-            y = (r - rows / 2.0) * res
-            rho = np.hypot(x, y)
-            sign = 1.0 if self.pole == "north" else -1.0
-            lat = sign * (90.0 - rho)
-            # seen from above the pole west longitude runs clockwise in the north
-            # and anticlockwise in the south, starting from the meridian pointing down
-            lon = np.mod(self.center_lon + sign * np.degrees(np.arctan2(-x, y)), 360.0)
-            ok = rho <= 90.0
+        if self.projection != "orthographic":
+            lat, lon, ok = _flat_latlon(self, r, c)
             return np.where(ok, lat, np.nan), np.where(ok, lon, np.nan)
         pts, ok = self.surface_points()
         lat, lon = planetographic(np.where(ok[..., None], pts, 1.0), self.body)
@@ -555,18 +541,7 @@ class _Cells:
         s, line, behind, _ = node
         cs, cl = self._corners(s), self._corners(line)
         valid = np.isfinite(cs).all(axis=0) & np.isfinite(cl).all(axis=0)
-        with np.errstate(invalid="ignore"):
-            lo_l, hi_l = cl.min(axis=0), cl.max(axis=0)
-            lo_s, hi_s = cs.min(axis=0), cs.max(axis=0)
-            # generous for the mapping's curvature inside a cell
-            pad_l = 0.25 * (hi_l - lo_l) + 2.0
-            pad_s = 0.25 * (hi_s - lo_s) + 2.0
-            near = (
-                (hi_l + pad_l >= 0)
-                & (lo_l - pad_l <= lines - 1)
-                & (hi_s + pad_s >= s_lo)
-                & (lo_s - pad_s <= s_hi)
-            )
+        near = _near_framelet(cs, cl, lines, s_lo, s_hi)
         all_behind = self._corners(behind).all(axis=0)
         return np.where(valid, near, ~all_behind)
 
@@ -645,23 +620,10 @@ def _points_at(grid: MapGrid, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray,
     >>> bool((ok == ref_ok).all()), bool(np.allclose(pts[ok], ref[ok], rtol=0, atol=1e-6))
     (True, True)
     """
-    rows, cols = grid.shape
-    res = grid.resolution
     r = np.asarray(r, np.float64) + 0.5
     c = np.asarray(c, np.float64) + 0.5
     if grid.projection != "orthographic":
-        if grid.projection == "equirectangular":
-            lat = grid.lat_top - r * res + 0.0 * c
-            lon = np.mod(grid.lon_left - c * res, 360.0) + 0.0 * r
-            ok = np.abs(lat) <= 90.0
-        else:
-            x = (c - cols / 2.0) * res
-            y = (r - rows / 2.0) * res
-            rho = np.hypot(x, y)
-            sign = 1.0 if grid.pole == "north" else -1.0
-            lat = sign * (90.0 - rho)
-            lon = np.mod(grid.center_lon + sign * np.degrees(np.arctan2(-x, y)), 360.0)
-            ok = rho <= 90.0
+        lat, lon, ok = _flat_latlon(grid, r, c)
         pts = surface_point(
             np.radians(np.where(ok, lat, 0.0)), np.radians(np.where(ok, lon, 0.0)), grid.body
         )
@@ -920,18 +882,7 @@ def _project_blocks(
         reach, bend, curv = {}, np.zeros(nblk), {}
         for b in use:
             cs, cl = (blk.corners(a) for a in node_sl[b])
-            with np.errstate(invalid="ignore"):
-                lo_l, hi_l = cl.min(axis=0), cl.max(axis=0)
-                lo_s, hi_s = cs.min(axis=0), cs.max(axis=0)
-                # generous for the mapping's curvature inside a block
-                pad_l = 0.25 * (hi_l - lo_l) + 2.0
-                pad_s = 0.25 * (hi_s - lo_s) + 2.0
-                near = (
-                    (hi_l + pad_l >= 0)
-                    & (lo_l - pad_l <= lines - 1)
-                    & (hi_s + pad_s >= s_lo)
-                    & (lo_s - pad_s <= s_hi)
-                )
+            near = _near_framelet(cs, cl, lines, s_lo, s_hi)
             reach[b] = np.where(geo_ok, near, ~behind & ~blk.empty)
             if reach[b].any():
                 # bilinear interpolation errs by about (|f_rr| + |f_cc|) / 8 over a
@@ -1340,3 +1291,43 @@ def project_frame(
     mean_range = np.full(n, np.nan, np.float32)
     mean_range[seen] = rng[seen] / w_all[seen]
     return MapResult(grid, out_bands, out_masks, planes, exp_map.reshape(shape), full(mean_range))
+
+
+def _near_framelet(
+    cs: np.ndarray, cl: np.ndarray, lines: int, s_lo: float, s_hi: float
+) -> np.ndarray:
+    """Per cell (or block): may a pixel inside its corners' framelet samples ``cs`` and
+    lines ``cl`` (the four corners first) fall on the framelet? Padded by a quarter of the
+    corners' spread plus 2 px, generous for the mapping's curvature inside a cell."""
+    with np.errstate(invalid="ignore"):
+        lo_l, hi_l = cl.min(axis=0), cl.max(axis=0)
+        lo_s, hi_s = cs.min(axis=0), cs.max(axis=0)
+        pad_l = 0.25 * (hi_l - lo_l) + 2.0
+        pad_s = 0.25 * (hi_s - lo_s) + 2.0
+        return np.asarray(
+            (hi_l + pad_l >= 0)
+            & (lo_l - pad_l <= lines - 1)
+            & (hi_s + pad_s >= s_lo)
+            & (lo_s - pad_s <= s_hi)
+        )
+
+
+def _flat_latlon(
+    grid: MapGrid, r: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latitude, west longitude (degrees) and on-map flag at the (broadcast) pixel
+    coordinates ``r``, ``c`` (centres at +0.5) of an equirectangular or polar grid."""
+    rows, cols = grid.shape
+    res = grid.resolution
+    if grid.projection == "equirectangular":
+        lat = grid.lat_top - r * res + 0.0 * c
+        lon = np.mod(grid.lon_left - c * res, 360.0) + 0.0 * r
+        return lat, lon, np.abs(lat) <= 90.0
+    x = (c - cols / 2.0) * res
+    y = (r - rows / 2.0) * res
+    rho = np.hypot(x, y)
+    sign = 1.0 if grid.pole == "north" else -1.0
+    # seen from above the pole west longitude runs clockwise in the north and
+    # anticlockwise in the south, starting from the meridian pointing down
+    lon = np.mod(grid.center_lon + sign * np.degrees(np.arctan2(-x, y)), 360.0)
+    return sign * (90.0 - rho), lon, rho <= 90.0
