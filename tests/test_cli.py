@@ -317,3 +317,18 @@ def test_usage_errors_exit_2(args, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run(*args)
     assert result.exit_code == 2, result.output
+
+
+@pytest.mark.parametrize("command", [["map", "-o", "maps"], ["geometry", "--navigate"]])
+def test_several_frames_with_a_kernel_folder_without_kernels(tmp_path, make_frame, command):
+    """``map`` and ``geometry --navigate`` navigate several frames first (a flyby's are
+    tied to one spin axis); kernels that cannot be loaded are still reported per frame,
+    one line each, no traceback."""
+    (tmp_path / "empty").mkdir()
+    a = make_frame(product_id="JNCE_2022186_99C00001_V01")
+    b = make_frame(product_id="JNCE_2022186_99C00002_V01")
+    cmd, *opts = command
+    opts = [str(tmp_path / o) if o == "maps" else o for o in opts]
+    result = run(cmd, a, b, "--kernels", tmp_path / "empty", *opts)
+    assert_failed(result, "no SPICE kernels")
+    assert result.stderr.count("error: ") == 2, result.stderr

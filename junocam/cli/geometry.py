@@ -18,6 +18,7 @@ from typing import Any
 import click
 import numpy as np
 
+from ..errors import JunoCamError
 from ..metadata import Filter
 from .options import (
     CONTEXT,
@@ -91,31 +92,15 @@ def geometry_cmd(
     kernels = None
     tied: dict[str, Any] = {}
     if navigate and len(frames) > 1:
-        from ..decode import read_frame
-        from ..errors import JunoCamError
-        from ..maps.frame import frame_geometries
-
         # the frames without a CK navigated first, so that those of one close moon
         # flyby are navigated together (one spin axis); a frame that fails here fails
         # again, and is reported, in its turn
-        kernels = KernelSet.from_path(list(kernel_paths))
-        free = []
-        for path in frames:
-            try:
-                meta = read_frame(path, metadata, max_pixels=opts.max_pixels).meta
-                if geometry_report(meta, kernels, time_offset, target)["attitude"] is None:
-                    free.append(path)
-            except JunoCamError:
-                continue
-        tied = frame_geometries(
-            free,
-            kernels,
-            mode="limb",
-            time_offset=time_offset,
-            target=target,
-            metadata=metadata,
-            max_pixels=opts.max_pixels,
-        )
+        try:
+            kernels = KernelSet.from_path(list(kernel_paths))
+        except JunoCamError:
+            kernels = None  # reported with each frame, as for one frame
+        if kernels is not None:
+            tied = _tied(frames, kernels, metadata, opts.max_pixels, time_offset, target)
 
     def one(path: str) -> None:
         nonlocal kernels
@@ -136,6 +121,38 @@ def geometry_cmd(
         click.echo(json.dumps(rep, indent=2))
 
     for_each(ctx, frames, one)
+
+
+def _tied(
+    frames: Sequence[str],
+    kernels: Any,
+    metadata: str | None,
+    max_pixels: int,
+    time_offset: float,
+    target: str | None,
+) -> dict[str, Any]:
+    """Geometries of the frames without a CK, a close moon flyby's tied together."""
+    from ..decode import read_frame
+    from ..maps.frame import frame_geometries
+    from ..planet.spice import geometry_report
+
+    free = []
+    for path in frames:
+        try:
+            meta = read_frame(path, metadata, max_pixels=max_pixels).meta
+            if geometry_report(meta, kernels, time_offset, target)["attitude"] is None:
+                free.append(path)
+        except JunoCamError:
+            continue
+    return frame_geometries(
+        free,
+        kernels,
+        mode="limb",
+        time_offset=time_offset,
+        target=target,
+        metadata=metadata,
+        max_pixels=max_pixels,
+    )
 
 
 def _navigated_attitude(

@@ -144,6 +144,7 @@ def map_cmd(
       junocam map frame-raw.png --kernels juno.tm --resolution 0.1 --backplanes -o maps/
       junocam map frame-raw.png --kernels kernels/ --format geotiff --bands --backplanes -o gis/
     """
+    from ..errors import JunoCamError
     from ..maps.frame import MapOptions, frame_geometries, map_file
     from ..planet.spice import KernelSet
 
@@ -159,7 +160,11 @@ def map_cmd(
         # every frame navigated first, so that frames of one close moon flyby are
         # navigated together (one spin axis); a frame that fails here fails again, and
         # is reported, when it is mapped
-        kernels = KernelSet.from_path(list(kernel_paths))
+        try:
+            kernels = KernelSet.from_path(list(kernel_paths))
+        except JunoCamError:
+            kernels = None  # reported with each frame, as for one frame
+    if kernels is not None:
         tied = frame_geometries(
             frames,
             kernels,
