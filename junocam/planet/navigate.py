@@ -1205,7 +1205,7 @@ def navigate_jointly(
     x = np.concatenate(starts)
     sol = None
     for gate in gates:
-        fit.masks = [m.classify(p, gate) for m, p in zip(models, fit.split(x), strict=True)]
+        fit.keep([m.classify(p, gate) for m, p in zip(models, fit.split(x), strict=True)])
         sol = least_squares(
             fit.residuals, x, jac=fit.jacobian, loss=fit.loss, f_scale=1.0, x_scale="jac"
         )
@@ -1242,22 +1242,24 @@ class _JointFit:
         self.models = models
         self.bounds = np.cumsum([0] + [m.initial().size for m in models])
         self.masks: list[tuple[np.ndarray, np.ndarray]] = []
+        self.edge = np.zeros(0, bool)
 
-    def robust(self) -> np.ndarray:
-        """Which residual rows (of the current masks) are edge points; the others are
-        the time priors and the tie."""
+    def keep(self, masks: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Use these limb and terminator masks in the next fit, and mark which residual
+        rows they make edge points (the others are the time priors and the tie)."""
+        self.masks = masks
         rows = []
-        for (limb, term), m in zip(self.masks, self.models, strict=True):
+        for (limb, term), m in zip(masks, self.models, strict=True):
             rows += [np.ones(int(limb.sum()) + int(term.sum()), bool)]
             rows += [np.zeros(int(m.fit_time), bool)]
         rows.append(np.zeros(3 * (len(self.models) - 1), bool))
-        return np.concatenate(rows)
+        self.edge = np.concatenate(rows)
 
     def loss(self, z: np.ndarray) -> np.ndarray:
         """soft_l1 on the edge points (outliers), plain squares on the priors and the
         tie: a robust loss there would let a frame whose axis disagrees slip its tie
         (or its start time, by a minute) instead of showing the misfit."""
-        edge = self.robust()
+        edge = self.edge
         rho = np.empty((3, z.size))
         rho[0], rho[1], rho[2] = z, 1.0, 0.0
         t = 1.0 + z[edge]
