@@ -330,3 +330,24 @@ def test_gallery_page_links_exist(sim_frames, tmp_path):
         assert max(im.size) == 64
     res = run("gallery", tmp_path / "raw")
     assert res.exit_code == 1 and "no manifest.jsonl" in res.stderr
+
+
+def test_pool_workers_share_the_cores_among_their_native_threads(sim_frames, tmp_path, monkeypatch):
+    """Two workers on N cores each get N // 2 BLAS threads unless the user chose."""
+    from junocam.batch.runners import THREAD_VARIABLES, worker_threads
+
+    for var in THREAD_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    raw = make_inputs(sim_frames, tmp_path / "raw", n_good=2, bad=False)
+    res = run("batch", raw, "-o", tmp_path / "out", "--jobs", "2", *FAST)
+    assert res.exit_code == 0, res.output
+    recs = read_manifest(tmp_path / "out" / MANIFEST_NAME)
+    assert [r["worker"]["blas_threads"] for r in recs] == [str(worker_threads(2))] * 2
+    assert not any(var in os.environ for var in THREAD_VARIABLES)  # restored
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the user's choice is kept
+    res = run("batch", raw, "-o", tmp_path / "out3", "--jobs", "2", *FAST)
+    assert res.exit_code == 0, res.output
+    recs = read_manifest(tmp_path / "out3" / MANIFEST_NAME)
+    assert [r["worker"]["blas_threads"] for r in recs] == ["3", "3"]
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "3"

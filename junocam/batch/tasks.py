@@ -157,7 +157,8 @@ def run_task(task: FrameTask) -> dict[str, Any]:
         ``status`` ("done" or "failed"), ``error`` (message or None), ``outputs``
         (paths relative to the output directory), ``timings_s`` (per stage),
         ``elapsed_s``, ``fit`` (fitted spin numbers or None), ``notes``, ``frame``
-        (key metadata), ``worker`` (host and pid). Small: no image arrays.
+        (key metadata), ``worker`` (host, pid and the ``OPENBLAS_NUM_THREADS`` it
+        started with). Small: no image arrays.
 
     Examples
     --------
@@ -179,7 +180,12 @@ def run_task(task: FrameTask) -> dict[str, Any]:
         "timings_s": {},
         "fit": None,
         "notes": [],
-        "worker": {"host": socket.gethostname(), "pid": os.getpid()},
+        "worker": {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            # the BLAS thread count the worker started with (see runners.worker_threads)
+            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        },
     }
     log = io.StringIO()
     try:
