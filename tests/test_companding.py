@@ -56,3 +56,22 @@ def test_decompand_needs_uint8():
     with pytest.raises(FormatError):
         decompand(np.zeros(3, np.uint16), "SQROOT")
     assert decompand(np.array([1000], np.uint16), "NONE")[0] == 1000.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shape", [(3, 70_001), (300, 1648), (0, 4)])
+def test_decompand_by_chunks_is_the_table_lookup(mode, shape):
+    # frames span many of decompand's chunks, and end inside one
+    rng = np.random.default_rng(len(mode))
+    codes = rng.integers(0, 256, shape, dtype=np.uint8)
+    table = decode_table(mode)
+    got = decompand(codes, mode)
+    assert got.dtype == np.float32 and np.array_equal(got, table[codes])
+    strided = codes[:, ::3]  # a non-contiguous input
+    assert np.array_equal(decompand(strided, mode), table[strided])
+    buf = np.full((shape[0], shape[1] + 5), -1.0, np.float32)
+    view = buf[:, 2 : 2 + shape[1]]  # a non-contiguous output
+    assert decompand(codes, mode, out=view) is view
+    assert np.array_equal(view, table[codes]) and (buf[:, :2] == -1).all()
+    whole = np.empty(shape, np.float32)
+    assert decompand(codes, mode, out=whole) is whole and np.array_equal(whole, table[codes])
