@@ -33,11 +33,12 @@ On full-size frames (a million values or more per band) the surface is not compu
 in full, only what the rule above needs: the full-resolution surface exactly on the
 strip of sample shifts up to 22 (every line; a partial inverse transform, a small
 matrix product and an FFT of a few columns), whose peak is the measurement, and a
-half-resolution surface (the inverse transform of the cross-power spectrum's lowest
-frequencies, a quarter of the work) that tells whether the global peak lies outside
-the strip: when its peak is more than 19 samples across, the nominal offset is used.
-The measurement is the whole surface's peak whenever that is plausible (and the
-half-resolution surface agrees to 3 samples); on every real frame of the test data
+coarse surface (the inverse transform of the cross-power spectrum's lowest
+frequencies, half resolution across and a quarter along the lines: an eighth of the
+work) that tells whether the global peak lies outside the strip: when its peak is
+more than 19 samples across, the nominal offset is used. The measurement is the
+whole surface's peak whenever that is plausible (and the coarse surface agrees to 3
+samples across); on every real frame of the test data
 and on shifted simulated scenes the offsets are those of the whole surface
 (``tests/test_perf_equivalence.py``).
 
@@ -397,8 +398,8 @@ def _cross_power(
 #: (the strip search below pays off on full-size frames)
 _WINDOW_MIN_VALUES = 1 << 20
 #: samples evaluated beyond the plausible sample shifts on each side, and how far
-#: beyond them the half-resolution peak may lie and still count as near the strip:
-#: a half-resolution peak within 3 samples of the global one decides as it does
+#: beyond them the coarse surface's peak may lie and still count as near the strip:
+#: a coarse peak within 3 samples of the global one (across) decides as it does
 _WINDOW_MARGIN = 6
 _COARSE_SLACK = 3
 
@@ -418,16 +419,17 @@ def _phase_offset_near(
     16 + :data:`_WINDOW_MARGIN` (a partial inverse transform: a matrix product over
     the sample frequencies for those few columns, then an FFT along the lines). Its
     peak is the global peak unless the global peak lies outside the strip, which a
-    half-resolution surface tells: the inverse transform of the cross-power
-    spectrum's lowest quarter of frequencies (a quarter of the work). When that
+    coarse surface tells: the inverse transform of the cross-power spectrum's lowest
+    frequencies, half of them across and a quarter along the lines (an eighth of the
+    work; half resolution across, where the peak's position matters). When that
     surface's peak lies more than :data:`_COARSE_SLACK` samples beyond the plausible
     shifts, its position (implausible) is returned, else the strip's peak.
 
     The result is the whole surface's peak whenever that lies in the strip and the
-    half-resolution peak does not stray more than 3 samples beyond the plausible
-    shifts; when the global peak lies outside the strip it is implausible, and so is
-    the result whenever the half-resolution peak lies within 3 samples of it (slack
-    3 <= margin 6 - 3). Small images, and strips that would wrap around the circular
+    coarse peak does not stray more than 3 samples beyond the plausible shifts; when
+    the global peak lies outside the strip it is implausible, and so is the result
+    whenever the coarse peak lies within 3 samples of it across (slack 3 <= margin
+    6 - 3). Small images, and strips that would wrap around the circular
     surface, take :func:`_phase_offset` itself.
     """
     hp, wp = _fast_shape(reference.shape)
@@ -437,8 +439,9 @@ def _phase_offset_near(
     cross = _cross_power(reference, moving, ref_spectrum)
     if cross is None:
         return None
-    # the global peak on the half-resolution surface
-    hc, wc = hp // 2, wp // 2
+    # the global peak on a coarse surface: half resolution across, where its
+    # position matters, a quarter along the lines
+    hc, wc = max(hp // 4, 1), wp // 2
     top, bottom = (hc + 1) // 2, hc // 2
     low = np.concatenate([cross[:top, : wc // 2 + 1], cross[hp - bottom :, : wc // 2 + 1]])
     coarse = sfft.irfft2(low, s=(hc, wc))
@@ -604,11 +607,11 @@ def percentile_of_finite(values: Sequence[np.ndarray], q: float) -> float | None
             share = min(1.0, 4.0 * tail / n + 32.0 / probe.size)
             bound = np.quantile(probe, 1.0 - share if upper else share)
             with np.errstate(invalid="ignore"):
-                parts = [
-                    f[((f >= bound) if upper else (f <= bound)) & m]
-                    for f, m in zip(flats, finite, strict=True)
-                ]
-            part = np.concatenate(parts)
+                part = np.concatenate([f[(f >= bound) if upper else (f <= bound)] for f in flats])
+            # NaN compares false; an infinity beyond the bound is dropped here, among
+            # the few values gathered (the same values, in the same order, as
+            # masking every array with its finite mask)
+            part = part[np.isfinite(part)]
             m = part.size
             if m >= tail + 1:
                 # the ranks counted within the tail
