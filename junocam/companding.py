@@ -55,6 +55,10 @@ def sqroot_table() -> np.ndarray:
     return (base[seg] + slopes[seg] * (codes - starts[seg])).astype(np.float32)
 
 
+#: codes decoded per ``np.take`` call in :func:`decompand`
+_CHUNK = 1 << 16
+
+
 def decode_table(mode: Companding | str) -> np.ndarray:
     """The 256-entry decode table of a companding mode.
 
@@ -142,10 +146,30 @@ def decompand(
     if pixels.dtype != np.uint8:
         raise FormatError(f"{mode.value} companded samples must be uint8, got {pixels.dtype}")
     if out is None:
-        return decode_table(mode)[pixels]
-    # uint8 codes always index the 256-entry table: "clip" never clips, and unlike
-    # the default mode it writes straight into ``out`` without a buffer
-    return np.take(decode_table(mode), pixels, out=out, mode="clip")
+        out = np.empty(pixels.shape, np.float32)
+    _lookup(decode_table(mode), pixels, out)
+    return out
+
+
+def _lookup(table: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = table[codes]`` for uint8 ``codes``, by chunks of 64 Ki codes.
+
+    ``np.take`` widens its indices to intp first; a chunk's widened copy stays in
+    the cache (2-3x faster than one take over a whole frame). uint8 codes always
+    index the 256-entry table: mode "clip" never clips, and unlike the default mode
+    it writes straight into ``out`` without a buffer. An ``out`` that is not
+    contiguous (a band's slot in a frame's framelets) is filled by its leading
+    index, down to contiguous parts."""
+    if not out.flags.c_contiguous:
+        if out.ndim < 2:
+            np.take(table, codes, out=out, mode="clip")
+            return
+        for i in range(out.shape[0]):
+            _lookup(table, codes[i], out[i])
+        return
+    flat, values = np.ravel(codes), out.reshape(-1)
+    for i in range(0, flat.size, _CHUNK):
+        np.take(table, flat[i : i + _CHUNK], out=values[i : i + _CHUNK], mode="clip")
 
 
 def compand(values: np.ndarray, mode: Companding | str) -> np.ndarray:

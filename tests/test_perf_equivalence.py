@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import ndimage
+from scipy import fft, ndimage
 
+from junocam import compose as compose_module
 from junocam.calibrate import (
     _median_along_samples,
     _median_filter_lines_samples,
@@ -24,7 +25,14 @@ from junocam.calibrate import (
     repair_hot_pixels,
 )
 from junocam.camera import CameraModel
-from junocam.compose import _phase_offset
+from junocam.compose import (
+    _cross_power,
+    _fast_shape,
+    _phase_offset,
+    _phase_offset_near,
+    _plausible,
+    _surface_columns,
+)
 from junocam.framelets import Framelets
 from junocam.metadata import Filter
 from junocam.spin import SpinModel, rotation_matrix
@@ -182,6 +190,106 @@ def test_phase_offset_matches_skimage(shape: tuple[int, int], shift: tuple[int, 
     dy, dx = (int(round(float(s))) for s in want)
     want_t = (dy - h if dy > h // 2 else dy, dx - w if dx > w // 2 else dx)
     assert _phase_offset(a, b) == want_t
+
+
+def _scene_pair(seed: int, shape: tuple[int, int], shift: tuple[int, int], noise: float):
+    """A reference band and a band ``shift`` (line, sample) away in one smooth scene,
+    as the bands of one frame are (each with its own noise)."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    pad = 2 * max(abs(shift[0]), abs(shift[1])) + 8
+    scene = ndimage.gaussian_filter(rng.normal(0, 1, (h + 2 * pad, w + 2 * pad)), 1.5)
+    ref = scene[pad : pad + h, pad : pad + w]
+    mov = scene[pad + shift[0] : pad + shift[0] + h, pad + shift[1] : pad + shift[1] + w]
+    out = [(x + noise * rng.normal(0, x.std(), x.shape)).astype(np.float32) for x in (ref, mov)]
+    return out[0], out[1]
+
+
+def _not_the_whole_surface(*args: object) -> None:
+    raise AssertionError("the whole correlation surface was computed")
+
+
+def _decided(measured: tuple[int, int] | None, nominal: int) -> tuple[int, int] | None:
+    return measured if measured is not None and _plausible(measured, nominal) else None
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 2**16),
+    h=st.integers(300, 420),
+    w=st.integers(90, 170),
+    nominal=st.integers(30, 60),
+    sign=st.sampled_from([-1, 1]),
+    ddy=st.integers(-30, 30),
+    dx=st.integers(-30, 30),
+    noise=st.sampled_from([0.0, 0.05, 0.3, 3.0]),
+)
+def test_windowed_phase_offset_decides_as_the_whole_surface(
+    seed, h, w, nominal, sign, ddy, dx, noise
+):
+    # shifts inside the plausible window, in its margin and beyond it, and unrelated
+    # images (noise 3): the offset used (measured or the nominal fallback) is the
+    # whole surface's. The nominal offset is away from 0, where the frame edges
+    # correlate, as the bands' are (+-172 lines).
+    nominal *= sign
+    dy = nominal + ddy
+    ref, mov = _scene_pair(seed, (h, w), (dy, dx), noise)
+    want = _decided(_phase_offset(ref, mov), nominal)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compose_module, "_WINDOW_MIN_VALUES", 0)  # the windowed path always
+        mp.setattr(compose_module, "_phase_offset", _not_the_whole_surface)
+        got = _decided(_phase_offset_near(ref, mov, nominal), nominal)
+    assert got == want
+    if abs(ddy) <= 16 and abs(dx) <= 16 and noise < 0.3:
+        assert got == (dy, dx)  # and it is the true shift
+
+
+def test_windowed_phase_offset_falls_back_like_the_whole_surface(monkeypatch):
+    monkeypatch.setattr(compose_module, "_WINDOW_MIN_VALUES", 0)
+    whole = _phase_offset
+    monkeypatch.setattr(compose_module, "_phase_offset", _not_the_whole_surface)
+    ref, _ = _scene_pair(5, (400, 120), (0, 0), 0.0)
+    # the same image: the global peak is at 0, far from the nominal 40
+    assert _phase_offset_near(ref, ref.copy(), 40) == (0, 0)
+    assert _phase_offset_near(ref, np.full_like(ref, 3.0), 40) is None  # flat
+    other, _ = _scene_pair(6, (400, 120), (0, 0), 0.0)  # unrelated: no plausible peak
+    assert _decided(_phase_offset_near(ref, other, 40), 40) is None
+    assert _decided(whole(ref, other), 40) is None
+
+
+@pytest.mark.parametrize("shape", [(64, 40), (63, 41), (50, 30), (45, 33)])
+def test_surface_columns_are_the_inverse_transform_there(shape: tuple[int, int]):
+    rng = np.random.default_rng(shape[0])
+    a, b = (rng.normal(0, 1, shape).astype(np.float32) for _ in range(2))
+    cross = _cross_power(a, b)
+    full = fft.irfft2(cross, s=_fast_shape(shape))
+    cols = np.arange(-7, 9)
+    got = _surface_columns(cross, full.shape, cols)
+    np.testing.assert_allclose(got, full[:, cols % full.shape[1]], rtol=0, atol=1e-6)
+
+
+def test_band_offsets_of_the_real_frames_are_the_whole_surfaces(shared_junocam, monkeypatch):
+    from junocam.companding import decompand
+    from junocam.compose import naive_band_images, naive_band_offsets
+    from junocam.decode import read_frame
+    from junocam.framelets import split
+
+    seen = 0
+    for png in sorted((shared_junocam / "raw").glob("*/*-raw.png")):
+        frame = read_frame(png)
+        if len(frame.meta.filters) < 2:
+            continue
+        lin = decompand(frame.pixels, frame.meta.companding)
+        bands = naive_band_images(split(lin, frame.meta.filters), photoactive=True)
+        assert next(iter(bands.values())).size >= compose_module._WINDOW_MIN_VALUES
+        delay = frame.meta.interframe_delay
+        fast = naive_band_offsets(bands, interframe_delay=delay)
+        with pytest.MonkeyPatch.context() as mp:  # every band on the whole surface
+            mp.setattr(compose_module, "_WINDOW_MIN_VALUES", 1 << 62)
+            exact = naive_band_offsets(bands, interframe_delay=delay)
+        assert fast == exact, png.name
+        seen += 1
+    assert seen >= 4
 
 
 @pytest.mark.parametrize("width", [3, 5, 7, 9, 15])
