@@ -500,11 +500,20 @@ class Pipeline:
         """
         timings = dict(timings or {})
         previews: list[tuple[str, np.ndarray]] = []
+        # the colour stages write into the picture the compose stage made (no other
+        # reference to it is kept: previews are copies of it only when faded)
+        colour_ctx = ctx if keep_stages else replace(ctx, in_place=True)
         for i, stage in enumerate(self.stages[first:], start=first):
+            kind = STAGES[stage.name].kind
             t0 = time.perf_counter()
-            state = STAGES[stage.name].run(state, stage.params, ctx)
+            state = STAGES[stage.name].run(
+                state, stage.params, colour_ctx if kind == "color" else ctx
+            )
             timings[f"{i + 1}:{stage.name}"] = time.perf_counter() - t0
-            if not keep_bands and STAGES[stage.name].kind == "compose":
+            if kind == "compose" and state.bands is not None and state.rgb is not None:
+                if any(np.may_share_memory(state.rgb, v) for v in state.bands.values()):
+                    colour_ctx = ctx  # the composite is (a view of) a band: not ours
+            if not keep_bands and kind == "compose":
                 state = replace(state, bands=None, masks=None)
             if keep_stages:
                 previews.append((f"{i + 1:02d}-{stage.name}", _preview(state)))

@@ -91,6 +91,9 @@ class Context:
     #: renders the stitch stage's bands on its grid instead of the spin-only stitch
     #: (``junocam process --kernels``); see :data:`junocam.geometry.Resampler`
     resampler: Resampler | None = None
+    #: the colour stages may write their result into ``state.rgb`` (the engine made
+    #: that picture and keeps no other reference to it): no second full-size picture
+    in_place: bool = False
 
 
 @dataclass(frozen=True)
