@@ -206,3 +206,20 @@ def _target(result) -> np.ndarray:
     from junocam.compose import target_weight
 
     return target_weight(result.rgb, result.mask)
+
+
+def test_grey_result_is_one_channel_repeated_by_a_view() -> None:
+    """A single-band frame's picture stays one channel to the end: the result's three
+    channels are a read-only view of it, equal to the copying run's RGB picture."""
+    spec = SimulationSpec(n_exposures=4, oversample=1, filters=(Filter.METHANE,), seed=5)
+    sim = simulate_frame(JupiterScene(radius_deg=8.0, seed=5), spec)
+    frame = RawFrame(sim.strip, from_website_json(sim.metadata), path=None)
+    fast = ENHANCED.run(frame, keep_bands=False)
+    slow = ENHANCED.run(frame, keep_stages=True, spin_fit=fast.fit)
+    assert fast.rgb.shape == slow.rgb.shape and fast.rgb.shape[-1] == 3
+    assert np.array_equal(fast.rgb, slow.rgb)
+    assert not fast.rgb.flags.writeable
+    assert fast.rgb.strides[-1] == 0  # no copies of the grey channel
+    from junocam.output import encode_png, to_uint
+
+    assert encode_png(to_uint(fast.rgb, 8), 3) == encode_png(to_uint(slow.rgb, 8), 3)

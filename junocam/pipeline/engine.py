@@ -105,7 +105,9 @@ class PipelineResult:
     Attributes
     ----------
     rgb : numpy.ndarray
-        float32 (H, W, 3) in [0, 1].
+        float32 (H, W, 3) in [0, 1]. From :meth:`Pipeline.run` a grey composite
+        (one band) is a read-only view repeating its one channel three times (no
+        copies of it): ``rgb[..., 0]`` is the grey picture; copy it to change it.
     mask : numpy.ndarray
         Boolean coverage of the output grid.
     bands : dict
@@ -607,21 +609,26 @@ def _faded(state: State, in_place: bool = False) -> tuple[np.ndarray, np.ndarray
 
     Always (H, W, 3): a grey composite, one channel until here, is repeated.
     ``in_place`` fades ``state.rgb`` itself (the engine's last use of it) instead of
-    a copy.
+    a copy, and repeats a grey one as a read-only view (the engine's result).
     """
     assert state.rgb is not None and state.mask is not None
     rgb = state.rgb if state.rgb.ndim == 3 else state.rgb[..., None]
     if state.alpha is None:
-        return _three(rgb), None
+        return _three(rgb, view=in_place), None
     # outside every band's coverage the picture is the sky, not one band's colour
     sky = sky_level(rgb, state.mask & (state.alpha >= 1.0), state.target)
     out = over_sky(rgb, state.alpha, sky, out=rgb if in_place and rgb.dtype == np.float32 else None)
-    return _three(out), np.resize(sky, 3).astype(np.float32)
+    return _three(out, view=in_place), np.resize(sky, 3).astype(np.float32)
 
 
-def _three(rgb: np.ndarray) -> np.ndarray:
-    """An (H, W, 3) picture from an (H, W, 3) or (H, W, 1) one."""
-    return rgb if rgb.shape[-1] == 3 else np.repeat(rgb, 3, axis=-1)
+def _three(rgb: np.ndarray, view: bool = False) -> np.ndarray:
+    """An (H, W, 3) picture from an (H, W, 3) or (H, W, 1) one; with ``view`` a grey
+    one is repeated as a read-only view of its one channel instead of a copy."""
+    if rgb.shape[-1] == 3:
+        return rgb
+    if view:
+        return np.broadcast_to(rgb, (*rgb.shape[:-1], 3))
+    return np.repeat(rgb, 3, axis=-1)
 
 
 def _preview(state: State) -> np.ndarray:
