@@ -743,16 +743,20 @@ def target_weight(rgb: np.ndarray, mask: np.ndarray, sky_sigmas: float = 6.0) ->
     noise = 1.4826 * float(np.median(dark, overwrite_input=True)) + 1e-3
     del vals, dark
     lo = level + sky_sigmas * noise
-    # smoothstep of (lum - lo) / (sky_sigmas noise), in lum's buffer
+    # smoothstep of (lum - lo) / (sky_sigmas noise), in lum's buffer, a band of rows
+    # at a time (element-wise: the same values without full-size temporaries)
     t = lum
-    t -= lo
-    t /= sky_sigmas * noise
-    np.clip(t, 0.0, 1.0, out=t)
-    ramp = 2.0 * t
-    np.subtract(3.0, ramp, out=ramp)
-    np.multiply(t, t, out=t)
-    t *= ramp
-    t[~np.asarray(mask, bool)] = 0.0
+    keep = np.asarray(mask, bool)
+    for r0 in range(0, t.shape[0], _ROWS):
+        rows = t[r0 : r0 + _ROWS]
+        rows -= lo
+        rows /= sky_sigmas * noise
+        np.clip(rows, 0.0, 1.0, out=rows)
+        ramp = 2.0 * rows
+        np.subtract(3.0, ramp, out=ramp)
+        np.multiply(rows, rows, out=rows)
+        rows *= ramp
+        rows[~keep[r0 : r0 + _ROWS]] = 0.0
     return t.astype(np.float32, copy=False)
 
 

@@ -807,23 +807,24 @@ def stretch(
     a = _as_image(img, out=out)
     valid = _valid(mask, a.shape)
     chans = a[..., None] if a.ndim == 2 else a
-    px = _masked_pixels(chans, valid)  # (n, c): a copy, partitioned in place below
-    if px.shape[0] == 0:
+    if not valid.any():
         return _finish(a)
-    groups = [px.reshape(-1)] if linked else [px[:, c] for c in range(px.shape[1])]
-
-    def points(v: np.ndarray) -> tuple[float, float]:
-        if method == "percentile":
-            # np.percentile's values, bit for bit (px is finite: _as_image), from a
-            # bracketed selection instead of a partition of every pixel
-            lo, hi = rank.percentile(v, [low, high])
-        else:
+    if method == "percentile":
+        # np.percentile's values of the valid pixels, bit for bit (a is finite:
+        # _as_image), from a bracketed selection a band of rows at a time: no copy
+        # of the valid pixels
+        groups = [a] if linked else [chans[..., c] for c in range(chans.shape[-1])]
+        pts = [
+            (float(lo), float(hi))
+            for lo, hi in (rank.masked_percentile(g, valid, [low, high]) for g in groups)
+        ]
+    else:
+        px = _masked_pixels(chans, valid)  # (n, c): a copy
+        pts = []
+        for v in [px.reshape(-1)] if linked else [px[:, c] for c in range(px.shape[1])]:
             m, s = float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64))
-            lo, hi = m - sigma * s, m + sigma * s
-        return float(lo), float(hi)
-
-    pts = [points(v) for v in groups]
-    del px, groups
+            pts.append((m - sigma * s, m + sigma * s))
+        del px
     if linked:
         pts = pts * chans.shape[-1]
     # a is a fresh copy (or out): mapped in place (no second full-size array), all channels
@@ -1021,7 +1022,10 @@ def flatten_illumination(
     # the luminance of the clipped image, a band of rows at a time (the same values
     # as of the whole image: no full-size copy of it)
     if src.ndim == 2:
-        lum = _unit_copy(src)
+        # read only: the image itself when clipping would not change it
+        lo_hi = (np.min(src), np.max(src)) if src.dtype == np.float32 else None
+        inside = lo_hi is not None and bool(lo_hi[0] >= 0.0) and bool(lo_hi[1] <= 1.0)
+        lum = src if inside else _unit_copy(src)
     else:
         lum = np.empty(src.shape[:2], np.float32)
         for rs in _row_chunks(src.shape[0]):
@@ -1167,25 +1171,27 @@ def clahe(
     light -= lo
     light /= hi - lo
     np.clip(light, 0.0, 1.0, out=light)
-    eq = _equalize_by_bands(
-        light, None if kernel_size is None else int(kernel_size), float(clip_limit)
+    box = [light]
+    del light  # the equaliser frees it once it has the 16-bit levels
+    eq_rows = _equalized_rows(
+        box, None if kernel_size is None else int(kernel_size), float(clip_limit)
     )
-    del light
-    eq *= hi - lo
-    eq += lo
 
     def equalised(rs: slice) -> np.ndarray:
         a = rgb_rows(rs)
+        eq = eq_rows(rs)  # the equalised lightness back in its original range
+        eq *= hi - lo
+        eq += lo
         if lab_of:
             # L* replaced, a* and b* kept: fx and fz move with fy
             f = _lab_fs(linear_rows(rs))
-            fy = eq[rs] * np.float32(100.0 / 116.0)
+            fy = eq * np.float32(100.0 / 116.0)
             fy += np.float32(16.0 / 116.0)
             fy -= f[..., 1]  # the change of fy
             apply_per_pixel(f, fy, np.add)
             res = _rgb_of_lab_fs(f)
         else:
-            res = eq[rs]
+            res = eq
         # blend: (1 - amount) a + amount res
         a *= 1.0 - amount
         a += amount * res
@@ -1221,21 +1227,39 @@ def _equalize_by_bands(light: np.ndarray, kernel_size: int | None, clip_limit: f
     ``equalize_adapthist``'s; without those skimage functions (a private module)
     the whole image goes to ``equalize_adapthist``.
     """
+    rows = _equalized_rows([light], kernel_size, clip_limit)
+    out = np.empty(light.shape, np.float32)
+    for rs in _row_chunks(light.shape[0]):
+        out[rs] = rows(rs)
+    return out
+
+
+def _equalized_rows(
+    box: list[np.ndarray], kernel_size: int | None, clip_limit: float
+) -> Callable[[slice], np.ndarray]:
+    """:func:`_equalize_by_bands` of the lightness in ``box`` (taken out of it, and
+    freed once its 16-bit levels are made), as ``rows(rs)``: float32 rows of the
+    result, made from the equalised 16-bit levels when asked (the same values; the
+    whole float32 result is never held).
+    """
     from skimage.exposure import equalize_adapthist, rescale_intensity
     from skimage.util import img_as_uint
 
+    light = box.pop()
     try:
         from skimage.exposure._adapthist import NR_OF_GRAY, clip_histogram, map_histogram
     except ImportError:  # pragma: no cover - a scikit-image without that core
-        return np.asarray(
+        eq = np.asarray(
             equalize_adapthist(light, kernel_size=kernel_size, clip_limit=clip_limit), np.float32
         )
+        return lambda rs: eq[rs].copy()
     h, w = light.shape
     ks = (max(h // 8, 1), max(w // 8, 1)) if kernel_size is None else (kernel_size, kernel_size)
     rows = _row_chunks(h)
     levels = np.empty((h, w), np.uint16)
     for rs in rows:
         levels[rs] = img_as_uint(light[rs])
+    del light
     lo, hi = float(levels.min()), float(levels.max())
     for rs in rows:
         levels[rs] = np.round(
@@ -1252,12 +1276,16 @@ def _equalize_by_bands(light: np.ndarray, kernel_size: int | None, clip_limit: f
         )[r0 - a0 : r1 - a0]
     del levels
     lo, hi = float(mapped.min()), float(mapped.max())
-    out = np.empty((h, w), np.float32)
-    for rs in rows:
-        out[rs] = rescale_intensity(
-            mapped[rs].astype(np.float32), in_range=(lo, hi), out_range=(0.0, 1.0)
+
+    def unit_rows(rs: slice) -> np.ndarray:
+        return np.asarray(
+            rescale_intensity(
+                mapped[rs].astype(np.float32), in_range=(lo, hi), out_range=(0.0, 1.0)
+            ),
+            np.float32,
         )
-    return out
+
+    return unit_rows
 
 
 def _clahe_2d(
@@ -1293,11 +1321,18 @@ def _clahe_2d(
         [[p0, (kr - h % kr) % kr + -(-kr // 2)], [p1, (kc - w % kc) % kc + -(-kc // 2)]],
         mode="reflect",
     )
-    bins = padded // np.uint16(1 + n_grey // nbins)
+    bins = np.floor_divide(padded, np.uint16(1 + n_grey // nbins), out=padded)  # its own copy
     nh, nw = padded.shape[0] // kr - 1, padded.shape[1] // kc - 1
     region = bins[p0 : p0 + nh * kr, p1 : p1 + nw * kc].reshape(nh, kr, nw, kc)
-    tile = (np.arange(nh)[:, None, None, None] * nw + np.arange(nw)[None, None, :, None]) * nbins
-    hist = np.bincount((tile + region).ravel(), minlength=nh * nw * nbins).reshape(nh * nw, nbins)
+    # the histograms a tile row and a block of its rows at a time: the bins' indices
+    # (int64) are then small temporaries instead of the band's size eight times over
+    col_tile = (np.arange(nw) * nbins)[None, :, None]
+    hist = np.zeros((nh, nw * nbins), np.intp)
+    for ti in range(nh):
+        for b0 in range(0, kr, _CLAHE_BLOCK_ROWS):
+            part = region[ti, b0 : b0 + _CLAHE_BLOCK_ROWS] + col_tile
+            hist[ti] += np.bincount(part.ravel(), minlength=nw * nbins)
+    hist = hist.reshape(nh * nw, nbins)
     elements = kr * kc
     clim = int(np.clip(clip_limit * elements, 1, None)) if clip_limit > 0.0 else elements
     hist = np.apply_along_axis(clip_histogram, -1, hist, clip_limit=clim)
@@ -1312,20 +1347,26 @@ def _clahe_2d(
     rfrac_all = np.arange(kr) / kr
     out = np.empty((h, w), np.uint16)
     for bi in range(nh + 1):  # the rows between the centres of tile rows bi - 1 and bi
-        r_lo, r_hi = max(bi * kr, p0), min((bi + 1) * kr, p0 + h)
-        if r_lo >= r_hi:
-            continue
-        rfrac = rfrac_all[r_lo - bi * kr : r_hi - bi * kr]
-        row_w = (1 - rfrac, rfrac)
-        idx = bins[r_lo:r_hi, p1 : p1 + w] + base[None, :]
-        acc = np.zeros(idx.shape, np.float32)
-        for e0 in (0, 1):
-            for e1 in (0, 1):
-                v = np.take(table[bi + e0, e1 * nbins :], idx)
-                v *= col_w[e1][None, :] * row_w[e0][:, None]
-                acc += v.astype(np.float32)
-        out[r_lo - p0 : r_hi - p0] = acc.astype(np.uint16)
+        t_lo, t_hi = max(bi * kr, p0), min((bi + 1) * kr, p0 + h)
+        # a block of those rows at a time (each pixel's own sum: the same values)
+        for r_lo in range(t_lo, t_hi, _CLAHE_BLOCK_ROWS):
+            r_hi = min(r_lo + _CLAHE_BLOCK_ROWS, t_hi)
+            rfrac = rfrac_all[r_lo - bi * kr : r_hi - bi * kr]
+            row_w = (1 - rfrac, rfrac)
+            idx = bins[r_lo:r_hi, p1 : p1 + w] + base[None, :]
+            acc = np.zeros(idx.shape, np.float32)
+            for e0 in (0, 1):
+                for e1 in (0, 1):
+                    v = np.take(table[bi + e0, e1 * nbins :], idx)
+                    v *= col_w[e1][None, :] * row_w[e0][:, None]
+                    acc += v.astype(np.float32)
+            out[r_lo - p0 : r_hi - p0] = acc.astype(np.uint16)
     return out
+
+
+#: Rows per block of :func:`_clahe_2d`'s histograms and interpolation: their int64
+#: and float64 temporaries stay small (64 rows of 1648 samples: 0.8 MB each).
+_CLAHE_BLOCK_ROWS = 64
 
 
 #: Rows of output per band of :func:`_gaussian_along_lines` (its source rows, with

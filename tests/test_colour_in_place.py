@@ -223,3 +223,47 @@ def test_grey_result_is_one_channel_repeated_by_a_view() -> None:
     from junocam.output import encode_png, to_uint
 
     assert encode_png(to_uint(fast.rgb, 8), 3) == encode_png(to_uint(slow.rgb, 8), 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    h=st.integers(1, 700),
+    w=st.integers(1, 300),
+    channels=st.sampled_from([0, 1, 3]),
+    cover=st.floats(0.0, 1.0),
+    levels=st.sampled_from([0, 3, 1000]),
+    q=st.lists(st.floats(0.0, 100.0), min_size=1, max_size=3),
+    seed=st.integers(0, 2**16),
+)
+def test_masked_percentile_is_numpys(
+    h: int, w: int, channels: int, cover: float, levels: int, q: list[float], seed: int
+) -> None:
+    """rank.masked_percentile (stretch's statistics without the copy of the valid
+    pixels) is np.percentile of the valid pixels bit for bit: ties (few levels),
+    sparse and full masks, grey and RGB, up to 630,000 values (the bracketing path)."""
+    from junocam import rank
+
+    rng = np.random.default_rng(seed)
+    shape = (h, w) if channels == 0 else (h, w, channels)
+    values = rng.random(shape, dtype=np.float32)
+    if levels:
+        values = np.floor(values * levels).astype(np.float32)
+    mask = rng.random((h, w)) < cover
+    if not mask.any():
+        mask[rng.integers(h), rng.integers(w)] = True
+    got = rank.masked_percentile(values, mask, q)
+    assert np.array_equal(got, np.percentile(values[mask], q))
+
+
+def test_masked_percentile_against_a_sample_that_misses() -> None:
+    """Values sorted along the rows (the sample sees few of some ranges): the
+    bracket may miss, the result is still numpy's."""
+    from junocam import rank
+
+    values = np.sort(np.random.default_rng(3).random(600 * 400)).reshape(600, 400)
+    values = values.astype(np.float32)
+    mask = np.zeros((600, 400), bool)
+    mask[::7] = True
+    mask[:, 5] = True
+    q = [0.1, 50.0, 99.9]
+    assert np.array_equal(rank.masked_percentile(values, mask, q), np.percentile(values[mask], q))
