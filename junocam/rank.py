@@ -22,11 +22,20 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["order_statistics", "percentile", "median", "masked_percentile"]
+__all__ = [
+    "order_statistics",
+    "percentile",
+    "median",
+    "masked_percentile",
+    "masked_order_statistics",
+    "chunked_order_statistics",
+    "masked_chunks",
+    "masked_sample",
+]
 
 #: Below this many values a plain partition is as fast as the bracketing.
 _SMALL = 100_000
@@ -224,11 +233,9 @@ def masked_order_statistics(
 ) -> np.ndarray:
     """``order_statistics(values[mask], ranks)``, exactly, a band of rows at a time.
 
-    The same bracketing as :func:`order_statistics`: a sample (every few rows and
-    columns) brackets each rank, one pass over the bands counts the masked values
-    below a bracket and picks out those inside it, and a partition of those gives
-    the exact value; a bracket that misses takes the whole gathered set. Only bands
-    of rows are ever gathered or compared, so nothing of the image's size is made.
+    The bracketing of :func:`order_statistics` with a sample of every few rows and
+    columns (see :func:`chunked_order_statistics`): only bands of rows are ever
+    gathered or compared, so nothing of the image's size is made.
 
     Examples
     --------
@@ -242,37 +249,82 @@ def masked_order_statistics(
     v, m = _masked_pair(values, mask)
     channels = v.shape[2] if v.ndim == 3 else 1
     n = int(np.count_nonzero(m)) * channels
-    ks = [int(k) for k in ranks]
-    if any(not 0 <= k < n for k in ks):
-        raise ValueError(f"ranks must be in [0, {n}), got {ks}")
+    return chunked_order_statistics(lambda: masked_chunks(v, m), n, ranks, masked_sample(v, m, n))
+
+
+def masked_chunks(values: np.ndarray, mask: np.ndarray) -> Iterator[np.ndarray]:
+    """``values[mask]`` (every channel of a masked pixel) as 1-D pieces, a band of
+    rows at a time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [c.tolist() for c in masked_chunks(np.arange(4.0).reshape(2, 2), np.eye(2, dtype=bool))]
+    [[0.0, 3.0]]
+    """
+    v, m = _masked_pair(values, mask)
     h = v.shape[0]
-    bands = [slice(r, min(r + _BAND_ROWS, h)) for r in range(0, h, _BAND_ROWS)]
+    for r in range(0, h, _BAND_ROWS):
+        rs = slice(r, min(r + _BAND_ROWS, h))
+        where = m[rs] if v.ndim == 2 else np.repeat(m[rs][..., None], v.shape[2], axis=2)
+        yield v[rs][where]
 
-    def where(rs: slice) -> np.ndarray:
-        """The band's mask over its values (a new array)."""
-        if v.ndim == 2:
-            return m[rs].copy()
-        return np.repeat(m[rs][..., None], channels, axis=2)
 
-    def chosen(rs: slice) -> np.ndarray:
-        return v[rs][where(rs)]
+def masked_sample(values: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """About :data:`_SAMPLE` of the ``n`` values ``values[mask]``: those of every few
+    rows and columns (a grid, not a gathering of every masked value).
 
-    def gathered() -> np.ndarray:
-        return np.concatenate([chosen(rs) for rs in bands]) if bands else v[m].reshape(-1)
-
-    out = np.empty(len(ks), v.dtype)
-    if n < _SMALL:
-        part = np.partition(gathered(), sorted(set(ks)))
-        out[:] = part[ks]
-        return out
-    # a grid of every few rows and columns: about _SAMPLE values
+    Examples
+    --------
+    >>> import numpy as np
+    >>> masked_sample(np.arange(6.0).reshape(2, 3), np.ones((2, 3), bool), 6).tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    """
+    v, m = _masked_pair(values, mask)
     stride = max(1, n // _SAMPLE)
     step = max(1, int(np.sqrt(stride)))
     cstep = max(1, stride // step)
-    sub_m = m[::step, ::cstep]
-    sample = np.sort(v[::step, ::cstep][sub_m].reshape(-1))
-    if sample.size < 2:
-        sample = np.sort(gathered())
+    return v[::step, ::cstep][m[::step, ::cstep]].reshape(-1)
+
+
+def chunked_order_statistics(
+    chunks: Callable[[], Iterable[np.ndarray]],
+    n: int,
+    ranks: Sequence[int],
+    sample: np.ndarray,
+) -> np.ndarray:
+    """The ``ranks``-th smallest (0-based) of the ``n`` values ``chunks()`` yields,
+    exactly, without holding them all.
+
+    ``chunks()`` yields the values as 1-D pieces (NaN-free) and may be called several
+    times. ``sample`` (some of the values, or values like them) brackets each rank as
+    in :func:`order_statistics`; each bracket takes one pass over the pieces, which
+    counts the values below it and keeps those inside it. A bracket that misses its
+    rank (a sample unlike the values) takes all the values: the result is exact
+    either way, only the time and memory differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(2).random(250_000)
+    >>> pieces = lambda: (x[i : i + 1000] for i in range(0, x.size, 1000))
+    >>> got = chunked_order_statistics(pieces, x.size, [5, 125_000], x[::7])
+    >>> bool(np.array_equal(got, np.sort(x)[[5, 125_000]]))
+    True
+    """
+    ks = [int(k) for k in ranks]
+    if any(not 0 <= k < n for k in ks):
+        raise ValueError(f"ranks must be in [0, {n}), got {ks}")
+
+    def everything() -> np.ndarray:
+        return np.concatenate([np.asarray(c).reshape(-1) for c in chunks()])
+
+    sample = np.sort(np.asarray(sample).reshape(-1))
+    if n < _SMALL or sample.size < 2:
+        allv = everything()
+        out = np.empty(len(ks), allv.dtype)
+        out[:] = np.partition(allv, sorted(set(ks)))[ks]
+        return out
     msz = sample.size
     spans: list[list[int]] = []
     for k in sorted(set(ks)):
@@ -286,29 +338,31 @@ def masked_order_statistics(
         else:
             spans.append([lo, hi, k])
     found: dict[int, object] = {}
+    dtype = None
     for lo_i, hi_i, *group in spans:
         has_lo, has_hi = lo_i > 0, hi_i < msz - 1
         lo, hi = sample[lo_i], sample[hi_i]
         below = 0
         parts = []
-        for rs in bands:
-            band, sel = v[rs], where(rs)
+        for c in chunks():
+            c = np.asarray(c).reshape(-1)
+            dtype = c.dtype
+            sel = None
             if has_lo:
-                under = band < lo
-                np.logical_and(under, sel, out=under)
+                under = c < lo
                 below += int(np.count_nonzero(under))
-                np.logical_xor(sel, under, out=sel)  # masked and not below: >= lo
-                del under
+                sel = np.logical_not(under, out=under)
             if has_hi:
-                np.logical_and(sel, band <= hi, out=sel)
-            parts.append(band[sel])
-        inside = np.concatenate(parts)
-        rs_ = [k - below for k in group]
-        if all(0 <= r < inside.size for r in rs_):
-            part = np.partition(inside, rs_)
-            found.update((k, part[r]) for k, r in zip(group, rs_, strict=True))
-        else:  # the bracket missed (values arranged against the sample): all of them
-            part = np.partition(gathered(), group)
+                sel = (c <= hi) if sel is None else np.logical_and(sel, c <= hi, out=sel)
+            parts.append(c if sel is None else c[sel])
+        inside = np.concatenate(parts) if parts else np.empty(0, sample.dtype)
+        rs = [k - below for k in group]
+        if all(0 <= r < inside.size for r in rs):
+            part = np.partition(inside, rs)
+            found.update((k, part[r]) for k, r in zip(group, rs, strict=True))
+        else:  # the bracket missed: all the values
+            part = np.partition(everything(), group)
             found.update((k, part[k]) for k in group)
+    out = np.empty(len(ks), dtype if dtype is not None else sample.dtype)
     out[:] = [found[k] for k in ks]
     return out
