@@ -360,7 +360,7 @@ def _valid(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     m = np.asarray(mask)
     if m.shape != shape[:2]:
         raise ValueError(f"mask must have shape {shape[:2]} (H, W), got {m.shape}")
-    return m.astype(bool)
+    return m if m.dtype == bool else m.astype(bool)  # read only: no copy of a bool mask
 
 
 def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> float:
@@ -498,11 +498,16 @@ def _upsampler(a: np.ndarray, k: int, shape: tuple[int, int]) -> Callable[[slice
     c1 = np.minimum(c0 + 1, n1 - 1)
     r1 = np.minimum(r0 + 1, n0 - 1)
     src = np.asarray(a, np.float64)
-    cols = src[:, c0] * (1.0 - cw) + src[:, c1] * cw  # (n0, w): small
 
     def rows(rs: slice) -> np.ndarray:
+        # the rows of the samples-upsampled small array these rows read (each such
+        # row as the whole array's would be; (n0, w) float64 in all is not held)
+        i0, i1 = r0[rs], r1[rs]
+        first = int(i0.min()) if i0.size else 0
+        part = src[first : (int(i1.max()) + 1 if i1.size else 0)]
+        cols = part[:, c0] * (1.0 - cw) + part[:, c1] * cw
         wr = rw[rs, None]
-        return (cols[r0[rs]] * (1.0 - wr) + cols[r1[rs]] * wr).astype(np.float32)
+        return (cols[i0 - first] * (1.0 - wr) + cols[i1 - first] * wr).astype(np.float32)
 
     return rows
 
@@ -1066,7 +1071,10 @@ def flatten_illumination(
             gain += 1.0
         return _finish(apply_per_pixel(_unit_copy(src[rs]), gain))
 
-    return _by_rows(src, flattened, out, weight)
+    # bands of 64 rows: each makes several float32 temporaries of its size
+    h = src.shape[0]
+    bands = [slice(r, min(r + 64, h)) for r in range(0, h, 64)]
+    return _by_rows(src, flattened, out, weight, bands)
 
 
 def clahe(
@@ -1142,7 +1150,10 @@ def clahe(
 
     if amount == 0.0:
         return _by_rows(src, unchanged, out, weight)
-    rows = _row_chunks(src.shape[0])
+    # bands of rows a quarter of the usual: a band's Lab temporaries are several
+    # float32 copies of three channels (of a grey image too)
+    step = _CHUNK_ROWS // 4
+    rows = [slice(r, min(r + step, src.shape[0])) for r in range(0, src.shape[0], step)]
     lab_of = src.ndim == 3 or grey_as_rgb
 
     def rgb_rows(rs: slice) -> np.ndarray:
@@ -1227,7 +1238,7 @@ def _equalize_by_bands(light: np.ndarray, kernel_size: int | None, clip_limit: f
     ``equalize_adapthist``'s; without those skimage functions (a private module)
     the whole image goes to ``equalize_adapthist``.
     """
-    rows = _equalized_rows([light], kernel_size, clip_limit)
+    rows = _equalized_rows([np.array(light, np.float32)], kernel_size, clip_limit)
     out = np.empty(light.shape, np.float32)
     for rs in _row_chunks(light.shape[0]):
         out[rs] = rows(rs)
@@ -1237,10 +1248,15 @@ def _equalize_by_bands(light: np.ndarray, kernel_size: int | None, clip_limit: f
 def _equalized_rows(
     box: list[np.ndarray], kernel_size: int | None, clip_limit: float
 ) -> Callable[[slice], np.ndarray]:
-    """:func:`_equalize_by_bands` of the lightness in ``box`` (taken out of it, and
-    freed once its 16-bit levels are made), as ``rows(rs)``: float32 rows of the
-    result, made from the equalised 16-bit levels when asked (the same values; the
-    whole float32 result is never held).
+    """:func:`_equalize_by_bands` of the lightness in ``box`` (taken out of it), as
+    ``rows(rs)``: float32 rows of the result, made from the equalised 16-bit levels
+    when asked (the same values; the whole float32 result is never held).
+
+    The lightness (float32, C-contiguous; this function's own) lends its buffer:
+    its 16-bit levels are written over its first half, a band of rows at a time,
+    each band read before the bytes it becomes are written (the levels' rows a to b
+    lie over the lightness' rows a / 2 to b / 2), and the equalised levels fill the
+    second half. No other full-size array is made.
     """
     from skimage.exposure import equalize_adapthist, rescale_intensity
     from skimage.util import img_as_uint
@@ -1256,24 +1272,34 @@ def _equalized_rows(
     h, w = light.shape
     ks = (max(h // 8, 1), max(w // 8, 1)) if kernel_size is None else (kernel_size, kernel_size)
     rows = _row_chunks(h)
-    levels = np.empty((h, w), np.uint16)
+    if light.dtype != np.float32 or not light.flags.c_contiguous:
+        light = np.ascontiguousarray(light, np.float32)
+    buffer = light.reshape(-1).view(np.uint16)  # 2 h w 16-bit values
+    levels = buffer[: h * w].reshape(h, w)
     for rs in rows:
-        levels[rs] = img_as_uint(light[rs])
+        levels[rs] = img_as_uint(light[rs])  # the band is read, then written over
     del light
     lo, hi = float(levels.min()), float(levels.max())
     for rs in rows:
         levels[rs] = np.round(
             rescale_intensity(levels[rs], in_range=(lo, hi), out_range=(0, NR_OF_GRAY - 1))
         ).astype(np.uint16)
-    mapped = np.empty((h, w), np.uint16)
+    mapped = buffer[h * w :].reshape(h, w)  # over lightness rows already read
     tile = ks[0]
     step = tile * _CLAHE_TILES_PER_BAND
     for r0 in range(0, h, step):
         r1 = min(r0 + step, h)
         a0, a1 = max(r0 - tile, 0), min(r1 + tile, h)
         mapped[r0:r1] = _clahe_2d(
-            levels[a0:a1], ks, clip_limit, 256, NR_OF_GRAY, clip_histogram, map_histogram
-        )[r0 - a0 : r1 - a0]
+            levels[a0:a1],
+            ks,
+            clip_limit,
+            256,
+            NR_OF_GRAY,
+            clip_histogram,
+            map_histogram,
+            keep=slice(r0 - a0, r1 - a0),
+        )
     del levels
     lo, hi = float(mapped.min()), float(mapped.max())
 
@@ -1296,9 +1322,14 @@ def _clahe_2d(
     n_grey: int,
     clip_histogram: Callable[..., np.ndarray],
     map_histogram: Callable[..., np.ndarray],
+    keep: slice | None = None,
 ) -> np.ndarray:
     """``skimage.exposure._adapthist._clahe`` of a 2-D uint16 image, bit for bit, four
     to six times faster.
+
+    ``keep`` (rows of ``image``, a step of 1) returns only those rows of the result:
+    the histograms are those of the whole image, the other rows are not
+    interpolated.
 
     skimage's steps and arithmetic, kept: the image padded by reflection (half a
     tile before, up to a whole tile plus a half after), grey levels binned
@@ -1345,9 +1376,10 @@ def _clahe_2d(
     cfrac = (cols % kc) / kc
     col_w = (1 - cfrac, cfrac)
     rfrac_all = np.arange(kr) / kr
-    out = np.empty((h, w), np.uint16)
+    k0, k1 = (0, h) if keep is None else (keep.start or 0, h if keep.stop is None else keep.stop)
+    out = np.empty((k1 - k0, w), np.uint16)
     for bi in range(nh + 1):  # the rows between the centres of tile rows bi - 1 and bi
-        t_lo, t_hi = max(bi * kr, p0), min((bi + 1) * kr, p0 + h)
+        t_lo, t_hi = max(bi * kr, p0 + k0), min((bi + 1) * kr, p0 + k1)
         # a block of those rows at a time (each pixel's own sum: the same values)
         for r_lo in range(t_lo, t_hi, _CLAHE_BLOCK_ROWS):
             r_hi = min(r_lo + _CLAHE_BLOCK_ROWS, t_hi)
@@ -1360,7 +1392,7 @@ def _clahe_2d(
                     v = np.take(table[bi + e0, e1 * nbins :], idx)
                     v *= col_w[e1][None, :] * row_w[e0][:, None]
                     acc += v.astype(np.float32)
-            out[r_lo - p0 : r_hi - p0] = acc.astype(np.uint16)
+            out[r_lo - p0 - k0 : r_hi - p0 - k0] = acc.astype(np.uint16)
     return out
 
 
