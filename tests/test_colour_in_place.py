@@ -315,3 +315,23 @@ def test_target_weight_on_a_real_composite_is_unchanged(shared_junocam) -> None:
     res = ENHANCED.through("compose").run(read_frame(path), keep_bands=False)
     lum = luminance(res.rgb)
     assert _sky_level_noise(lum, res.mask) == _old_sky_level_noise(lum, res.mask)
+
+
+def test_compose_releases_only_the_dict_it_is_given() -> None:
+    """With release_bands the compose stage empties the state's band dict once it has
+    composed it (the engine gives it a dict of its own); without, nothing changes,
+    and the composite is the same either way."""
+    ctx = _ctx(False)
+    compose = STAGES["compose"]
+    params = next(s.params for s in ENHANCED.stages if s.name == "compose")
+    rng = np.random.default_rng(0)
+    bands = {f: rng.random((40, 30), dtype=np.float32) for f in (Filter.RED, Filter.GREEN)}
+    masks = {f: np.ones((40, 30), bool) for f in bands}
+    kept = compose.run(State(bands=bands, masks=masks), params, ctx)
+    assert len(bands) == 2 and kept.bands == bands
+    mine = dict(bands)
+    freed = compose.run(
+        State(bands=mine, masks=masks), params, Context(ctx.frame, None, [], release_bands=True)
+    )
+    assert mine == {} and len(bands) == 2
+    assert np.array_equal(freed.rgb, kept.rgb) and np.array_equal(freed.alpha, kept.alpha)

@@ -507,10 +507,14 @@ class Pipeline:
         colour_ctx = ctx if keep_stages else replace(ctx, in_place=True)
         for i, stage in enumerate(self.stages[first:], start=first):
             kind = STAGES[stage.name].kind
+            stage_ctx = colour_ctx if kind == "color" else ctx
+            if kind == "compose" and not keep_bands and not keep_stages and state.bands:
+                # a dict of its own that the compose stage may empty once it has
+                # composed the bands (they are dropped after it anyway)
+                state = replace(state, bands=dict(state.bands))
+                stage_ctx = replace(ctx, release_bands=True)
             t0 = time.perf_counter()
-            state = STAGES[stage.name].run(
-                state, stage.params, colour_ctx if kind == "color" else ctx
-            )
+            state = STAGES[stage.name].run(state, stage.params, stage_ctx)
             timings[f"{i + 1}:{stage.name}"] = time.perf_counter() - t0
             if kind == "compose" and state.bands is not None and state.rgb is not None:
                 if any(np.may_share_memory(state.rgb, v) for v in state.bands.values()):

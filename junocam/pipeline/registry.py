@@ -94,6 +94,10 @@ class Context:
     #: the colour stages may write their result into ``state.rgb`` (the engine made
     #: that picture and keeps no other reference to it): no second full-size picture
     in_place: bool = False
+    #: the compose stage may empty ``state.bands`` (a dict the engine made for it)
+    #: once it has composed them: the engine drops the bands after it (``keep_bands``
+    #: False), so each band is freed as soon as it is used, not after the stage
+    release_bands: bool = False
 
 
 @dataclass(frozen=True)
