@@ -335,3 +335,26 @@ def test_compose_releases_only_the_dict_it_is_given() -> None:
     )
     assert mine == {} and len(bands) == 2
     assert np.array_equal(freed.rgb, kept.rgb) and np.array_equal(freed.alpha, kept.alpha)
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(1, 600), w=st.integers(1, 50), ramp=st.floats(0.0, 0.08), seed=st.integers())
+def test_packed_opacity_gives_the_same_values(h: int, w: int, ramp: float, seed: int) -> None:
+    """The engine holds the opacity from the compose stage to the fade as the mask and
+    the pixels where it differs from it: unpacked, the same float32 values; the
+    sky's mask, mask & (alpha >= 1), the same; too many such pixels: not packed."""
+    from junocam.pipeline.engine import _PackedAlpha
+
+    rng = np.random.default_rng(seed % 2**32)
+    mask = rng.random((h, w)) < 0.7
+    alpha = mask.astype(np.float32)
+    edge = rng.random((h, w)) < ramp
+    alpha[edge] = rng.choice(np.array([0.0, 0.25, 0.999, 1.0, np.nan], np.float32), edge.sum())
+    packed = _PackedAlpha.of(alpha, mask)
+    differing = int(np.count_nonzero(alpha != mask))
+    if differing > _PackedAlpha.LIMIT * alpha.size:
+        assert packed is None
+        return
+    assert packed is not None and packed.index.size == differing
+    assert np.array_equal(packed.unpack(mask), alpha, equal_nan=True)
+    assert np.array_equal(packed.opaque(mask), mask & (alpha >= 1.0))
