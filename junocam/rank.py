@@ -342,27 +342,40 @@ def chunked_order_statistics(
     for lo_i, hi_i, *group in spans:
         has_lo, has_hi = lo_i > 0, hi_i < msz - 1
         lo, hi = sample[lo_i], sample[hi_i]
-        below = 0
+        # the values from lo to hi in order: n_lo copies of lo, those strictly between
+        # (kept), n_hi copies of hi; ties are counted, not kept (a sky of one value)
+        below = n_lo = n_hi = 0
         parts = []
         for c in chunks():
             c = np.asarray(c).reshape(-1)
             dtype = c.dtype
             sel = None
             if has_lo:
-                under = c < lo
-                below += int(np.count_nonzero(under))
-                sel = np.logical_not(under, out=under)
+                below += int(np.count_nonzero(c < lo))
+                n_lo += int(np.count_nonzero(c == lo))
+                sel = c > lo
             if has_hi:
-                sel = (c <= hi) if sel is None else np.logical_and(sel, c <= hi, out=sel)
+                if not (has_lo and hi == lo):
+                    n_hi += int(np.count_nonzero(c == hi))
+                sel = (c < hi) if sel is None else np.logical_and(sel, c < hi, out=sel)
             parts.append(c if sel is None else c[sel])
         inside = np.concatenate(parts) if parts else np.empty(0, sample.dtype)
-        rs = [k - below for k in group]
-        if all(0 <= r < inside.size for r in rs):
-            part = np.partition(inside, rs)
-            found.update((k, part[r]) for k, r in zip(group, rs, strict=True))
-        else:  # the bracket missed: all the values
+        del parts
+        order = [k - below for k in group]
+        if not all(0 <= r < n_lo + inside.size + n_hi for r in order):
+            # the bracket missed: all the values
             part = np.partition(everything(), group)
             found.update((k, part[k]) for k in group)
+            continue
+        mid = sorted({r - n_lo for r in order if n_lo <= r < n_lo + inside.size})
+        part = np.partition(inside, mid) if mid else inside
+        for k, r in zip(group, order, strict=True):
+            if r < n_lo:
+                found[k] = lo
+            elif r < n_lo + inside.size:
+                found[k] = part[r - n_lo]
+            else:
+                found[k] = hi
     out = np.empty(len(ks), dtype if dtype is not None else sample.dtype)
     out[:] = [found[k] for k in ks]
     return out

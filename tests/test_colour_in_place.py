@@ -358,3 +358,18 @@ def test_packed_opacity_gives_the_same_values(h: int, w: int, ramp: float, seed:
     assert packed is not None and packed.index.size == differing
     assert np.array_equal(packed.unpack(mask), alpha, equal_nan=True)
     assert np.array_equal(packed.opaque(mask), mask & (alpha >= 1.0))
+
+
+def test_masked_percentile_with_a_sky_of_one_value() -> None:
+    """Half the values one number (a clipped sky): the ties are counted, not kept,
+    and the percentiles are still numpy's."""
+    from junocam import rank
+
+    rng = np.random.default_rng(8)
+    img = rng.random((700, 300, 3), dtype=np.float32)
+    img[:350] = 0.0
+    img[600:] = 1.0
+    mask = np.ones((700, 300), bool)
+    mask[::5, ::3] = False
+    for q in ([0.5, 99.7], [50.0], [0.1, 60.0, 100.0], [0.0]):
+        assert np.array_equal(rank.masked_percentile(img, mask, q), np.percentile(img[mask], q))
