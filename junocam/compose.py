@@ -1044,7 +1044,7 @@ def saturation_bleed(
     arrays = [np.asarray(v, np.float32) for v in seq]
     if len(arrays) < 2 or not mask.any():
         return np.zeros(mask.shape, bool)
-    scales = [np.float32(max(float(np.percentile(a[mask], 99.99)), 1e-6)) for a in arrays]
+    scales = [np.float32(max(_masked_top(a, mask, 99.99), 1e-6)) for a in arrays]
     out = np.empty(mask.shape, bool)
     leaning = np.empty(mask.shape, bool)
     for r0 in range(0, mask.shape[0], _ROWS):  # by row bands: small temporaries
@@ -1060,6 +1060,14 @@ def saturation_bleed(
     if grow_px > 0 and out.any():
         out = ndimage.binary_dilation(out, iterations=grow_px, mask=leaning)
     return out
+
+
+def _masked_top(a: np.ndarray, mask: np.ndarray, q: float) -> float:
+    """``np.percentile(a[mask], q)``, without the copy of ``a[mask]`` when ``a`` is
+    finite (:func:`junocam.rank.masked_percentile`: the same value)."""
+    if a.size and np.isfinite(np.min(a)) and np.isfinite(np.max(a)):
+        return float(rank.masked_percentile(a, mask, [q])[0])
+    return float(np.percentile(a[mask], q))
 
 
 def straighten_edges(mask: np.ndarray, window: int = 256, max_cut: int = 16) -> np.ndarray:
