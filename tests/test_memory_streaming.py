@@ -1,10 +1,13 @@
-"""The colour stages in place (issue 18, streaming memory): the same values as before.
+"""Streaming memory (issue 18): the in-place and banded paths give the same values as before.
 
 The engine lets the colour stages write their result into the picture the compose
 stage made (``Context.in_place``); the stage functions then work a band of rows at a
 time (``out=``, and ``weight=`` for the stages blended on the target). These tests
 compare, bit for bit, the in-place path with the path that makes a new picture, and
-the banded functions with the whole-image computations they replace.
+the banded functions with the whole-image computations they replace; also the
+statistics taken without copies of the masked pixels (``rank.masked_percentile``,
+``target_weight``'s sky level and noise), the compose stage's freeing of the bands,
+the packed opacity and the single-band result's one channel.
 """
 
 from __future__ import annotations
