@@ -1290,7 +1290,7 @@ def _equalized_rows(
     for r0 in range(0, h, step):
         r1 = min(r0 + step, h)
         a0, a1 = max(r0 - tile, 0), min(r1 + tile, h)
-        mapped[r0:r1] = _clahe_2d(
+        _clahe_2d(
             levels[a0:a1],
             ks,
             clip_limit,
@@ -1299,6 +1299,7 @@ def _equalized_rows(
             clip_histogram,
             map_histogram,
             keep=slice(r0 - a0, r1 - a0),
+            out=mapped[r0:r1],
         )
     del levels
     lo, hi = float(mapped.min()), float(mapped.max())
@@ -1323,13 +1324,14 @@ def _clahe_2d(
     clip_histogram: Callable[..., np.ndarray],
     map_histogram: Callable[..., np.ndarray],
     keep: slice | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """``skimage.exposure._adapthist._clahe`` of a 2-D uint16 image, bit for bit, four
     to six times faster.
 
     ``keep`` (rows of ``image``, a step of 1) returns only those rows of the result:
     the histograms are those of the whole image, the other rows are not
-    interpolated.
+    interpolated. ``out`` (uint16, those rows' shape) receives them.
 
     skimage's steps and arithmetic, kept: the image padded by reflection (half a
     tile before, up to a whole tile plus a half after), grey levels binned
@@ -1377,7 +1379,8 @@ def _clahe_2d(
     col_w = (1 - cfrac, cfrac)
     rfrac_all = np.arange(kr) / kr
     k0, k1 = (0, h) if keep is None else (keep.start or 0, h if keep.stop is None else keep.stop)
-    out = np.empty((k1 - k0, w), np.uint16)
+    if out is None:
+        out = np.empty((k1 - k0, w), np.uint16)
     for bi in range(nh + 1):  # the rows between the centres of tile rows bi - 1 and bi
         t_lo, t_hi = max(bi * kr, p0 + k0), min((bi + 1) * kr, p0 + k1)
         # a block of those rows at a time (each pixel's own sum: the same values)
