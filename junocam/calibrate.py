@@ -650,11 +650,14 @@ def correct_blemishes(
     flagged = enough & (np.abs(gain - 1.0) > max(threshold * sigma, min_depth))
     gain = np.where(flagged, gain, 1.0).astype(np.float32)
     dead = flagged & (gain < 0.2)
+    # the smoothed stack is needed at the dead pixels only: freed before the copy
+    smooth_dead = smooth[:, dead]
+    del smooth
     # only the flagged pixels change: a copy, corrected at those places
     out = x.copy()
     fix = flagged & ~dead
     out[:, fix] = x[:, fix] / np.maximum(gain, 0.2)[fix]
-    out[:, dead] = smooth[:, dead]
+    out[:, dead] = smooth_dead
     return (out, gain) if return_gain else out
 
 

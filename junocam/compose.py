@@ -71,12 +71,13 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 from scipy import fft as sfft
 
+from . import rank
 from .enhance import luminance
 from .framelets import Framelets, split
 from .metadata import FRAMELET_LINES, INTERFRAME_DELTA, Filter
@@ -868,29 +869,78 @@ def target_weight(rgb: np.ndarray, mask: np.ndarray, sky_sigmas: float = 6.0) ->
     (1.0, 0.0)
     """
     lum = luminance(rgb)
-    vals = lum[mask] if mask.any() else lum.ravel().copy()
-    # the darker half, in any order (its medians do not depend on the order)
-    half = max(vals.size // 2, 1)
-    if half < vals.size:
-        vals.partition(half - 1)
-    dark = vals[:half]  # vals is this function's own copy: the medians may reorder it
-    level = float(np.median(dark, overwrite_input=True))
-    np.subtract(dark, np.float32(level), out=dark)
-    np.abs(dark, out=dark)
-    noise = 1.4826 * float(np.median(dark, overwrite_input=True)) + 1e-3
-    del vals, dark
+    if lum.dtype == np.float32 and lum.ndim == 2:
+        level, noise = _sky_level_noise(lum, np.asarray(mask, bool))
+    else:
+        vals = lum[mask] if mask.any() else lum.ravel().copy()
+        # the darker half, in any order (its medians do not depend on the order)
+        half = max(vals.size // 2, 1)
+        if half < vals.size:
+            vals.partition(half - 1)
+        dark = vals[:half]  # vals is this function's own copy: the medians may reorder it
+        level = float(np.median(dark, overwrite_input=True))
+        np.subtract(dark, np.float32(level), out=dark)
+        np.abs(dark, out=dark)
+        noise = 1.4826 * float(np.median(dark, overwrite_input=True)) + 1e-3
+        del vals, dark
     lo = level + sky_sigmas * noise
-    # smoothstep of (lum - lo) / (sky_sigmas noise), in lum's buffer
+    # smoothstep of (lum - lo) / (sky_sigmas noise), in lum's buffer, a band of rows
+    # at a time (element-wise: the same values without full-size temporaries)
     t = lum
-    t -= lo
-    t /= sky_sigmas * noise
-    np.clip(t, 0.0, 1.0, out=t)
-    ramp = 2.0 * t
-    np.subtract(3.0, ramp, out=ramp)
-    np.multiply(t, t, out=t)
-    t *= ramp
-    t[~np.asarray(mask, bool)] = 0.0
+    keep = np.asarray(mask, bool)
+    for r0 in range(0, t.shape[0], _ROWS):
+        rows = t[r0 : r0 + _ROWS]
+        rows -= lo
+        rows /= sky_sigmas * noise
+        np.clip(rows, 0.0, 1.0, out=rows)
+        ramp = 2.0 * rows
+        np.subtract(3.0, ramp, out=ramp)
+        np.multiply(rows, rows, out=rows)
+        rows *= ramp
+        rows[~keep[r0 : r0 + _ROWS]] = 0.0
     return t.astype(np.float32, copy=False)
+
+
+def _median_ranks(n: int) -> list[int]:
+    """The ranks whose values (their mean when two) are the median of ``n`` values."""
+    return [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+
+
+def _median_of(stats: np.ndarray) -> float:
+    """numpy's median from its middle order statistics: the mean of two is taken in
+    their own dtype, as :func:`numpy.median` does."""
+    return float(stats[0]) if stats.size == 1 else float(np.mean(stats))
+
+
+def _sky_level_noise(lum: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """The darker half of the covered luminance: its median (the sky's level) and
+    1.4826 times the median of its absolute deviations from it, plus 1e-3 (noise).
+
+    The values :func:`target_weight` took from a copy of ``lum[mask]`` partitioned
+    at its middle, bit for bit, from exact order statistics a band of rows at a
+    time (:func:`junocam.rank.chunked_order_statistics`): the darker half is every
+    value below the half's largest value ``top`` and as many copies of ``top`` as
+    make up the half.
+    """
+    keep = mask if mask.any() else np.ones(mask.shape, bool)
+    n = int(np.count_nonzero(keep))
+    half = max(n // 2, 1)
+    sample = rank.masked_sample(lum, keep, n)
+    ranks = [half - 1, *_median_ranks(half)]
+    stats = rank.chunked_order_statistics(lambda: rank.masked_chunks(lum, keep), n, ranks, sample)
+    top = stats[0]
+    level32 = np.float32(_median_of(stats[1:]))
+    below = sum(int(np.count_nonzero(c < top)) for c in rank.masked_chunks(lum, keep))
+
+    def deviations() -> Iterator[np.ndarray]:
+        for c in rank.masked_chunks(lum, keep):
+            d = np.subtract(c[c < top], level32)
+            yield np.abs(d, out=d)
+        yield np.full(half - below, np.abs(np.float32(top) - level32), np.float32)
+
+    dev_sample = np.abs(sample[sample < top] - level32)
+    dev = rank.chunked_order_statistics(deviations, half, _median_ranks(half), dev_sample)
+    return float(level32), 1.4826 * _median_of(dev) + 1e-3
 
 
 def band_coverage(
@@ -1131,7 +1181,7 @@ def saturation_bleed(
     arrays = [np.asarray(v, np.float32) for v in seq]
     if len(arrays) < 2 or not mask.any():
         return np.zeros(mask.shape, bool)
-    scales = [np.float32(max(float(np.percentile(a[mask], 99.99)), 1e-6)) for a in arrays]
+    scales = [np.float32(max(_masked_top(a, mask, 99.99), 1e-6)) for a in arrays]
     out = np.empty(mask.shape, bool)
     leaning = np.empty(mask.shape, bool)
     for r0 in range(0, mask.shape[0], _ROWS):  # by row bands: small temporaries
@@ -1147,6 +1197,14 @@ def saturation_bleed(
     if grow_px > 0 and out.any():
         out = ndimage.binary_dilation(out, iterations=grow_px, mask=leaning)
     return out
+
+
+def _masked_top(a: np.ndarray, mask: np.ndarray, q: float) -> float:
+    """``np.percentile(a[mask], q)``, without the copy of ``a[mask]`` when ``a`` is
+    finite (:func:`junocam.rank.masked_percentile`: the same value)."""
+    if a.size and np.isfinite(np.min(a)) and np.isfinite(np.max(a)):
+        return float(rank.masked_percentile(a, mask, [q])[0])
+    return float(np.percentile(a[mask], q))
 
 
 def straighten_edges(mask: np.ndarray, window: int = 256, max_cut: int = 16) -> np.ndarray:

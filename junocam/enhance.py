@@ -150,12 +150,38 @@ def _checked_image(img: object, name: str = "img") -> np.ndarray:
     return a
 
 
-def _as_image(img: object, name: str = "img") -> np.ndarray:
-    """Validate an (H, W) or (H, W, 3) image; return float32 with non-finite -> 0."""
-    a = _checked_image(img, name).astype(np.float32, copy=True)
+def _as_image(img: object, name: str = "img", out: np.ndarray | None = None) -> np.ndarray:
+    """Validate an (H, W) or (H, W, 3) image; return float32 with non-finite -> 0.
+
+    With ``out`` (see :func:`_checked_out`; ``img`` itself to work in place) the
+    result is written there instead of a new array: the same values.
+    """
+    if out is None:
+        a = _checked_image(img, name).astype(np.float32, copy=True)
+    else:
+        a = _into(_checked_image(img, name), out)
     if not _all_finite(a):
         np.nan_to_num(a, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     return a
+
+
+def _checked_out(out: np.ndarray | None, shape: tuple[int, ...]) -> None:
+    """Check an ``out=`` argument: a writeable float32 array of the image's shape."""
+    if out is None:
+        return
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != shape:
+        got = (getattr(out, "shape", None), getattr(out, "dtype", type(out).__name__))
+        raise ValueError(f"out must be a float32 array of shape {shape}, got {got}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+
+
+def _into(src: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``src`` as float32 in ``out`` (nothing to copy when ``out`` is ``src``)."""
+    _checked_out(out, src.shape)
+    if out is not src:
+        np.copyto(out, src, casting="unsafe")  # what astype(np.float32) gives
+    return out
 
 
 def _all_finite(a: np.ndarray) -> bool:
@@ -164,13 +190,20 @@ def _all_finite(a: np.ndarray) -> bool:
     return bool(np.isfinite(np.min(a)) and np.isfinite(np.max(a)))
 
 
-def _unit_copy(img: object, name: str = "img") -> np.ndarray:
-    """``_unit_copy(img)``, the same values in fewer passes over the image.
+def _unit_copy(img: object, name: str = "img", out: np.ndarray | None = None) -> np.ndarray:
+    """``_finish(_as_image(img))``, the same values in fewer passes over the image.
 
     A finite float32 image (its minimum and maximum say so) is copied and clipped
-    in one pass; anything else takes the general path.
+    in one pass; anything else takes the general path. With ``out`` (``img`` itself
+    to work in place) the result is written there.
     """
     src = _checked_image(img, name)
+    if out is not None:
+        a = _into(src, out)
+        if _all_finite(a):
+            np.clip(a, 0.0, 1.0, out=a)
+            return a
+        return _finish(_as_image(a, name, out=a))
     if src.dtype == np.float32:
         lo, hi = np.min(src), np.max(src)
         if np.isfinite(lo) and np.isfinite(hi):
@@ -273,6 +306,53 @@ def apply_per_pixel(
     return img
 
 
+def _blend_rows(new: np.ndarray, old: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """``old + weight (new - old)`` in ``new``'s buffer (a fresh band of rows), one
+    weight per pixel; ``new`` itself without a weight.
+
+    The colour stages' blend on the target (``weight`` 1 on the planet, 0 on the
+    sky), in the order the stage adapter computes it on whole images: the same
+    values, a band of rows at a time.
+    """
+    if weight is None:
+        return new
+    new -= old
+    apply_per_pixel(new, weight, np.multiply)
+    new += old
+    return new
+
+
+def _checked_weight(weight: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Check a per-pixel blend weight of shape (H, W)."""
+    if weight is None:
+        return None
+    w = np.asarray(weight)
+    if w.shape != shape[:2]:
+        raise ValueError(f"weight must have shape {shape[:2]} (H, W), got {w.shape}")
+    return w
+
+
+def _by_rows(
+    src: np.ndarray,
+    new_rows: Callable[[slice], np.ndarray],
+    out: np.ndarray | None,
+    weight: np.ndarray | None,
+    rows: Sequence[slice] | None = None,
+) -> np.ndarray:
+    """The result of a stage made a band of rows at a time.
+
+    ``new_rows(rs)`` gives a band of the result (a fresh float32 array, finished) and
+    may read ``src`` at those rows only; it is blended with ``src`` by ``weight``
+    (see :func:`_blend_rows`) and written into ``out`` (a new array when None;
+    ``src`` itself works in place).
+    """
+    if out is None:
+        out = np.empty(src.shape, np.float32)
+    for rs in rows if rows is not None else _row_chunks(src.shape[0]):
+        out[rs] = _blend_rows(new_rows(rs), src[rs], None if weight is None else weight[rs])
+    return out
+
+
 def _valid(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     """Bool (H, W) valid-pixel mask (all True when ``mask`` is None)."""
     if mask is None:
@@ -280,7 +360,7 @@ def _valid(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     m = np.asarray(mask)
     if m.shape != shape[:2]:
         raise ValueError(f"mask must have shape {shape[:2]} (H, W), got {m.shape}")
-    return m.astype(bool)
+    return m if m.dtype == bool else m.astype(bool)  # read only: no copy of a bool mask
 
 
 def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> float:
@@ -334,29 +414,51 @@ def luminance(img: np.ndarray) -> np.ndarray:
     return a if a.ndim == 2 else (a @ _LUMA).astype(np.float32)
 
 
-def _masked_blur(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple:
-    """Normalised convolution of ``values`` with weights, fast for large sigma.
+def _masked_blur_coarse(
+    values: np.ndarray, weights: np.ndarray, sigma: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Normalised convolution of ``values`` with weights, fast for large sigma, on a
+    coarse grid: (smoothed values, smoothed weights, the grid's factor ``k``).
 
-    Returns (smoothed values, smoothed weights). For sigma > 8 pixels the arrays
-    are block-averaged first and the result upsampled, which is exact enough for a
-    field that is smooth on the scale of sigma.
+    For sigma > 8 pixels the arrays are block-averaged by ``k`` first (a band of
+    rows at a time: the same block means), and :func:`_upsampler` gives the full
+    resolution a band of rows at a time, which is exact enough for a field that is
+    smooth on the scale of sigma; ``k`` is 1 (full size) otherwise.
     """
     from skimage.transform import downscale_local_mean
 
-    h, w = values.shape
     k = max(1, int(sigma // 4))
-    num, den = values * weights, weights.astype(np.float32)
     if k > 1:
-        num = downscale_local_mean(num, (k, k))
-        den = downscale_local_mean(den, (k, k))
+        step = k * max(1, _CHUNK_ROWS // k)  # whole blocks per band
+        parts = [
+            (
+                downscale_local_mean(values[r : r + step] * weights[r : r + step], (k, k)),
+                downscale_local_mean(weights[r : r + step].astype(np.float32), (k, k)),
+            )
+            for r in range(0, values.shape[0], step)
+        ]
+        num = np.concatenate([p[0] for p in parts])
+        den = np.concatenate([p[1] for p in parts])
+        del parts
+    else:
+        num, den = values * weights, weights.astype(np.float32)
     s = sigma / k
     num = ndimage.gaussian_filter(num, s, mode="reflect", truncate=3.0)
     den = ndimage.gaussian_filter(den, s, mode="reflect", truncate=3.0)
+    return np.asarray(num, np.float32), np.asarray(den, np.float32), k
+
+
+def _masked_blur(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple:
+    """Normalised convolution of ``values`` with weights, fast for large sigma.
+
+    Returns (smoothed values, smoothed weights) at full size (see
+    :func:`_masked_blur_coarse`).
+    """
+    num, den, k = _masked_blur_coarse(values, weights, sigma)
     if k > 1:
-        num = _upsample_linear(np.asarray(num, np.float32), k, (h, w))
-        den = _upsample_linear(np.asarray(den, np.float32), k, (h, w))
-    # float32 in, float32 out: no copies of the full-size fields
-    return num.astype(np.float32, copy=False), den.astype(np.float32, copy=False)
+        num = _upsample_linear(num, k, values.shape)
+        den = _upsample_linear(den, k, values.shape)
+    return num, den
 
 
 def _linear_weights(n_in: int, k: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
@@ -381,18 +483,33 @@ def _upsample_linear(a: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarra
     so about one value in 10^5 differs in its last float32 bit
     (``tests/test_enhance_speed.py`` compares the two).
     """
+    rows = _upsampler(a, k, shape)
+    out = np.empty(shape, np.float32)
+    for rs in _row_chunks(shape[0]):
+        out[rs] = rows(rs)
+    return out
+
+
+def _upsampler(a: np.ndarray, k: int, shape: tuple[int, int]) -> Callable[[slice], np.ndarray]:
+    """``rows(rs)``: the rows ``rs`` of :func:`_upsample_linear` (float32), the same values."""
     n0, n1 = a.shape
     c0, cw = _linear_weights(n1, k, shape[1])
     r0, rw = _linear_weights(n0, k, shape[0])
     c1 = np.minimum(c0 + 1, n1 - 1)
     r1 = np.minimum(r0 + 1, n0 - 1)
     src = np.asarray(a, np.float64)
-    cols = src[:, c0] * (1.0 - cw) + src[:, c1] * cw  # (n0, w): small
-    out = np.empty(shape, np.float32)
-    for rs in _row_chunks(shape[0]):
+
+    def rows(rs: slice) -> np.ndarray:
+        # the rows of the samples-upsampled small array these rows read (each such
+        # row as the whole array's would be; (n0, w) float64 in all is not held)
+        i0, i1 = r0[rs], r1[rs]
+        first = int(i0.min()) if i0.size else 0
+        part = src[first : (int(i1.max()) + 1 if i1.size else 0)]
+        cols = part[:, c0] * (1.0 - cw) + part[:, c1] * cw
         wr = rw[rs, None]
-        out[rs] = cols[r0[rs]] * (1.0 - wr) + cols[r1[rs]] * wr
-    return out
+        return (cols[i0 - first] * (1.0 - wr) + cols[i1 - first] * wr).astype(np.float32)
+
+    return rows
 
 
 # CIE L*a*b* (D65, 2 degrees) of sRGB, as skimage.color defines it (the sRGB
@@ -500,6 +617,8 @@ def white_balance(
     percentile: float = 99.0,
     mask: np.ndarray | None = None,
     normalise: bool = True,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Scale the R, G, B channels so that the colour balance is right.
 
@@ -527,6 +646,9 @@ def white_balance(
         When True (default), if any pixel would exceed 1 all gains are scaled down by
         one common factor so the brightest value becomes exactly 1: nothing clips and
         hues are kept. When False, values above 1 are clipped.
+    out : numpy.ndarray, optional
+        float32 array of ``img``'s shape the result is written into (``img`` itself
+        to work in place, without a second full-size image); default a new array.
 
     Returns
     -------
@@ -551,7 +673,7 @@ def white_balance(
         )
     _check("percentile", percentile, 50.0, 100.0)
     fixed = _triple("gains", gains, BAND_WEIGHTS)
-    a = _as_image(img)
+    a = _as_image(img, out=out)
     if a.ndim == 2:
         return _finish(a)
     valid = _valid(mask, a.shape)
@@ -577,12 +699,16 @@ def white_balance(
             g = g / peak
     if np.all(g == 1.0):
         return _finish(a)
-    a *= g.astype(np.float32)  # a is a fresh copy: in place, no second full-size array
+    a *= g.astype(np.float32)  # a is a fresh copy (or out): in place
     return _finish(a)
 
 
 def band_weights(
-    img: np.ndarray, weights: str | Sequence[float] = "gill", normalise: bool = True
+    img: np.ndarray,
+    weights: str | Sequence[float] = "gill",
+    normalise: bool = True,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Multiply R, G, B by per-band weights (white balance with fixed gains).
 
@@ -596,6 +722,9 @@ def band_weights(
     normalise : bool
         Scale all weights down together if needed so nothing clips (see
         :func:`white_balance`).
+    out : numpy.ndarray, optional
+        float32 array of ``img``'s shape the result is written into (``img`` itself
+        to work in place, without a second full-size image); default a new array.
 
     Returns
     -------
@@ -609,7 +738,7 @@ def band_weights(
     >>> band_weights(img, (1.0, 1.0, 2.0))[0, 0].tolist()
     [0.5, 0.5, 1.0]
     """
-    return white_balance(img, "fixed", gains=weights, normalise=normalise)
+    return white_balance(img, "fixed", gains=weights, normalise=normalise, out=out)
 
 
 # ---------------------------------------------------------------------- tone curves
@@ -623,6 +752,8 @@ def stretch(
     method: str = "percentile",
     sigma: float = 3.0,
     mask: np.ndarray | None = None,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Linear contrast stretch: map a black point to 0 and a white point to 1.
 
@@ -650,6 +781,9 @@ def stretch(
         Half-width in standard deviations for ``"sigma"``, in (0, 20].
     mask : numpy.ndarray, optional
         Bool (H, W), True on pixels used for the statistics.
+    out : numpy.ndarray, optional
+        float32 array of ``img``'s shape the result is written into (``img`` itself
+        to work in place, without a second full-size image); default a new array.
 
     Returns
     -------
@@ -675,29 +809,30 @@ def stretch(
     if not low < high:
         raise ValueError(f"low ({low}) must be below high ({high})")
     _check("sigma", sigma, 0.0, 20.0, lo_open=True)
-    a = _as_image(img)
+    a = _as_image(img, out=out)
     valid = _valid(mask, a.shape)
     chans = a[..., None] if a.ndim == 2 else a
-    px = _masked_pixels(chans, valid)  # (n, c): a copy, partitioned in place below
-    if px.shape[0] == 0:
+    if not valid.any():
         return _finish(a)
-    groups = [px.reshape(-1)] if linked else [px[:, c] for c in range(px.shape[1])]
-
-    def points(v: np.ndarray) -> tuple[float, float]:
-        if method == "percentile":
-            # np.percentile's values, bit for bit (px is finite: _as_image), from a
-            # bracketed selection instead of a partition of every pixel
-            lo, hi = rank.percentile(v, [low, high])
-        else:
+    if method == "percentile":
+        # np.percentile's values of the valid pixels, bit for bit (a is finite:
+        # _as_image), from a bracketed selection a band of rows at a time: no copy
+        # of the valid pixels
+        groups = [a] if linked else [chans[..., c] for c in range(chans.shape[-1])]
+        pts = [
+            (float(lo), float(hi))
+            for lo, hi in (rank.masked_percentile(g, valid, [low, high]) for g in groups)
+        ]
+    else:
+        px = _masked_pixels(chans, valid)  # (n, c): a copy
+        pts = []
+        for v in [px.reshape(-1)] if linked else [px[:, c] for c in range(px.shape[1])]:
             m, s = float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64))
-            lo, hi = m - sigma * s, m + sigma * s
-        return float(lo), float(hi)
-
-    pts = [points(v) for v in groups]
-    del px, groups
+            pts.append((m - sigma * s, m + sigma * s))
+        del px
     if linked:
         pts = pts * chans.shape[-1]
-    # a is a fresh copy: mapped in place (no second full-size array), all channels
+    # a is a fresh copy (or out): mapped in place (no second full-size array), all channels
     # at once when they share the points (a channel's strided view is slower)
     if linked:
         lo, hi = pts[0]
@@ -713,7 +848,7 @@ def stretch(
     return _finish(a)
 
 
-def gamma(img: np.ndarray, gamma: float = 1.0) -> np.ndarray:
+def gamma(img: np.ndarray, gamma: float = 1.0, *, out: np.ndarray | None = None) -> np.ndarray:
     """Gamma tone curve, ``out = in ** (1 / gamma)``.
 
     The display-encoding convention: ``gamma`` > 1 brightens the mid-tones (2.2 is
@@ -727,6 +862,9 @@ def gamma(img: np.ndarray, gamma: float = 1.0) -> np.ndarray:
         (H, W, 3) or (H, W) float image in [0, 1].
     gamma : float
         In [0.1, 10].
+    out : numpy.ndarray, optional
+        float32 array of ``img``'s shape the result is written into (``img`` itself
+        to work in place, without a second full-size image); default a new array.
 
     Returns
     -------
@@ -740,7 +878,7 @@ def gamma(img: np.ndarray, gamma: float = 1.0) -> np.ndarray:
     [[0.0, 0.5, 1.0]]
     """
     g = _check("gamma", gamma, 0.1, 10.0)
-    a = _unit_copy(img)
+    a = _unit_copy(img, out=out)
     if g == 1.0:
         return a
     # what adjust_gamma computes for float data in [0, 1] (its scale is 1), in place
@@ -821,6 +959,9 @@ def flatten_illumination(
     mask: np.ndarray | None = None,
     sky_threshold: float = 0.02,
     max_gain: float = 8.0,
+    *,
+    out: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Even out large-scale brightness (terminator, limb darkening): the "enhanced" look.
 
@@ -848,6 +989,14 @@ def flatten_illumination(
         Luminance below which a pixel is sky when no mask is given, in [0, 1).
     max_gain : float
         Largest brightening (and 1 / largest darkening) factor, in [1, 100].
+    out : numpy.ndarray, optional
+        float32 array of ``img``'s shape the result is written into (``img`` itself
+        to work in place: the result is made a band of rows at a time, without a
+        second full-size image); default a new array.
+    weight : numpy.ndarray, optional
+        float32 (H, W) blend per pixel: the result is ``img + weight (f(img) -
+        img)`` (1 everywhere is the plain result; the pipeline passes its target
+        weight, so that the sky keeps its values).
 
     Returns
     -------
@@ -866,40 +1015,66 @@ def flatten_illumination(
     strength = _check("strength", strength, 0.0, 2.0)
     _check("sky_threshold", sky_threshold, 0.0, 0.999)
     max_gain = _check("max_gain", max_gain, 1.0, 100.0)
-    a = _unit_copy(img)  # the fresh copy the result is computed in
+    src = _checked_image(img)
+    _checked_out(out, src.shape)
+    weight = _checked_weight(weight, src.shape)
+
+    def unchanged(rs: slice) -> np.ndarray:
+        return _unit_copy(src[rs])
+
     if strength == 0.0:
-        return a
-    lum = a if a.ndim == 2 else a @ _LUMA  # luminance() without its copy of a
-    valid = _valid(mask, a.shape) if mask is not None else lum > sky_threshold
+        return _by_rows(src, unchanged, out, weight)
+    # the luminance of the clipped image, a band of rows at a time (the same values
+    # as of the whole image: no full-size copy of it)
+    if src.ndim == 2:
+        # read only: the image itself when clipping would not change it
+        lo_hi = (np.min(src), np.max(src)) if src.dtype == np.float32 else None
+        inside = lo_hi is not None and bool(lo_hi[0] >= 0.0) and bool(lo_hi[1] <= 1.0)
+        lum = src if inside else _unit_copy(src)
+    else:
+        lum = np.empty(src.shape[:2], np.float32)
+        for rs in _row_chunks(src.shape[0]):
+            lum[rs] = _unit_copy(src[rs]) @ _LUMA
+    valid = _valid(mask, src.shape) if mask is not None else lum > sky_threshold
     if not valid.any():
-        return a
+        return _by_rows(src, unchanged, out, weight)
     target = float(lum[valid].mean(dtype=np.float64))
     if target <= 0.0:
-        return a
-    num, den = _masked_blur(lum, valid, sigma)
+        return _by_rows(src, unchanged, out, weight)
+    num_c, den_c, k = _masked_blur_coarse(lum, valid, sigma)
     del lum
-    # gain = clip((target / max(num / max(den, eps), target / max_gain)) ** strength),
-    # computed in one (H, W) float32 buffer
-    gain = np.maximum(den, np.float32(1e-6))
-    np.divide(num, gain, out=gain)
-    del num
-    np.maximum(gain, np.float32(target / max_gain), out=gain)
-    np.divide(np.float32(target), gain, out=gain)
-    np.power(gain, np.float32(strength), out=gain)
-    np.clip(gain, 1.0 / max_gain, max_gain, out=gain)
-    if mask is not None:
-        # pixels the caller declared invalid (no data, sky) are left as they are
-        gain[~valid] = 1.0
+    if k > 1:
+        num_at, den_at = _upsampler(num_c, k, valid.shape), _upsampler(den_c, k, valid.shape)
     else:
-        # fade to gain 1 where hardly any valid pixel is near (deep sky): no seam at
-        # the automatic sky threshold
-        weight = np.divide(den, np.float32(0.25), out=den)
-        np.clip(weight, 0.0, 1.0, out=weight)
-        gain -= 1.0
-        gain *= weight
-        gain += 1.0
-    apply_per_pixel(a, gain)
-    return _finish(a)
+        num_at, den_at = (lambda rs: num_c[rs]), (lambda rs: den_c[rs].copy())
+
+    def flattened(rs: slice) -> np.ndarray:
+        # gain = clip((target / max(num / max(den, eps), target / max_gain)) ** strength),
+        # a band of rows at a time
+        den = den_at(rs)
+        gain = np.maximum(den, np.float32(1e-6))
+        np.divide(num_at(rs), gain, out=gain)
+        np.maximum(gain, np.float32(target / max_gain), out=gain)
+        np.divide(np.float32(target), gain, out=gain)
+        np.power(gain, np.float32(strength), out=gain)
+        np.clip(gain, 1.0 / max_gain, max_gain, out=gain)
+        if mask is not None:
+            # pixels the caller declared invalid (no data, sky) are left as they are
+            gain[~valid[rs]] = 1.0
+        else:
+            # fade to gain 1 where hardly any valid pixel is near (deep sky): no seam
+            # at the automatic sky threshold
+            fade = np.divide(den, np.float32(0.25), out=den)
+            np.clip(fade, 0.0, 1.0, out=fade)
+            gain -= 1.0
+            gain *= fade
+            gain += 1.0
+        return _finish(apply_per_pixel(_unit_copy(src[rs]), gain))
+
+    # bands of 64 rows: each makes several float32 temporaries of its size
+    h = src.shape[0]
+    bands = [slice(r, min(r + 64, h)) for r in range(0, h, 64)]
+    return _by_rows(src, flattened, out, weight, bands)
 
 
 def clahe(
@@ -909,6 +1084,8 @@ def clahe(
     amount: float = 1.0,
     *,
     grey_as_rgb: bool = False,
+    out: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Contrast-limited adaptive histogram equalisation of the lightness only.
 
@@ -933,6 +1110,14 @@ def clahe(
     grey_as_rgb : bool
         For a grey image: equalise L* of its RGB picture (what the same grey as
         three equal channels gets), not the values themselves.
+    out : numpy.ndarray, optional
+        float32 array of ``img``'s shape the result is written into (``img`` itself
+        to work in place: the result is made a band of rows at a time, without a
+        second full-size image); default a new array.
+    weight : numpy.ndarray, optional
+        float32 (H, W) blend per pixel: the result is ``img + weight (f(img) -
+        img)`` (1 everywhere is the plain result; the pipeline passes its target
+        weight, so that the sky keeps its values).
 
     Returns
     -------
@@ -957,9 +1142,18 @@ def clahe(
     ):
         raise ValueError(f"kernel_size must be an integer from 8 to 4096, got {kernel_size}")
     src = _checked_image(img)
+    _checked_out(out, src.shape)
+    weight = _checked_weight(weight, src.shape)
+
+    def unchanged(rs: slice) -> np.ndarray:
+        return _unit_copy(src[rs])
+
     if amount == 0.0:
-        return _unit_copy(src)
-    rows = _row_chunks(src.shape[0])
+        return _by_rows(src, unchanged, out, weight)
+    # bands of rows a quarter of the usual: a band's Lab temporaries are several
+    # float32 copies of three channels (of a grey image too)
+    step = _CHUNK_ROWS // 4
+    rows = [slice(r, min(r + step, src.shape[0])) for r in range(0, src.shape[0], step)]
     lab_of = src.ndim == 3 or grey_as_rgb
 
     def rgb_rows(rs: slice) -> np.ndarray:
@@ -984,34 +1178,38 @@ def clahe(
         light = _unit_copy(src)
     lo, hi = float(light.min()), float(light.max())
     if hi - lo <= 1e-9:
-        return _unit_copy(src)
+        return _by_rows(src, unchanged, out, weight)
     light -= lo
     light /= hi - lo
     np.clip(light, 0.0, 1.0, out=light)
-    eq = _equalize_by_bands(
-        light, None if kernel_size is None else int(kernel_size), float(clip_limit)
+    box = [light]
+    del light  # the equaliser frees it once it has the 16-bit levels
+    eq_rows = _equalized_rows(
+        box, None if kernel_size is None else int(kernel_size), float(clip_limit)
     )
-    del light
-    eq *= hi - lo
-    eq += lo
-    out = np.empty(src.shape, np.float32)
-    for rs in rows:
+
+    def equalised(rs: slice) -> np.ndarray:
         a = rgb_rows(rs)
+        eq = eq_rows(rs)  # the equalised lightness back in its original range
+        eq *= hi - lo
+        eq += lo
         if lab_of:
             # L* replaced, a* and b* kept: fx and fz move with fy
             f = _lab_fs(linear_rows(rs))
-            fy = eq[rs] * np.float32(100.0 / 116.0)
+            fy = eq * np.float32(100.0 / 116.0)
             fy += np.float32(16.0 / 116.0)
             fy -= f[..., 1]  # the change of fy
             apply_per_pixel(f, fy, np.add)
             res = _rgb_of_lab_fs(f)
         else:
-            res = eq[rs]
+            res = eq
         # blend: (1 - amount) a + amount res
         a *= 1.0 - amount
         a += amount * res
-        out[rs] = a if a.ndim == src.ndim else a[..., 0]
-    return _finish(out)
+        return _finish(a if a.ndim == src.ndim else np.ascontiguousarray(a[..., 0]))
+
+    # each band reads its own rows of src only: out may be src itself
+    return _by_rows(src, equalised, out, weight, rows)
 
 
 #: Output tiles of CLAHE per band of rows (each band also reads one tile above and
@@ -1040,43 +1238,81 @@ def _equalize_by_bands(light: np.ndarray, kernel_size: int | None, clip_limit: f
     ``equalize_adapthist``'s; without those skimage functions (a private module)
     the whole image goes to ``equalize_adapthist``.
     """
+    rows = _equalized_rows([np.array(light, np.float32)], kernel_size, clip_limit)
+    out = np.empty(light.shape, np.float32)
+    for rs in _row_chunks(light.shape[0]):
+        out[rs] = rows(rs)
+    return out
+
+
+def _equalized_rows(
+    box: list[np.ndarray], kernel_size: int | None, clip_limit: float
+) -> Callable[[slice], np.ndarray]:
+    """:func:`_equalize_by_bands` of the lightness in ``box`` (taken out of it), as
+    ``rows(rs)``: float32 rows of the result, made from the equalised 16-bit levels
+    when asked (the same values; the whole float32 result is never held).
+
+    The lightness (float32, C-contiguous; this function's own) lends its buffer:
+    its 16-bit levels are written over its first half, a band of rows at a time,
+    each band read before the bytes it becomes are written (the levels' rows a to b
+    lie over the lightness' rows a / 2 to b / 2), and the equalised levels fill the
+    second half. No other full-size array is made.
+    """
     from skimage.exposure import equalize_adapthist, rescale_intensity
     from skimage.util import img_as_uint
 
+    light = box.pop()
     try:
         from skimage.exposure._adapthist import NR_OF_GRAY, clip_histogram, map_histogram
     except ImportError:  # pragma: no cover - a scikit-image without that core
-        return np.asarray(
+        eq = np.asarray(
             equalize_adapthist(light, kernel_size=kernel_size, clip_limit=clip_limit), np.float32
         )
+        return lambda rs: eq[rs].copy()
     h, w = light.shape
     ks = (max(h // 8, 1), max(w // 8, 1)) if kernel_size is None else (kernel_size, kernel_size)
     rows = _row_chunks(h)
-    levels = np.empty((h, w), np.uint16)
+    if light.dtype != np.float32 or not light.flags.c_contiguous:
+        light = np.ascontiguousarray(light, np.float32)
+    buffer = light.reshape(-1).view(np.uint16)  # 2 h w 16-bit values
+    levels = buffer[: h * w].reshape(h, w)
     for rs in rows:
-        levels[rs] = img_as_uint(light[rs])
+        levels[rs] = img_as_uint(light[rs])  # the band is read, then written over
+    del light
     lo, hi = float(levels.min()), float(levels.max())
     for rs in rows:
         levels[rs] = np.round(
             rescale_intensity(levels[rs], in_range=(lo, hi), out_range=(0, NR_OF_GRAY - 1))
         ).astype(np.uint16)
-    mapped = np.empty((h, w), np.uint16)
+    mapped = buffer[h * w :].reshape(h, w)  # over lightness rows already read
     tile = ks[0]
     step = tile * _CLAHE_TILES_PER_BAND
     for r0 in range(0, h, step):
         r1 = min(r0 + step, h)
         a0, a1 = max(r0 - tile, 0), min(r1 + tile, h)
-        mapped[r0:r1] = _clahe_2d(
-            levels[a0:a1], ks, clip_limit, 256, NR_OF_GRAY, clip_histogram, map_histogram
-        )[r0 - a0 : r1 - a0]
+        _clahe_2d(
+            levels[a0:a1],
+            ks,
+            clip_limit,
+            256,
+            NR_OF_GRAY,
+            clip_histogram,
+            map_histogram,
+            keep=slice(r0 - a0, r1 - a0),
+            out=mapped[r0:r1],
+        )
     del levels
     lo, hi = float(mapped.min()), float(mapped.max())
-    out = np.empty((h, w), np.float32)
-    for rs in rows:
-        out[rs] = rescale_intensity(
-            mapped[rs].astype(np.float32), in_range=(lo, hi), out_range=(0.0, 1.0)
+
+    def unit_rows(rs: slice) -> np.ndarray:
+        return np.asarray(
+            rescale_intensity(
+                mapped[rs].astype(np.float32), in_range=(lo, hi), out_range=(0.0, 1.0)
+            ),
+            np.float32,
         )
-    return out
+
+    return unit_rows
 
 
 def _clahe_2d(
@@ -1087,9 +1323,15 @@ def _clahe_2d(
     n_grey: int,
     clip_histogram: Callable[..., np.ndarray],
     map_histogram: Callable[..., np.ndarray],
+    keep: slice | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """``skimage.exposure._adapthist._clahe`` of a 2-D uint16 image, bit for bit, four
     to six times faster.
+
+    ``keep`` (rows of ``image``, a step of 1) returns only those rows of the result:
+    the histograms are those of the whole image, the other rows are not
+    interpolated. ``out`` (uint16, those rows' shape) receives them.
 
     skimage's steps and arithmetic, kept: the image padded by reflection (half a
     tile before, up to a whole tile plus a half after), grey levels binned
@@ -1112,11 +1354,18 @@ def _clahe_2d(
         [[p0, (kr - h % kr) % kr + -(-kr // 2)], [p1, (kc - w % kc) % kc + -(-kc // 2)]],
         mode="reflect",
     )
-    bins = padded // np.uint16(1 + n_grey // nbins)
+    bins = np.floor_divide(padded, np.uint16(1 + n_grey // nbins), out=padded)  # its own copy
     nh, nw = padded.shape[0] // kr - 1, padded.shape[1] // kc - 1
     region = bins[p0 : p0 + nh * kr, p1 : p1 + nw * kc].reshape(nh, kr, nw, kc)
-    tile = (np.arange(nh)[:, None, None, None] * nw + np.arange(nw)[None, None, :, None]) * nbins
-    hist = np.bincount((tile + region).ravel(), minlength=nh * nw * nbins).reshape(nh * nw, nbins)
+    # the histograms a tile row and a block of its rows at a time: the bins' indices
+    # (int64) are then small temporaries instead of the band's size eight times over
+    col_tile = (np.arange(nw) * nbins)[None, :, None]
+    hist = np.zeros((nh, nw * nbins), np.intp)
+    for ti in range(nh):
+        for b0 in range(0, kr, _CLAHE_BLOCK_ROWS):
+            part = region[ti, b0 : b0 + _CLAHE_BLOCK_ROWS] + col_tile
+            hist[ti] += np.bincount(part.ravel(), minlength=nw * nbins)
+    hist = hist.reshape(nh * nw, nbins)
     elements = kr * kc
     clim = int(np.clip(clip_limit * elements, 1, None)) if clip_limit > 0.0 else elements
     hist = np.apply_along_axis(clip_histogram, -1, hist, clip_limit=clim)
@@ -1129,22 +1378,30 @@ def _clahe_2d(
     cfrac = (cols % kc) / kc
     col_w = (1 - cfrac, cfrac)
     rfrac_all = np.arange(kr) / kr
-    out = np.empty((h, w), np.uint16)
+    k0, k1 = (0, h) if keep is None else (keep.start or 0, h if keep.stop is None else keep.stop)
+    if out is None:
+        out = np.empty((k1 - k0, w), np.uint16)
     for bi in range(nh + 1):  # the rows between the centres of tile rows bi - 1 and bi
-        r_lo, r_hi = max(bi * kr, p0), min((bi + 1) * kr, p0 + h)
-        if r_lo >= r_hi:
-            continue
-        rfrac = rfrac_all[r_lo - bi * kr : r_hi - bi * kr]
-        row_w = (1 - rfrac, rfrac)
-        idx = bins[r_lo:r_hi, p1 : p1 + w] + base[None, :]
-        acc = np.zeros(idx.shape, np.float32)
-        for e0 in (0, 1):
-            for e1 in (0, 1):
-                v = np.take(table[bi + e0, e1 * nbins :], idx)
-                v *= col_w[e1][None, :] * row_w[e0][:, None]
-                acc += v.astype(np.float32)
-        out[r_lo - p0 : r_hi - p0] = acc.astype(np.uint16)
+        t_lo, t_hi = max(bi * kr, p0 + k0), min((bi + 1) * kr, p0 + k1)
+        # a block of those rows at a time (each pixel's own sum: the same values)
+        for r_lo in range(t_lo, t_hi, _CLAHE_BLOCK_ROWS):
+            r_hi = min(r_lo + _CLAHE_BLOCK_ROWS, t_hi)
+            rfrac = rfrac_all[r_lo - bi * kr : r_hi - bi * kr]
+            row_w = (1 - rfrac, rfrac)
+            idx = bins[r_lo:r_hi, p1 : p1 + w] + base[None, :]
+            acc = np.zeros(idx.shape, np.float32)
+            for e0 in (0, 1):
+                for e1 in (0, 1):
+                    v = np.take(table[bi + e0, e1 * nbins :], idx)
+                    v *= col_w[e1][None, :] * row_w[e0][:, None]
+                    acc += v.astype(np.float32)
+            out[r_lo - p0 - k0 : r_hi - p0 - k0] = acc.astype(np.uint16)
     return out
+
+
+#: Rows per block of :func:`_clahe_2d`'s histograms and interpolation: their int64
+#: and float64 temporaries stay small (64 rows of 1648 samples: 0.8 MB each).
+_CLAHE_BLOCK_ROWS = 64
 
 
 #: Rows of output per band of :func:`_gaussian_along_lines` (its source rows, with
@@ -1167,30 +1424,52 @@ def _gaussian_along_lines(a: np.ndarray, sigma: float, truncate: float) -> np.nd
     """
     h = a.shape[0]
     flat = a.reshape(h, -1)
-    radius = int(truncate * float(sigma) + 0.5)
-    x = np.arange(-radius, radius + 1)
-    k = np.exp(-0.5 / (float(sigma) * float(sigma)) * x * x)
-    k = (k / k.sum()).astype(np.float32)  # scipy's _gaussian_kernel1d, order 0
+    radius, k = _gaussian_taps(sigma, truncate)
     out = np.empty_like(flat)
     tmp = np.empty((_BLUR_ROWS, flat.shape[1]), np.float32)
     for r0 in range(0, h, _BLUR_ROWS):
         n = min(_BLUR_ROWS, h - r0)
-        # the band's source rows, mirrored at the edges (one period of "reflect"
-        # repeated for a kernel longer than the image)
-        idx = np.arange(r0 - radius, r0 + n + radius) % (2 * h)
-        idx = np.where(idx >= h, 2 * h - 1 - idx, idx)
-        src = flat[idx]
-        o = out[r0 : r0 + n]
-        np.multiply(src[radius : radius + n], k[radius], out=o)
-        t = tmp[:n]
-        for j in range(1, radius + 1):
-            np.add(src[radius - j : radius - j + n], src[radius + j : radius + j + n], out=t)
-            t *= k[radius + j]
-            o += t
+        _blur_rows(flat[_reflected_rows(r0 - radius, r0 + n + radius, h)], k, out[r0 : r0 + n], tmp)
     return out.reshape(a.shape)
 
 
-def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.ndarray:
+def _gaussian_taps(sigma: float, truncate: float) -> tuple[int, np.ndarray]:
+    """The radius and float32 taps of scipy's Gaussian kernel (``_gaussian_kernel1d``,
+    order 0)."""
+    radius = int(truncate * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1)
+    k = np.exp(-0.5 / (float(sigma) * float(sigma)) * x * x)
+    return radius, (k / k.sum()).astype(np.float32)
+
+
+def _reflected_rows(start: int, stop: int, h: int) -> np.ndarray:
+    """Rows ``start..stop-1`` of an image of ``h`` rows, mirrored at its edges as scipy's
+    ``"reflect"`` (one period repeated for a kernel longer than the image)."""
+    idx = np.arange(start, stop) % (2 * h)
+    return np.where(idx >= h, 2 * h - 1 - idx, idx)
+
+
+def _blur_rows(src: np.ndarray, k: np.ndarray, o: np.ndarray, tmp: np.ndarray) -> None:
+    """Rows of the blur along the lines into ``o`` (n rows) from its ``n + 2 radius``
+    source rows ``src`` (2-D), the symmetric taps summed over whole rows."""
+    radius = (k.size - 1) // 2
+    n = o.shape[0]
+    np.multiply(src[radius : radius + n], k[radius], out=o)
+    t = tmp[:n]
+    for j in range(1, radius + 1):
+        np.add(src[radius - j : radius - j + n], src[radius + j : radius + j + n], out=t)
+        t *= k[radius + j]
+        o += t
+
+
+def unsharp(
+    img: np.ndarray,
+    radius: float = 2.0,
+    amount: float = 0.5,
+    *,
+    out: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+) -> np.ndarray:
     """Unsharp masking: add ``amount`` x (image - Gaussian blur of ``radius``).
 
     Each channel is blurred on its own (:func:`scipy.ndimage.gaussian_filter`, mirrored
@@ -1206,6 +1485,14 @@ def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.nda
         Gaussian sigma in pixels, in (0, 100].
     amount : float
         Strength, in [0, 10]; 0 is the identity.
+    out : numpy.ndarray, optional
+        float32 array of ``img``'s shape the result is written into (``img`` itself
+        to work in place: the result is made a band of rows at a time, without a
+        second full-size image); default a new array.
+    weight : numpy.ndarray, optional
+        float32 (H, W) blend per pixel: the result is ``img + weight (f(img) -
+        img)`` (1 everywhere is the plain result; the pipeline passes its target
+        weight, so that the sky keeps its values).
 
     Returns
     -------
@@ -1222,6 +1509,8 @@ def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.nda
     """
     radius = _check("radius", radius, 0.0, 100.0, lo_open=True)
     amount = _check("amount", amount, 0.0, 10.0)
+    if out is not None or weight is not None:
+        return _unsharp_by_rows(_checked_image(img), radius, amount, out, weight)
     a = _unit_copy(img)
     if amount == 0.0:
         return a
@@ -1235,11 +1524,70 @@ def unsharp(img: np.ndarray, radius: float = 2.0, amount: float = 0.5) -> np.nda
     return _finish(a)
 
 
+def _unsharp_by_rows(
+    src: np.ndarray,
+    radius: float,
+    amount: float,
+    out: np.ndarray | None,
+    weight: np.ndarray | None,
+) -> np.ndarray:
+    """:func:`unsharp` made a band of rows at a time (the same values), blended by
+    ``weight`` and written into ``out``, which may be ``src`` itself.
+
+    A band of the result reads the rows of ``src`` within the blur's radius of it;
+    each band is written into ``out`` once the next one has been made, so with
+    bands at least as high as the radius every band reads rows not yet written.
+    """
+    _checked_out(out, src.shape)
+    weight = _checked_weight(weight, src.shape)
+    h = src.shape[0]
+    if out is None:
+        out = np.empty(src.shape, np.float32)
+    reach, k = _gaussian_taps(radius, 4.0)
+    band = max(_CHUNK_ROWS, reach)
+    pending: tuple[slice, np.ndarray] | None = None
+    for r0 in range(0, h, band):
+        rs = slice(r0, min(r0 + band, h))
+        n = rs.stop - r0
+        if amount == 0.0:
+            new = _unit_copy(src[rs])
+        else:
+            ext = _unit_copy(src[_reflected_rows(r0 - reach, rs.stop + reach, h)])
+            flat = ext.reshape(ext.shape[0], -1)
+            detail = np.empty((n, flat.shape[1]), np.float32)
+            tmp = np.empty((_BLUR_ROWS, flat.shape[1]), np.float32)
+            for s0 in range(0, n, _BLUR_ROWS):
+                m = min(_BLUR_ROWS, n - s0)
+                _blur_rows(flat[s0 : s0 + m + 2 * reach], k, detail[s0 : s0 + m], tmp)
+            detail = detail.reshape((n,) + src.shape[1:])
+            ndimage.gaussian_filter1d(
+                detail, radius, axis=1, mode="reflect", truncate=4.0, output=detail
+            )
+            new = ext[reach : reach + n]
+            np.subtract(new, detail, out=detail)
+            detail *= np.float32(amount)
+            new += detail
+            del detail, ext, flat
+            new = _finish(new)
+        new = _blend_rows(new, src[rs], None if weight is None else weight[rs])
+        if pending is not None:
+            out[pending[0]] = pending[1]
+        pending = (rs, new)
+    if pending is not None:
+        out[pending[0]] = pending[1]
+    return out
+
+
 # --------------------------------------------------------------------------- colour
 
 
 def saturation(
-    img: np.ndarray, factor: float = 1.0, vibrance: float = 0.0, chroma_ref: float = 60.0
+    img: np.ndarray,
+    factor: float = 1.0,
+    vibrance: float = 0.0,
+    chroma_ref: float = 60.0,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Change colourfulness in CIE LCh, keeping lightness and hue.
 
@@ -1259,6 +1607,9 @@ def saturation(
         In [0, 5]; 0 is off.
     chroma_ref : float
         Chroma (Lab units) where vibrance fades out, in (0, 200].
+    out : numpy.ndarray, optional
+        float32 array of ``img``'s shape the result is written into (``img`` itself
+        to work in place, without a second full-size image); default a new array.
 
     Returns
     -------
@@ -1276,7 +1627,7 @@ def saturation(
     factor = _check("factor", factor, 0.0, 5.0)
     vibrance = _check("vibrance", vibrance, 0.0, 5.0)
     chroma_ref = _check("chroma_ref", chroma_ref, 0.0, 200.0, lo_open=True)
-    a = _unit_copy(img)
+    a = _unit_copy(img, out=out)
     if a.ndim == 2 or (factor == 1.0 and vibrance == 0.0):
         return a
     for rs in _row_chunks(a.shape[0]):  # pixel-wise: converted in place by rows
@@ -1456,6 +1807,8 @@ def defringe(
     ratio: float = 0.08,
     bright: float = 0.1,
     radius: float = 3.0,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Give pixels of an implausible colour the colour of their neighbourhood.
 
@@ -1475,6 +1828,9 @@ def defringe(
         See :func:`implausible_colour`.
     radius : float
         Gaussian sigma of the neighbourhood, pixels.
+    out : numpy.ndarray, optional
+        float32 array of ``img``'s shape the result is written into (``img`` itself
+        to work in place, without a second full-size image); default a new array.
 
     Returns
     -------
@@ -1491,11 +1847,14 @@ def defringe(
     >>> bool((fixed[0, 0] == img[0, 0]).all())
     True
     """
-    out = a = _as_image(img)  # a fresh float32 copy: written in place below
+    out = a = _as_image(img, out=out)  # a fresh float32 copy (or out): changed in place
     if a.ndim == 2:
         return out
     valid = _valid(mask, a.shape)
-    bad = _implausible(a, valid, ratio, bright)
+    # a band of rows at a time: the channel range is two float32 images
+    bad = np.empty(a.shape[:2], bool)
+    for rs in _row_chunks(a.shape[0]):
+        bad[rs] = _implausible(a[rs], valid[rs], ratio, bright)
     if not bad.any():
         return out
     ok = ~bad & valid

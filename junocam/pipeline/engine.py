@@ -105,7 +105,9 @@ class PipelineResult:
     Attributes
     ----------
     rgb : numpy.ndarray
-        float32 (H, W, 3) in [0, 1].
+        float32 (H, W, 3) in [0, 1]. From :meth:`Pipeline.run` a grey composite
+        (one band) is a read-only view repeating its one channel three times (no
+        copies of it): ``rgb[..., 0]`` is the grey picture; copy it to change it.
     mask : numpy.ndarray
         Boolean coverage of the output grid.
     bands : dict
@@ -497,23 +499,55 @@ class Pipeline:
         Without ``keep_bands`` the band images are dropped once the compose stage has
         made the composite (the colour stages read the composite only). With ``own``
         (the pipeline made every array of ``state``) the colour is faded in place.
+        Without ``keep_stages`` the opacity, which only the fade reads, is held from
+        the compose stage to the end as the mask and its ramp's few pixels
+        (:class:`_PackedAlpha`), and the target weight is dropped before it is
+        unpacked: the same values, two full-size float32 images fewer at a time.
         """
         timings = dict(timings or {})
         previews: list[tuple[str, np.ndarray]] = []
+        # the colour stages write into the picture the compose stage made (no other
+        # reference to it is kept: previews are copies of it only when faded)
+        colour_ctx = ctx if keep_stages else replace(ctx, in_place=True)
+        packed: _PackedAlpha | None = None
         for i, stage in enumerate(self.stages[first:], start=first):
+            kind = STAGES[stage.name].kind
+            stage_ctx = colour_ctx if kind == "color" else ctx
+            if kind == "compose" and not keep_bands and not keep_stages and state.bands:
+                # a dict of its own that the compose stage may empty once it has
+                # composed the bands (they are dropped after it anyway)
+                state = replace(state, bands=dict(state.bands))
+                stage_ctx = replace(ctx, release_bands=True)
             t0 = time.perf_counter()
-            state = STAGES[stage.name].run(state, stage.params, ctx)
+            state = STAGES[stage.name].run(state, stage.params, stage_ctx)
             timings[f"{i + 1}:{stage.name}"] = time.perf_counter() - t0
-            if not keep_bands and STAGES[stage.name].kind == "compose":
+            if kind == "compose" and state.bands is not None and state.rgb is not None:
+                if any(np.may_share_memory(state.rgb, v) for v in state.bands.values()):
+                    colour_ctx = ctx  # the composite is (a view of) a band: not ours
+            if not keep_bands and kind == "compose":
                 state = replace(state, bands=None, masks=None)
+            if kind == "compose" and not keep_stages and state.mask is not None:
+                packed = _PackedAlpha.of(state.alpha, state.mask)
+                if packed is not None:  # no stage after the compose stage reads it
+                    state = replace(state, alpha=None)
             if keep_stages:
                 previews.append((f"{i + 1:02d}-{stage.name}", _preview(state)))
         assert state.rgb is not None and state.mask is not None
         assert state.bands is not None or not keep_bands
-        rgb, sky = _faded(state, in_place=own and not keep_stages)
+        mask = state.mask
+        sky_level_now = None
+        if packed is not None:
+            # the sky's level needs the target weight, the fade the opacity: the one
+            # is dropped before the other is unpacked
+            grey = state.rgb if state.rgb.ndim == 3 else state.rgb[..., None]
+            sky_level_now = sky_level(grey, packed.opaque(mask), state.target)
+            del grey
+            state = replace(state, target=None)
+            state = replace(state, alpha=packed.unpack(mask))
+        rgb, sky = _faded(state, in_place=own and not keep_stages, sky=sky_level_now)
         return PipelineResult(
             rgb=rgb,
-            mask=state.mask,
+            mask=mask,
             bands=dict(state.bands) if keep_bands and state.bands is not None else {},
             fit=state.fit,
             notes=ctx.notes,
@@ -593,26 +627,82 @@ def final_image(state: State) -> np.ndarray:
     return _faded(state)[0]
 
 
-def _faded(state: State, in_place: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def _faded(
+    state: State, in_place: bool = False, sky: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The composite faded into the sky outside the coverage, and the sky's level.
 
     Always (H, W, 3): a grey composite, one channel until here, is repeated.
     ``in_place`` fades ``state.rgb`` itself (the engine's last use of it) instead of
-    a copy.
+    a copy, and repeats a grey one as a read-only view (the engine's result).
+    ``sky``: the sky's level, when measured already.
     """
     assert state.rgb is not None and state.mask is not None
     rgb = state.rgb if state.rgb.ndim == 3 else state.rgb[..., None]
     if state.alpha is None:
-        return _three(rgb), None
+        return _three(rgb, view=in_place), None
     # outside every band's coverage the picture is the sky, not one band's colour
-    sky = sky_level(rgb, state.mask & (state.alpha >= 1.0), state.target)
+    if sky is None:
+        sky = sky_level(rgb, state.mask & (state.alpha >= 1.0), state.target)
     out = over_sky(rgb, state.alpha, sky, out=rgb if in_place and rgb.dtype == np.float32 else None)
-    return _three(out), np.resize(sky, 3).astype(np.float32)
+    return _three(out, view=in_place), np.resize(sky, 3).astype(np.float32)
 
 
-def _three(rgb: np.ndarray) -> np.ndarray:
-    """An (H, W, 3) picture from an (H, W, 3) or (H, W, 1) one."""
-    return rgb if rgb.shape[-1] == 3 else np.repeat(rgb, 3, axis=-1)
+@dataclass(frozen=True)
+class _PackedAlpha:
+    """A composite's opacity held as its mask and the pixels where it differs from it.
+
+    The compose stages make the opacity 1 on the mask and 0 off it but for a ramp a
+    few pixels wide at the coverage's edge: ``index`` (flat) and ``value`` are those
+    pixels, so :meth:`unpack` gives the same float32 array back.
+    """
+
+    index: np.ndarray
+    value: np.ndarray
+
+    #: packing pays while the differing pixels are at most this share of the image
+    LIMIT = 0.05
+
+    @classmethod
+    def of(cls, alpha: np.ndarray | None, mask: np.ndarray) -> _PackedAlpha | None:
+        """The packed opacity, or None (no opacity, not float32 of the mask's shape,
+        or too many pixels off the mask's values)."""
+        if alpha is None or alpha.dtype != np.float32 or alpha.shape != mask.shape:
+            return None
+        h, w = mask.shape
+        parts = []
+        count = 0
+        for r0 in range(0, h, 256):
+            off = np.flatnonzero(alpha[r0 : r0 + 256] != mask[r0 : r0 + 256])
+            count += off.size
+            if count > cls.LIMIT * alpha.size:
+                return None
+            parts.append(off + r0 * w)
+        index = np.concatenate(parts) if parts else np.zeros(0, np.intp)
+        return cls(index, alpha.reshape(-1)[index].copy())
+
+    def unpack(self, mask: np.ndarray) -> np.ndarray:
+        """The opacity: ``mask`` as float32 with the packed pixels' values."""
+        alpha = mask.astype(np.float32)
+        alpha.reshape(-1)[self.index] = self.value
+        return alpha
+
+    def opaque(self, mask: np.ndarray) -> np.ndarray:
+        """``mask & (alpha >= 1)`` without the opacity."""
+        out = np.array(mask, bool)
+        flat = out.reshape(-1)
+        flat[self.index] &= self.value >= 1.0
+        return out
+
+
+def _three(rgb: np.ndarray, view: bool = False) -> np.ndarray:
+    """An (H, W, 3) picture from an (H, W, 3) or (H, W, 1) one; with ``view`` a grey
+    one is repeated as a read-only view of its one channel instead of a copy."""
+    if rgb.shape[-1] == 3:
+        return rgb
+    if view:
+        return np.broadcast_to(rgb, (*rgb.shape[:-1], 3))
+    return np.repeat(rgb, 3, axis=-1)
 
 
 def _preview(state: State) -> np.ndarray:

@@ -91,6 +91,13 @@ class Context:
     #: renders the stitch stage's bands on its grid instead of the spin-only stitch
     #: (``junocam process --kernels``); see :data:`junocam.geometry.Resampler`
     resampler: Resampler | None = None
+    #: the colour stages may write their result into ``state.rgb`` (the engine made
+    #: that picture and keeps no other reference to it): no second full-size picture
+    in_place: bool = False
+    #: the compose stage may empty ``state.bands`` (a dict the engine made for it)
+    #: once it has composed them: the engine drops the bands after it (``keep_bands``
+    #: False), so each band is freed as soon as it is used, not after the stage
+    release_bands: bool = False
 
 
 @dataclass(frozen=True)

@@ -40,14 +40,25 @@ from ..registry import Context, StageSpec, State
 
 
 def _per_band(state: State, fn: Callable[[np.ndarray, Filter], np.ndarray | None]) -> State:
-    """Apply ``fn(stack, band)`` to each band's (n_exp, lines, samples) stack."""
+    """Apply ``fn(stack, band)`` to each band's (n_exp, lines, samples) stack.
+
+    ``fn`` returns a new stack (the calibrate functions do not change their input),
+    or None to keep the band as it is. One band (what the engine's band-by-band run
+    gives every stage) takes ``fn``'s stack as the new framelets, without a copy of
+    the input first: the input and the result are alive, not a third frame.
+    """
     fr = state.framelets
     assert fr is not None
-    data = np.array(fr.data, dtype=np.float32, copy=True)
+    src = np.asarray(fr.data, dtype=np.float32)
+    if len(fr.filters) == 1:
+        out = fn(src[:, 0], fr.filters[0])
+        data = src if out is None else np.ascontiguousarray(out, dtype=np.float32)[:, None]
+        return State(framelets=Framelets(data, fr.filters))
+    data = np.empty(src.shape, np.float32)
     for k, band in enumerate(fr.filters):
-        out = fn(data[:, k], band)
-        if out is not None:
-            data[:, k] = out
+        out = fn(src[:, k], band)
+        data[:, k] = src[:, k] if out is None else out
+        del out
     return State(framelets=Framelets(data, fr.filters))
 
 

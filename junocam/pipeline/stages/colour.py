@@ -37,7 +37,12 @@ def _color(
     chromatic: bool = False,
 ) -> Callable[[State, Mapping[str, Any], Context], State]:
     """Adapter for a colour stage; ``local`` stages are blended in on the target only,
-    ``chromatic`` ones (balance, colour matrix, saturation) skip grey composites."""
+    ``chromatic`` ones (balance, colour matrix, saturation) skip grey composites.
+
+    With ``ctx.in_place`` and a stage function that takes ``out`` (and ``weight``,
+    for local stages) the result is written into the state's picture itself, blended
+    on the target by the function a band of rows at a time: the same values without
+    a second full-size picture."""
 
     def run(state: State, p: Mapping[str, Any], ctx: Context) -> State:
         assert state.rgb is not None
@@ -48,6 +53,14 @@ def _color(
         kwargs = dict(p)
         if masked:
             kwargs["mask"] = state.mask
+        if ctx.in_place and fn in _IN_PLACE and _writable(state.rgb):
+            kwargs["out"] = state.rgb
+            if local:
+                kwargs["weight"] = state.target
+            rgb = fn(state.rgb, **kwargs)
+            if state.mask is not None:
+                enhance.apply_per_pixel(rgb, state.mask, _zero_where_false)
+            return replace(state, rgb=rgb)
         rgb = np.asarray(fn(state.rgb, **kwargs), dtype=np.float32)
         if np.may_share_memory(rgb, state.rgb):
             rgb = rgb.copy()  # blended and masked in place below
@@ -63,17 +76,40 @@ def _color(
     return run
 
 
+def _writable(rgb: np.ndarray) -> bool:
+    """A picture the stage functions can write their result into (``out=``)."""
+    return rgb.dtype == np.float32 and rgb.flags.c_contiguous and rgb.flags.writeable
+
+
 def _zero_where_false(rows: np.ndarray, keep: np.ndarray, out: np.ndarray) -> None:
     np.copyto(out, np.float32(0.0), where=~keep)
 
 
-def _flatten(img: np.ndarray, sigma: float, strength: float, max_gain: float) -> np.ndarray:
-    return enhance.flatten_illumination(img, sigma, strength, None, 0.02, max_gain)
+def _flatten(
+    img: np.ndarray, sigma: float, strength: float, max_gain: float, **into: Any
+) -> np.ndarray:
+    return enhance.flatten_illumination(img, sigma, strength, None, 0.02, max_gain, **into)
 
 
-def _clahe(img: np.ndarray, clip_limit: float, kernel_size: int, amount: float) -> np.ndarray:
+def _clahe(
+    img: np.ndarray, clip_limit: float, kernel_size: int, amount: float, **into: Any
+) -> np.ndarray:
     # a grey composite (one channel) is equalised as its RGB picture would be (L*)
-    return enhance.clahe(img, clip_limit, kernel_size or None, amount, grey_as_rgb=True)
+    return enhance.clahe(img, clip_limit, kernel_size or None, amount, grey_as_rgb=True, **into)
+
+
+#: stage functions that take ``out=`` (the local ones ``weight=`` too): run in place
+_IN_PLACE = (
+    enhance.white_balance,
+    enhance.band_weights,
+    enhance.stretch,
+    enhance.gamma,
+    _flatten,
+    _clahe,
+    enhance.unsharp,
+    enhance.saturation,
+    enhance.defringe,
+)
 
 
 def _by_epoch(

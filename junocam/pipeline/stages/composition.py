@@ -27,7 +27,7 @@ One band makes a grey composite, kept as one channel:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -118,8 +118,7 @@ def _compose(state: State, p: Mapping[str, Any], ctx: Context) -> State:
     assert state.bands is not None and state.masks is not None
     bands = dict(state.bands)
     if p["mode"] == "grey":
-        stack = np.mean([v for v in bands.values()], axis=0)
-        bands = {Filter.GREEN: stack}
+        bands = {Filter.GREEN: np.mean([v for v in bands.values()], axis=0)}
     if p["normalize"] == "full_scale":
         # no statistics: the companding's full scale maps to 1
         top = max_linear_value(ctx.frame.meta.companding)
@@ -136,8 +135,13 @@ def _compose(state: State, p: Mapping[str, Any], ctx: Context) -> State:
             bands, normalize=p["normalize"], percentile=p["percentile"], one_channel=True
         )
     used = tuple(state.bands)
-    mask, alpha = _coverage(_without_bleed(state.bands, state.masks, p, used), p, used)
     grey = p["mode"] == "grey" or len(set(bands) - {Filter.METHANE}) <= 1
+    masks = _without_bleed(state.bands, state.masks, p, used)
+    if ctx.release_bands:  # the engine's own dict: the bands are not needed any more
+        bands.clear()
+        cast(dict, state.bands).clear()
+    mask, alpha = _coverage(masks, p, used)
+    del masks
     return _composed(state, rgb, mask, alpha, mono=grey)
 
 

@@ -42,10 +42,14 @@ from ..registry import Context, StageSpec, State
 def _stitch(state: State, p: Mapping[str, Any], ctx: Context) -> State:
     fr = state.framelets
     assert fr is not None
-    bad = ~np.isfinite(fr.data)
-    if bad.any():  # a linear stage made NaN or infinity: do not spread it over the grid
+    # NaN and infinity show in the minimum or the maximum: no frame-size mask (the
+    # size of the raw frame, alive through the spin fit) unless there is one
+    if fr.data.size and not (np.isfinite(np.min(fr.data)) and np.isfinite(np.max(fr.data))):
+        # a linear stage made NaN or infinity: do not spread it over the grid
+        bad = ~np.isfinite(fr.data)
         ctx.notes.append(f"stitch: {int(bad.sum())} non-finite samples set to 0")
         fr = Framelets(np.where(bad, 0.0, fr.data).astype(np.float32), fr.filters)
+        del bad
     meta = ctx.frame.meta
     if ctx.projector is not None:
         projected = ctx.projector(fr)
