@@ -43,6 +43,28 @@ _SMALL = 100_000
 _SAMPLE = 50_000
 
 
+def _brackets(ks: list[int], n: int, m: int) -> list[list[int]]:
+    """Each rank's bracket ``[lo, hi, rank, ...]`` of positions in a sorted sample of
+    ``m`` of the ``n`` values.
+
+    A rank's position in the sample varies by about sqrt(m p (1 - p)) (binomial); six
+    of those plus a few make a miss rare. Brackets that overlap are merged: one
+    selection serves them all.
+    """
+    spans: list[list[int]] = []
+    for k in sorted(set(ks)):
+        p = k / max(n - 1, 1)
+        j = int(p * (m - 1))
+        margin = int(6 * np.sqrt(m * p * (1 - p))) + 16
+        lo, hi = max(j - margin, 0), min(j + margin, m - 1)
+        if spans and lo <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], hi)
+            spans[-1].append(k)
+        else:
+            spans.append([lo, hi, k])
+    return spans
+
+
 def order_statistics(values: np.ndarray, ranks: Sequence[int]) -> np.ndarray:
     """The ``ranks``-th smallest of ``values`` (0-based), exactly.
 
@@ -78,20 +100,7 @@ def order_statistics(values: np.ndarray, ranks: Sequence[int]) -> np.ndarray:
     stride = max(1, n // _SAMPLE)
     sample = np.sort(v[::stride])
     m = sample.size
-    # each rank's bracket in the sample: its position there varies by about
-    # sqrt(m p (1 - p)) (binomial); six of those plus a few make a miss rare.
-    # Brackets that overlap are merged: one selection serves them all.
-    spans: list[list[int]] = []
-    for k in sorted(set(ks)):
-        p = k / max(n - 1, 1)
-        j = int(p * (m - 1))
-        margin = int(6 * np.sqrt(m * p * (1 - p))) + 16
-        lo, hi = max(j - margin, 0), min(j + margin, m - 1)
-        if spans and lo <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], hi)
-            spans[-1].append(k)
-        else:
-            spans.append([lo, hi, k])
+    spans = _brackets(ks, n, m)
     found: dict[int, object] = {}
     for lo_i, hi_i, *group in spans:
         has_lo, has_hi = lo_i > 0, hi_i < m - 1
@@ -326,17 +335,7 @@ def chunked_order_statistics(
         out[:] = np.partition(allv, sorted(set(ks)))[ks]
         return out
     msz = sample.size
-    spans: list[list[int]] = []
-    for k in sorted(set(ks)):
-        p = k / max(n - 1, 1)
-        j = int(p * (msz - 1))
-        margin = int(6 * np.sqrt(msz * p * (1 - p))) + 16
-        lo, hi = max(j - margin, 0), min(j + margin, msz - 1)
-        if spans and lo <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], hi)
-            spans[-1].append(k)
-        else:
-            spans.append([lo, hi, k])
+    spans = _brackets(ks, n, msz)
     found: dict[int, object] = {}
     dtype = None
     for lo_i, hi_i, *group in spans:
