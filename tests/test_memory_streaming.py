@@ -173,7 +173,7 @@ def test_pipeline_in_place_equals_the_copying_run() -> None:
     """The whole enhanced recipe: the engine's in-place run gives the picture the
     copying run (``keep_stages``, every stage on a new picture) gives, bit for bit."""
     spec = SimulationSpec(
-        n_exposures=6, oversample=1, filters=(Filter.BLUE, Filter.GREEN, Filter.RED), seed=3
+        n_exposures=4, oversample=1, filters=(Filter.BLUE, Filter.GREEN, Filter.RED), seed=3
     )
     sim = simulate_frame(JupiterScene(radius_deg=8.0, seed=3), spec)
     frame = RawFrame(sim.strip, from_website_json(sim.metadata), path=None)
@@ -183,15 +183,20 @@ def test_pipeline_in_place_equals_the_copying_run() -> None:
     assert np.array_equal(fast.alpha, slow.alpha)
 
 
-def test_real_frame_in_place_equals_the_copying_stages(shared_junocam) -> None:
-    """On a real frame's composite (44C00029, ``enhanced`` up to compose), every colour
-    stage in place gives the copying stage's picture, bit for bit."""
+@pytest.fixture(scope="module")
+def composed_44c(shared_junocam):
+    """44C00029 and its ``enhanced`` result up to compose (made once for the module)."""
     from junocam.decode import read_frame
 
     folder = shared_junocam / "raw" / "JNCE_2022229_44C00029_V01"
-    path = sorted(folder.glob("*.png"))[0]
-    frame = read_frame(path)
-    composed = ENHANCED.through("compose").run(frame, keep_bands=False)
+    frame = read_frame(sorted(folder.glob("*.png"))[0])
+    return frame, ENHANCED.through("compose").run(frame, keep_bands=False)
+
+
+def test_real_frame_in_place_equals_the_copying_stages(composed_44c) -> None:
+    """On a real frame's composite (44C00029, ``enhanced`` up to compose), every colour
+    stage in place gives the copying stage's picture, bit for bit."""
+    frame, composed = composed_44c
     # the picture as the compose stage left it is not kept by the result: rebuild the
     # state from it (the colour stages read rgb, mask and target)
     state = State(rgb=composed.rgb.copy(), mask=composed.mask, target=_target(composed))
@@ -309,13 +314,11 @@ def test_sky_statistics_equal_the_copying_ones(
     assert _sky_level_noise(lum, mask) == _old_sky_level_noise(lum, mask)
 
 
-def test_target_weight_on_a_real_composite_is_unchanged(shared_junocam) -> None:
+def test_target_weight_on_a_real_composite_is_unchanged(composed_44c) -> None:
     from junocam.compose import _sky_level_noise
-    from junocam.decode import read_frame
     from junocam.enhance import luminance
 
-    path = sorted((shared_junocam / "raw" / "JNCE_2022229_44C00029_V01").glob("*.png"))[0]
-    res = ENHANCED.through("compose").run(read_frame(path), keep_bands=False)
+    res = composed_44c[1]
     lum = luminance(res.rgb)
     assert _sky_level_noise(lum, res.mask) == _old_sky_level_noise(lum, res.mask)
 
