@@ -332,6 +332,19 @@ def _checked_weight(weight: np.ndarray | None, shape: tuple[int, ...]) -> np.nda
     return w
 
 
+def _unchanged(src: np.ndarray, out: np.ndarray | None, weight: np.ndarray | None) -> np.ndarray:
+    """A stage's identity result (the input, finished) made like :func:`_by_rows`."""
+    return _by_rows(src, lambda rs: _unit_copy(src[rs]), out, weight)
+
+
+def _assembled(rows: Callable[[slice], np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """A new float32 array of ``shape`` filled a band of rows at a time by ``rows(rs)``."""
+    out = np.empty(shape, np.float32)
+    for rs in _row_chunks(shape[0]):
+        out[rs] = rows(rs)
+    return out
+
+
 def _by_rows(
     src: np.ndarray,
     new_rows: Callable[[slice], np.ndarray],
@@ -483,11 +496,7 @@ def _upsample_linear(a: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarra
     so about one value in 10^5 differs in its last float32 bit
     (``tests/test_enhance_speed.py`` compares the two).
     """
-    rows = _upsampler(a, k, shape)
-    out = np.empty(shape, np.float32)
-    for rs in _row_chunks(shape[0]):
-        out[rs] = rows(rs)
-    return out
+    return _assembled(_upsampler(a, k, shape), shape)
 
 
 def _upsampler(a: np.ndarray, k: int, shape: tuple[int, int]) -> Callable[[slice], np.ndarray]:
@@ -1019,11 +1028,8 @@ def flatten_illumination(
     _checked_out(out, src.shape)
     weight = _checked_weight(weight, src.shape)
 
-    def unchanged(rs: slice) -> np.ndarray:
-        return _unit_copy(src[rs])
-
     if strength == 0.0:
-        return _by_rows(src, unchanged, out, weight)
+        return _unchanged(src, out, weight)
     # the luminance of the clipped image, a band of rows at a time (the same values
     # as of the whole image: no full-size copy of it)
     if src.ndim == 2:
@@ -1037,10 +1043,10 @@ def flatten_illumination(
             lum[rs] = _unit_copy(src[rs]) @ _LUMA
     valid = _valid(mask, src.shape) if mask is not None else lum > sky_threshold
     if not valid.any():
-        return _by_rows(src, unchanged, out, weight)
+        return _unchanged(src, out, weight)
     target = float(lum[valid].mean(dtype=np.float64))
     if target <= 0.0:
-        return _by_rows(src, unchanged, out, weight)
+        return _unchanged(src, out, weight)
     num_c, den_c, k = _masked_blur_coarse(lum, valid, sigma)
     del lum
     if k > 1:
@@ -1145,11 +1151,8 @@ def clahe(
     _checked_out(out, src.shape)
     weight = _checked_weight(weight, src.shape)
 
-    def unchanged(rs: slice) -> np.ndarray:
-        return _unit_copy(src[rs])
-
     if amount == 0.0:
-        return _by_rows(src, unchanged, out, weight)
+        return _unchanged(src, out, weight)
     # bands of rows a quarter of the usual: a band's Lab temporaries are several
     # float32 copies of three channels (of a grey image too)
     step = _CHUNK_ROWS // 4
@@ -1178,7 +1181,7 @@ def clahe(
         light = _unit_copy(src)
     lo, hi = float(light.min()), float(light.max())
     if hi - lo <= 1e-9:
-        return _by_rows(src, unchanged, out, weight)
+        return _unchanged(src, out, weight)
     light -= lo
     light /= hi - lo
     np.clip(light, 0.0, 1.0, out=light)
@@ -1239,10 +1242,7 @@ def _equalize_by_bands(light: np.ndarray, kernel_size: int | None, clip_limit: f
     the whole image goes to ``equalize_adapthist``.
     """
     rows = _equalized_rows([np.array(light, np.float32)], kernel_size, clip_limit)
-    out = np.empty(light.shape, np.float32)
-    for rs in _row_chunks(light.shape[0]):
-        out[rs] = rows(rs)
-    return out
+    return _assembled(rows, light.shape)
 
 
 def _equalized_rows(
