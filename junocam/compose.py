@@ -1202,7 +1202,7 @@ def saturation_bleed(
 def _masked_top(a: np.ndarray, mask: np.ndarray, q: float) -> float:
     """``np.percentile(a[mask], q)``, without the copy of ``a[mask]`` when ``a`` is
     finite (:func:`junocam.rank.masked_percentile`: the same value)."""
-    if a.size and np.isfinite(np.min(a)) and np.isfinite(np.max(a)):
+    if a.size and rank.all_finite(a):
         return float(rank.masked_percentile(a, mask, [q])[0])
     return float(np.percentile(a[mask], q))
 

@@ -160,7 +160,7 @@ def _as_image(img: object, name: str = "img", out: np.ndarray | None = None) -> 
         a = _checked_image(img, name).astype(np.float32, copy=True)
     else:
         a = _into(_checked_image(img, name), out)
-    if not _all_finite(a):
+    if not rank.all_finite(a):
         np.nan_to_num(a, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     return a
 
@@ -184,12 +184,6 @@ def _into(src: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _all_finite(a: np.ndarray) -> bool:
-    """Whether a float array has no NaN or infinity, without a full-size mask: both
-    show in its minimum or maximum (NaN in both)."""
-    return bool(np.isfinite(np.min(a)) and np.isfinite(np.max(a)))
-
-
 def _unit_copy(img: object, name: str = "img", out: np.ndarray | None = None) -> np.ndarray:
     """``_finish(_as_image(img))``, the same values in fewer passes over the image.
 
@@ -200,7 +194,7 @@ def _unit_copy(img: object, name: str = "img", out: np.ndarray | None = None) ->
     src = _checked_image(img, name)
     if out is not None:
         a = _into(src, out)
-        if _all_finite(a):
+        if rank.all_finite(a):
             np.clip(a, 0.0, 1.0, out=a)
             return a
         return _finish(_as_image(a, name, out=a))

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 __all__ = [
+    "all_finite",
     "order_statistics",
     "percentile",
     "median",
@@ -41,6 +42,19 @@ __all__ = [
 _SMALL = 100_000
 #: About this many values in the sorted sample that brackets the ranks.
 _SAMPLE = 50_000
+
+
+def all_finite(values: np.ndarray) -> bool:
+    """Whether a float array has no NaN or infinity, without a full-size mask: both
+    show in its minimum or maximum (NaN in both). An empty array is finite.
+
+    Examples
+    --------
+    >>> all_finite(np.array([0.0, 1.0])), all_finite(np.array([0.0, np.nan]))
+    (True, False)
+    """
+    a = np.asarray(values)
+    return a.size == 0 or bool(np.isfinite(np.min(a)) and np.isfinite(np.max(a)))
 
 
 def _brackets(ks: list[int], n: int, m: int) -> list[list[int]]:

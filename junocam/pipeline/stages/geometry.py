@@ -34,6 +34,7 @@ import numpy as np
 from ...compose import naive_band_images, naive_band_offsets, shift_bands
 from ...framelets import Framelets
 from ...geometry import GeometryOptions, stitch_frame
+from ...rank import all_finite
 from ...spinfit import JunoCamWarning
 from ..parameters import Param, choice, number, whole
 from ..registry import Context, StageSpec, State
@@ -42,9 +43,9 @@ from ..registry import Context, StageSpec, State
 def _stitch(state: State, p: Mapping[str, Any], ctx: Context) -> State:
     fr = state.framelets
     assert fr is not None
-    # NaN and infinity show in the minimum or the maximum: no frame-size mask (the
-    # size of the raw frame, alive through the spin fit) unless there is one
-    if fr.data.size and not (np.isfinite(np.min(fr.data)) and np.isfinite(np.max(fr.data))):
+    # no frame-size mask (the size of the raw frame, alive through the spin fit)
+    # unless there is something to mask
+    if not all_finite(fr.data):
         # a linear stage made NaN or infinity: do not spread it over the grid
         bad = ~np.isfinite(fr.data)
         ctx.notes.append(f"stitch: {int(bad.sum())} non-finite samples set to 0")
