@@ -10,6 +10,7 @@ import pytest
 
 from junocam.decode import read_frame
 from junocam.errors import FormatError, MetadataError
+from junocam.metadata import MAX_LABEL_CHARS, from_pds3_label
 
 from .conftest import expect, meta_dict
 
@@ -213,7 +214,10 @@ BAD_PVL = [
         "PROD= 128\n  LINE_SAMPLESTER_48\n  SAMPLE_BITS = 4\nEND_OBJEPDS_VERAGE\nEND\n",
         "malformed PVL",
     ),
-    ("deep-groups", "GROUP = A\n" * 400 + "END_GROUP = A\n" * 400 + "END\n", "IMAGE"),
+    ("deep-groups", "GROUP = A\n" * 300 + "END_GROUP = A\n" * 300 + "END\n", "IMAGE"),
+    # pvl spends about a millisecond on each unquoted word: 32 KB of these took 15 s
+    ("many-words", "PDS_VERSION_ID = PDS3\n" + "A=B\n" * 8192 + "END\n", "24580 words"),
+    ("huge-label", "PDS_VERSION_ID = PDS3\n/*" + "c" * 70000 + "*/\nEND\n", "70031 characters"),
 ]
 
 
@@ -222,6 +226,17 @@ def test_bad_pvl(tmp_path, no_hang, text, words):
     lbl = tmp_path / "X.LBL"
     lbl.write_text(text, encoding="latin-1")
     expect(MetadataError, lambda: read_frame(lbl), lbl, words)
+
+
+def test_label_size_limits_leave_real_labels_alone():
+    """A long description and a few hundred statements stay under the label limits."""
+    long_text = 'DESCRIPTION = "' + "a long note, " * 3000 + '"\n/* ' + "c" * 9000 + " */\n"
+    statements = "".join(f"KEY_{i} = (1, 2) <s>\n" for i in range(150))  # 1,500 tokens
+    text = LABEL.format(rb=1648, ptr="2", lines=384, bits=8, stype="UNSIGNED_INTEGER", prefix=0)
+    text = text.replace("END\n", long_text + statements + "END\n")
+    assert len(text) < MAX_LABEL_CHARS
+    meta = from_pds3_label(text)
+    assert meta.lines == 384 and meta.extra["KEY_149"]
 
 
 def test_attached_label_pointing_inside_itself(tmp_path):
