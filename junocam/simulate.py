@@ -704,17 +704,20 @@ def simulate_planet_frame(
         for i in range(n_exp):
             d = rays @ view.camera_to_body[i].T
             pts, hit = intersect(view.observer[i], d, view.body)
-            safe = np.where(hit[..., None], pts, view.body.radii)
-            lat, lon = planetographic(safe, view.body)
-            n = surface_normal(safe, view.body)
+            # only the rays that meet the body are lit: most of a moon's framelets,
+            # and the sky beside Jupiter's limb, need no surface geometry
+            surf = pts[hit]
+            lat, lon = planetographic(surf, view.body)
+            n = surface_normal(surf, view.body)
             mu0 = n @ view.sun[i]
-            to_obs = view.observer[i] - safe
+            to_obs = view.observer[i] - surf
             mu = np.einsum("...i,...i->...", n, to_obs) / np.linalg.norm(to_obs, axis=-1)
             law = photometric_factor(
                 mu0, mu, "minnaert", k=texture.minnaert_k, min_mu0=1e-6, max_gain=1e6
             )
             alb = texture.albedo(np.degrees(lat), np.degrees(lon), band)
-            radiance = np.where(hit, alb * law, 0.0)
+            radiance = np.zeros(hit.shape, np.float32)
+            radiance[hit] = alb * law
             linear[i, k, :, photo] = radiance.mean(axis=0) * spec.full_well_dn * gain
     strip = _expose(linear, spec, rng)
     spin = spec.true_spin()
