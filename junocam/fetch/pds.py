@@ -131,10 +131,10 @@ class LabelFacts:
     md5: str | None
 
 
-_POINTER = re.compile(r'^\s*\^IMAGE\s*=\s*\(?\s*"?([^",)\s]+)"?', re.MULTILINE)
-_RECORD_BYTES = re.compile(r"^\s*RECORD_BYTES\s*=\s*(\d+)", re.MULTILINE)
-_FILE_RECORDS = re.compile(r"^\s*FILE_RECORDS\s*=\s*(\d+)", re.MULTILINE)
-_MD5 = re.compile(r'^\s*MD5_CHECKSUM\s*=\s*"?([0-9a-fA-F]{32})"?', re.MULTILINE)
+_POINTER = re.compile(r'^[ \t]*\^IMAGE\s*=\s*\(?\s*"?([^",)\s]+)"?', re.MULTILINE)
+_RECORD_BYTES = re.compile(r"^[ \t]*RECORD_BYTES\s*=\s*(\d+)", re.MULTILINE)
+_FILE_RECORDS = re.compile(r"^[ \t]*FILE_RECORDS\s*=\s*(\d+)", re.MULTILINE)
+_MD5 = re.compile(r'^[ \t]*MD5_CHECKSUM\s*=\s*"?([0-9a-fA-F]{32})"?', re.MULTILINE)
 
 
 def parse_label(text: str) -> LabelFacts:

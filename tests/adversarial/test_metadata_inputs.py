@@ -97,11 +97,14 @@ FIELDS = [
     ("altitude-unit", {"SPACECRAFT_ALTITUDE": "5 <parsec>"}, "unknown distance unit"),
     ("pj-text", {"PJ": "forty-three"}, "PJ"),
     ("tdi-float", {"JNO:TDI_STAGES_COUNT": 2.5}, "JNO:TDI_STAGES_COUNT"),
+    # the former quantity pattern backtracked cubically here: 63 s for 4,000 blanks
+    ("delay-unclosed-unit", {"INTERFRAME_DELAY": "0.372 <" + " " * 5000}, "INTERFRAME_DELAY"),
+    ("delay-long-digits", {"INTERFRAME_DELAY": "1" * 50000 + "x"}, "INTERFRAME_DELAY"),
 ]
 
 
 @pytest.mark.parametrize(("over", "words"), [c[1:] for c in FIELDS], ids=[c[0] for c in FIELDS])
-def test_bad_metadata_fields(frame_files, over, words):
+def test_bad_metadata_fields(frame_files, no_hang, over, words):
     png, js = frame_files(meta=meta_dict(**over))
     with pytest.raises(MetadataError) as info:
         read_frame(png)
@@ -217,7 +220,13 @@ BAD_PVL = [
     ("deep-groups", "GROUP = A\n" * 300 + "END_GROUP = A\n" * 300 + "END\n", "IMAGE"),
     # pvl spends about a millisecond on each unquoted word: 32 KB of these took 15 s
     ("many-words", "PDS_VERSION_ID = PDS3\n" + "A=B\n" * 8192 + "END\n", "24580 words"),
-    ("huge-label", "PDS_VERSION_ID = PDS3\n/*" + "c" * 70000 + "*/\nEND\n", "70031 characters"),
+    # the END-line search backtracked quadratically over blank lines: 3 s for 40,000
+    ("blank-lines-no-end", "PDS_VERSION_ID = PDS3\n" + "\n" * 300_000, "no END"),
+    (
+        "huge-label",
+        "PDS_VERSION_ID = PDS3\n/*" + "c" * 70000 + "*/\nEND\n",
+        "characters long, more than the 65536",
+    ),
 ]
 
 
@@ -244,3 +253,13 @@ def test_attached_label_pointing_inside_itself(tmp_path):
     img = tmp_path / "A.IMG"
     img.write_bytes(label.encode() + bytes(384 * 1648))
     expect(MetadataError, lambda: read_frame(img), img, "inside the attached label")
+
+
+def test_archive_label_scan_is_linear_on_blank_lines(no_hang):
+    """The download's label scan (``fetch.pds``) read ``^\\s*`` across blank lines too."""
+    from junocam.fetch.pds import parse_label
+
+    text = "\n" * 300_000 + 'RECORD_BYTES = 1648\nFILE_RECORDS = 2\n^IMAGE = "A.IMG"\nEND\n'
+    facts = parse_label(text)
+    assert (facts.image_name, facts.size, facts.md5) == ("A.IMG", 3296, None)
+    assert parse_label(" \n" * 300_000).image_name is None
