@@ -755,8 +755,9 @@ MAX_LABEL_CHARS = 1 << 16
 #: The most words and symbols (``=``, brackets, commas) a label may have outside
 #: quoted text and comments. pvl's permissive parser tries every date and time
 #: format on each unquoted word: measured here at 0.2-0.6 ms per token whatever the
-#: label's shape, so 2,000 tokens parse in about a second, while a corrupt label of
-#: 32 KB of ``A=B`` lines took 15 s. The JunoCam label above has 150.
+#: label's shape, so 2,000 tokens parse in 0.2-1.2 s (1.9 s with a 60 KB comment),
+#: while a corrupt label of 32 KB of ``A=B`` lines took 15 s. The JunoCam label
+#: above has 150.
 MAX_LABEL_TOKENS = 2000
 # an unclosed quote or comment runs to the end, so no text is scanned twice
 _PVL_QUOTED_OR_COMMENT = re.compile(r"\"[^\"]*\"?|'[^']*'?|/\*(?:.*?\*/|.*)", re.DOTALL)
@@ -764,7 +765,7 @@ _PVL_TOKEN = re.compile(r"[^\s=(){},<>\"'/]+|[=(){},<>]")
 
 
 def _check_label_size(text: str, src: str | None) -> None:
-    """Refuse, before parsing, a label too large for pvl to parse in about a second."""
+    """Refuse, before parsing, a label too large for pvl to parse in a second or two."""
     if len(text) > MAX_LABEL_CHARS:
         raise MetadataError(
             f"the PDS3 label is {len(text)} characters long, more than the "
